@@ -1,0 +1,67 @@
+"""The base of every typed API object, and the wire facts declared per field.
+
+API types are ``msgspec.Struct`` subclasses of ``Model`` whose attribute
+names are Kubernetes' JSON names (``pod.spec.restartPolicy`` reads like the
+API reference). The defaults follow Go's encoding so that JSON round trips
+match what Kubernetes prints:
+
+- a Go pointer field is ``T | None = None`` (absent unless set);
+- a Go slice or map is ``list``/``dict`` with an empty default (omitted when
+  empty, as ``omitempty`` does);
+- a Go struct value is always present (``default_factory``);
+- a Go scalar value defaults to its zero value and is omitted when zero.
+
+Each field carries a ``Wire`` in its ``Annotated`` metadata: the protobuf
+field number, and the strategic-merge-patch facts (``patchStrategy``,
+``patchMergeKey``) and list semantics (``listType``, ``listMapKeys``) that
+Kubernetes declares on the same Go field. One model then drives JSON,
+protobuf, OpenAPI and strategic merge patch.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from typing import Any, NamedTuple
+
+import msgspec
+
+
+class Wire(NamedTuple):
+    """Facts about one field on the wire, as Kubernetes' Go tags state them."""
+
+    proto: int = 0
+    strategy: str = ""  # patchStrategy: "merge", "replace", "retainKeys", "merge,retainKeys"
+    key: str = ""  # patchMergeKey
+    list_type: str = ""  # +listType: atomic, set, map
+    map_keys: tuple[str, ...] = ()  # +listMapKey
+
+
+class Model(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
+    """Base class of every API struct."""
+
+
+class FieldInfo(NamedTuple):
+    """What ``fields_of`` reports about one field of a model."""
+
+    attr: str  # the Python attribute name
+    name: str  # the JSON name
+    type: Any  # the annotation without Annotated/Optional wrappers
+    wire: Wire
+
+
+@functools.cache
+def fields_of(cls: type[Model]) -> dict[str, FieldInfo]:
+    """The fields of ``cls`` keyed by JSON name, with their ``Wire`` facts."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    result: dict[str, FieldInfo] = {}
+    for f in msgspec.structs.fields(cls):
+        hint = hints[f.name]
+        wire = Wire()
+        if typing.get_origin(hint) is typing.Annotated:
+            for extra in hint.__metadata__:
+                if isinstance(extra, Wire):
+                    wire = extra
+            hint = typing.get_args(hint)[0]
+        result[f.encode_name] = FieldInfo(f.name, f.encode_name, hint, wire)
+    return result
