@@ -1,0 +1,36 @@
+"""Settings of one API server, as the CLI (or a test) builds them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """``/var/lib/kubelite`` for root, ``~/.kubelite`` otherwise (DESIGN.md section 6)."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/kubelite")
+    return Path.home() / ".kubelite"
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path = field(default_factory=default_data_dir)
+    bind_address: str = "127.0.0.1"
+    port: int = 6443
+    store: str = "sqlite"  # "sqlite", "memory", or "etcd://host:2379,..."
+    tls: bool = True  # False serves plain HTTP (tests, and only on loopback)
+    token_file: Path | None = None  # static bearer tokens: token,user,uid,"group1,group2"
+    extra_sans: list[str] = field(default_factory=list)  # more names/IPs for the serving certificate
+    max_body_bytes: int = 3 * 1024 * 1024
+    service_cidr: str = "10.43.0.0/16"
+    cluster_domain: str = "cluster.local"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.data_dir / "kubeconfig.yaml"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
