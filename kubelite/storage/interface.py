@@ -71,6 +71,21 @@ class FutureRevisionError(StoreError):
         self.current = current
 
 
+class WatchOverflowError(StoreError):
+    """A watcher fell too far behind and its watch was ended.
+
+    Each watch buffers at most ``limit`` undelivered events so that a slow
+    consumer can never hold up writers or other watchers. When the buffer is
+    full the watch ends with this error; the API server closes the watch
+    stream and the client re-lists (as after a 410 from Kubernetes).
+    """
+
+    def __init__(self, prefix: str, limit: int) -> None:
+        super().__init__(f"watch on {prefix!r} fell more than {limit} events behind")
+        self.prefix = prefix
+        self.limit = limit
+
+
 @dataclass(frozen=True, slots=True)
 class KeyValue:
     """One live value: what get() and list() return."""
@@ -173,7 +188,11 @@ class Store(Protocol):
         new ones as they happen, until the consumer stops iterating.
 
         Raises CompactedError (on first iteration) if ``revision`` is older
-        than the compaction point.
+        than the compaction point (``revision`` equal to it is fine: every
+        change after it still exists). Raises WatchOverflowError if the
+        consumer falls more than the store's queue bound behind. The watch
+        ends quietly when the store is closed. Stopping iteration (or
+        cancelling the consuming task) releases the subscription.
         """
         ...
 
@@ -183,7 +202,25 @@ class Store(Protocol):
 
     async def compact(self, revision: int) -> None:
         """Forget history at and before ``revision``: superseded values and
-        deletions become unreadable. Live values are always kept."""
+        deletions become unreadable. Live values are always kept.
+
+        Idempotent: compacting at or below the current compaction point does
+        nothing. FutureRevisionError if ``revision`` is ahead of the store.
+        Afterwards list() at ``revision`` or older raises CompactedError, and
+        so does watch() from a revision older than ``revision``. The
+        compaction point survives a restart.
+        """
+        ...
+
+    async def maintain(self) -> None:
+        """Housekeeping loop; runs until cancelled.
+
+        Periodically compacts everything but the newest window of revisions
+        and (for file-backed stores) checkpoints and truncates the
+        write-ahead log. Interval and window are constructor arguments of
+        each backend. Cancelling it is the way to stop it and is always safe:
+        each compaction step is its own transaction.
+        """
         ...
 
     @property
