@@ -1,0 +1,288 @@
+"""The API server: routes, the request pipeline, and its lifetime.
+
+Pipeline of every request: parse the path -> authenticate -> authorize ->
+handler (admission and validation happen in ``REST``) -> Status on error;
+each request is counted in /metrics. ``APIServer.run`` owns everything it
+starts (store, watch cache, namespace clean-up, HTTP site) in one task group
+and releases it all when cancelled or stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kubelite import __version__
+from kubelite.api import errors
+from kubelite.api.resources import Registry
+from kubelite.apiserver import discovery
+from kubelite.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
+from kubelite.apiserver.auth.authn import (
+    ANONYMOUS,
+    AuthenticationError,
+    Authenticator,
+    TokenFileAuthenticator,
+    UnionAuthenticator,
+    X509Authenticator,
+    anonymous_allowed,
+)
+from kubelite.apiserver.auth.authz import AlwaysAllow, Authorizer, request_attributes
+from kubelite.apiserver.auth.certs import pki_for
+from kubelite.apiserver.config import ServerConfig
+from kubelite.apiserver.handlers import ResourceHandler, json_response
+from kubelite.apiserver.metrics import APIServerMetrics, Gauges
+from kubelite.apiserver.namespaces import NamespaceFinalizer, ensure_system_namespaces
+from kubelite.apiserver.requestinfo import parse_request_path
+from kubelite.apiserver.rest import REST
+from kubelite.apiserver.watchcache import WatchCache
+from kubelite.storage import open_store
+from kubelite.storage.interface import Store
+
+log = logging.getLogger("kubelite.apiserver")
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": f"v1.32.0+kubelite-{__version__}",
+    "gitCommit": "",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "python",
+    "compiler": "cpython",
+    "platform": "linux/amd64",
+}
+
+HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+
+
+class APIServer:
+    """One API server. ``await run()`` serves until cancelled or ``stop()``."""
+
+    def __init__(self, config: ServerConfig, store: Store | None = None) -> None:
+        self.config = config
+        self.registry = Registry()
+        self.metrics = APIServerMetrics()
+        self.url = ""
+        self._store = store
+        self._stopping = asyncio.Event()
+        self._ready = False
+        self.authenticator: Authenticator | None = None
+        self.authorizer: Authorizer = AlwaysAllow()
+        self.rest: REST | None = None
+        self.resources: ResourceHandler | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, ready: asyncio.Event | None = None) -> None:
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        store = self._store or await asyncio.to_thread(open_store, config.store, config.data_dir)
+        ssl_context = None
+        authenticators: list[Authenticator] = []
+        if config.tls:
+            pki = await asyncio.to_thread(pki_for, config)
+            ssl_context = pki.server_ssl_context()
+            authenticators.append(X509Authenticator())
+        if config.token_file:
+            authenticators.append(TokenFileAuthenticator(config.token_file))
+        self.authenticator = UnionAuthenticator(authenticators) if config.tls else None
+        prefixes = sorted({r.storage_prefix for r in self.registry.all()})
+        cache = WatchCache(store, prefixes)
+        rest = REST(store, cache, self.registry)
+        rest.admission.append(NamespaceLifecycle(self._namespace_getter(rest)))
+        self.rest = rest
+        self.resources = ResourceHandler(rest, self.registry, self._stopping)
+        self._add_store_metrics(store, cache)
+        app = web.Application(client_max_size=config.max_body_bytes, middlewares=[self._pipeline])
+        app.router.add_route("*", "/{tail:.*}", self._route)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(cache.run(), name="watch-cache")
+                maintain = getattr(store, "maintain", None)
+                if maintain is not None:
+                    tg.create_task(maintain(), name="store-maintenance")
+                await cache.wait_ready()
+                await ensure_system_namespaces(rest, self.registry)
+                tg.create_task(NamespaceFinalizer(rest, self.registry).run(), name="namespace-finalizer")
+                await runner.setup()
+                sock = _listen(config.bind_address, config.port)
+                site = web.SockSite(runner, sock, ssl_context=ssl_context)
+                await site.start()
+                host, port = sock.getsockname()[:2]
+                shown = f"[{host}]" if ":" in host else host
+                self.url = f"{'https' if config.tls else 'http'}://{shown}:{port}"
+                self._ready = True
+                log.info("serving the Kubernetes API at %s (store: %s)", self.url, config.store)
+                if ready is not None:
+                    ready.set()
+                await self._stopping.wait()
+                raise _Stop()
+        except* _Stop:
+            pass
+        finally:
+            self._ready = False
+            self._stopping.set()
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+            if self._store is None:
+                await store.close()
+
+    def _namespace_getter(self, rest: REST) -> Any:
+        namespaces = self.registry.get("", "v1", "namespaces")
+        assert namespaces is not None
+
+        async def get_namespace(name: str) -> dict[str, Any] | None:
+            await rest.cache.wait_fresh()
+            obj = rest.cache.get(namespaces.storage_prefix, namespaces.key(None, name))
+            return orjson.loads(obj.data) if obj is not None else None
+
+        return get_namespace
+
+    def _add_store_metrics(self, store: Store, cache: WatchCache) -> None:
+        def storage() -> dict[tuple[str, ...], float]:
+            return {(k,): float(v) for k, v in store.stats().items()}
+
+        def watchers() -> dict[tuple[str, ...], float]:
+            return {(p,): float(n) for p, n in cache.watch_count().items()}
+
+        def objects() -> dict[tuple[str, ...], float]:
+            return {(r.group_resource,): float(cache.count(r.storage_prefix)) for r in self.registry.all()}
+
+        self.metrics.add_gauges(Gauges("kubelite_storage", "Store statistics.", ("stat",), storage))
+        self.metrics.add_gauges(
+            Gauges("apiserver_registered_watchers", "Open watches per storage prefix.", ("prefix",), watchers)
+        )
+        self.metrics.add_gauges(
+            Gauges("apiserver_storage_objects", "Objects stored per resource.", ("resource",), objects)
+        )
+
+    # ---------------------------------------------------------------- pipeline
+
+    @web.middleware
+    async def _pipeline(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        started = time.monotonic()
+        info = parse_request_path(request.path)
+        verb = request.method
+        if (
+            info.resource_request
+            and verb == "GET"
+            and (request.query.get("watch") in ("true", "1") or info.legacy_watch)
+        ):
+            verb = "WATCH"
+        code = 500
+        try:
+            request["user"] = self._authenticate(request)
+            response = await handler(request)
+            code = response.status
+            return response
+        except errors.StatusError as e:
+            code = e.code
+            return web.Response(
+                body=e.to_bytes(), status=e.code, content_type="application/json", headers=e.headers
+            )
+        except web.HTTPException as e:
+            code = e.status
+            status = errors.StatusError(e.status, e.reason.replace(" ", ""), e.reason)
+            return web.Response(body=status.to_bytes(), status=e.status, content_type="application/json")
+        except (asyncio.CancelledError, ConnectionResetError):
+            code = 499
+            raise
+        except Exception as e:
+            log.exception("internal error serving %s %s", request.method, request.path)
+            err = errors.internal_error(str(e))
+            return web.Response(body=err.to_bytes(), status=500, content_type="application/json")
+        finally:
+            self.metrics.observe(verb, info.group, info.resource, code, time.monotonic() - started)
+
+    def _authenticate(self, request: web.Request) -> Any:
+        if self.authenticator is None:  # plain HTTP for tests: everyone is the admin
+            return None
+        peercert = None
+        if request.transport is not None:
+            peercert = request.transport.get_extra_info("peercert")
+        try:
+            user = self.authenticator.authenticate(request.headers, peercert)
+        except AuthenticationError:
+            raise errors.unauthorized() from None
+        if user is None:
+            if not anonymous_allowed(request.path):
+                raise errors.unauthorized()
+            user = ANONYMOUS
+        return user
+
+    def _authorize(self, request: web.Request) -> None:
+        user = request.get("user")
+        if user is None:
+            return
+        attrs = request_attributes(user, request.method, request.path, request.query)
+        decision = self.authorizer.authorize(attrs)
+        if not decision.allowed:
+            what = attrs.resource or attrs.path
+            raise errors.forbidden_error(
+                f'{what} is forbidden: User "{user.name}" cannot {attrs.verb} resource "{what}"'
+                + (f": {decision.reason}" if decision.reason else "")
+            )
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        self._authorize(request)
+        if path == "/version":
+            return json_response(orjson.dumps(VERSION_INFO))
+        if path.startswith(HEALTH_PATHS):
+            if path.startswith("/readyz") and not self._ready:
+                return web.Response(text="[-]not ready\nreadyz check failed\n", status=500)
+            return web.Response(text="ok")
+        if path == "/metrics":
+            return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8")
+        if path == "/api":
+            return json_response(orjson.dumps(discovery.api_versions(_address_of(request))))
+        if path == "/apis":
+            return json_response(orjson.dumps(discovery.api_group_list(self.registry)))
+        info = parse_request_path(path)
+        if not info.resource_request:
+            doc: dict[str, Any] | None = None
+            parts = [p for p in path.split("/") if p]
+            if parts[:1] == ["api"] and len(parts) == 2:
+                doc = discovery.api_resource_list(self.registry, "", parts[1])
+            elif parts[:1] == ["apis"] and len(parts) == 2:
+                doc = discovery.api_group(self.registry, parts[1])
+            elif parts[:1] == ["apis"] and len(parts) == 3:
+                doc = discovery.api_resource_list(self.registry, parts[1], parts[2])
+            if doc is None:
+                raise errors.StatusError(
+                    404, "NotFound", "the server could not find the requested resource", {}
+                )
+            return json_response(orjson.dumps(doc))
+        assert self.resources is not None
+        return await self.resources.handle(request, info, request.get("user"))
+
+
+class _Stop(Exception):
+    """Raised inside the task group to end it when stop() is called."""
+
+
+def _address_of(request: web.Request) -> str:
+    sock = request.transport.get_extra_info("sockname") if request.transport else None
+    if sock:
+        host = sock[0]
+        return f"[{host}]:{sock[1]}" if ":" in host else f"{host}:{sock[1]}"
+    return request.host
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock

@@ -1,0 +1,305 @@
+"""HTTP handlers for every resource verb: get, list, watch, create, update,
+patch, delete and deletecollection, plus the status and scale subresources.
+
+A handler parses the request (path, query, body), asks ``REST`` to do the
+work and writes the answer. Errors are raised as ``StatusError`` and turned
+into Status bodies by the app's error middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kubelite.api import errors
+from kubelite.api.resources import Registry, Resource
+from kubelite.apiserver import codec
+from kubelite.apiserver.requestinfo import RequestInfo
+from kubelite.apiserver.rest import (
+    REST,
+    DeleteOptions,
+    ListOptions,
+    WriteOptions,
+    compile_selection,
+    list_body,
+)
+from kubelite.apiserver.subresources import ScaleHandler
+from kubelite.apiserver.watchcache import WatchClosed
+from kubelite.storage.interface import CompactedError
+
+log = logging.getLogger("kubelite.apiserver.handlers")
+
+JSON_TYPE = "application/json"
+BOOKMARK_INTERVAL = 5.0
+DEFAULT_WATCH_TIMEOUT = 1800
+
+
+def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=body, status=status, content_type=JSON_TYPE, headers=headers)
+
+
+def _bool(value: str | None) -> bool:
+    return value is not None and value.lower() in ("true", "1")
+
+
+def _int(query: Any, name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.bad_request(f"invalid value for {name}: {raw!r}") from None
+
+
+def _dry_run(query: Any, body_values: list[str] | None = None) -> bool:
+    values = list(query.getall("dryRun", [])) + list(body_values or [])
+    for v in values:
+        if v != "All":
+            raise errors.bad_request(f'unsupported dry run value "{v}"; supported values: "All"')
+    return bool(values)
+
+
+def _field_validation(query: Any) -> str:
+    value = query.get("fieldValidation", "") or "Ignore"
+    if value not in ("Ignore", "Warn", "Strict"):
+        raise errors.bad_request(
+            f"fieldValidation parameter unsupported: {value}. Supported values: Ignore, Warn, Strict"
+        )
+    return value
+
+
+class ResourceHandler:
+    """Serves ``/api/...`` and ``/apis/...`` resource requests."""
+
+    def __init__(self, rest: REST, registry: Registry, stopping: asyncio.Event) -> None:
+        self.rest = rest
+        self.registry = registry
+        self.scale = ScaleHandler(rest)
+        self._stopping = stopping
+
+    def resolve(self, info: RequestInfo) -> Resource:
+        res = self.registry.get(info.group, info.version, info.resource)
+        if res is None:
+            raise errors.not_found_error("", "", "").__class__(
+                404, "NotFound", "the server could not find the requested resource", {}
+            )
+        if res.namespaced and info.name and not info.namespace and info.resource != "namespaces":
+            raise errors.not_found_error(res.plural, info.name, res.group)
+        if info.subresource and info.subresource not in res.subresources:
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        return res
+
+    async def handle(self, request: web.Request, info: RequestInfo, user: Any) -> web.StreamResponse:
+        res = self.resolve(info)
+        ns = info.namespace if res.namespaced else None
+        method = request.method
+        query = request.query
+        sub = info.subresource
+        if sub == "scale":
+            return await self.scale.handle(request, res, ns, info.name, user)
+        if sub not in ("", "status", "finalize") or (sub == "finalize" and method != "PUT"):
+            raise errors.method_not_allowed(
+                f"the server does not allow this method on the requested resource ({sub})"
+            )
+        if method == "GET":
+            if info.name:
+                return json_response(await self.rest.get(res, ns, info.name))
+            if info.legacy_watch or _bool(query.get("watch")):
+                return await self.watch(request, res, ns)
+            return await self.list(request, res, ns)
+        if method == "POST":
+            if info.name or sub:
+                raise errors.method_not_allowed("POST is only allowed on collections")
+            data = await self._body(request)
+            result = await self.rest.create(res, ns, data, self._write_options(query, user))
+            return json_response(result.body, result.code)
+        if method == "PUT":
+            if not info.name:
+                raise errors.method_not_allowed("PUT requires a name")
+            data = await self._body(request)
+            result = await self.rest.update(res, ns, info.name, data, self._write_options(query, user), sub)
+            return json_response(result.body, result.code)
+        if method == "PATCH":
+            if not info.name:
+                raise errors.method_not_allowed("PATCH requires a name")
+            patch_type = codec.media_type(request.headers.get("Content-Type"))
+            data = await self._body(request)
+            if not patch_type:
+                # Clients that send no Content-Type mean strategic merge for objects, JSON patch for lists.
+                patch_type = codec.JSON_PATCH if isinstance(data, list) else codec.MERGE_PATCH
+            if patch_type == codec.STRATEGIC_MERGE_PATCH:
+                # Until strategic merge patch lands, a plain merge is the nearest meaning for maps.
+                patch_type = codec.MERGE_PATCH
+            if patch_type not in (codec.JSON_PATCH, codec.MERGE_PATCH):
+                raise errors.unsupported_media_type(request.headers.get("Content-Type", ""))
+            result = await self.rest.patch(
+                res, ns, info.name, patch_type, data, self._write_options(query, user), sub
+            )
+            return json_response(result.body, result.code)
+        if method == "DELETE":
+            if sub:
+                raise errors.method_not_allowed("DELETE is not allowed on a subresource")
+            dopts = await self._delete_options(request, user)
+            if info.name:
+                result = await self.rest.delete(res, ns, info.name, dopts)
+                return json_response(result.body, result.code)
+            lopts = self._list_options(query)
+            return json_response(await self.rest.delete_collection(res, ns, lopts, dopts))
+        raise errors.method_not_allowed(f"method {method} is not allowed")
+
+    # ------------------------------------------------------------------ input
+
+    async def _body(self, request: web.Request) -> Any:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise errors.too_large() from None
+        if not body:
+            raise errors.bad_request("the request body is empty")
+        return codec.decode_body(body, request.headers.get("Content-Type"))
+
+    def _write_options(self, query: Any, user: Any) -> WriteOptions:
+        return WriteOptions(
+            dry_run=_dry_run(query),
+            field_manager=query.get("fieldManager", ""),
+            field_validation=_field_validation(query),
+            user=user,
+        )
+
+    def _list_options(self, query: Any) -> ListOptions:
+        limit = _int(query, "limit") or 0
+        return ListOptions(
+            label_selector=query.get("labelSelector", ""),
+            field_selector=query.get("fieldSelector", ""),
+            limit=max(limit, 0),
+            continue_token=query.get("continue", ""),
+            resource_version=query.get("resourceVersion", ""),
+            resource_version_match=query.get("resourceVersionMatch", ""),
+        )
+
+    async def _delete_options(self, request: web.Request, user: Any) -> DeleteOptions:
+        query = request.query
+        body: dict[str, Any] = {}
+        raw = await request.read()
+        if raw.strip():
+            data = codec.decode_body(raw, request.headers.get("Content-Type"))
+            if not isinstance(data, dict):
+                raise errors.bad_request("the body of a DELETE must be a DeleteOptions object")
+            body = data
+        grace = _int(query, "gracePeriodSeconds")
+        if grace is None and body.get("gracePeriodSeconds") is not None:
+            grace = int(body["gracePeriodSeconds"])
+        policy = query.get("propagationPolicy") or body.get("propagationPolicy")
+        orphan = query.get("orphanDependents")
+        orphan_flag = _bool(orphan) if orphan is not None else body.get("orphanDependents")
+        if policy and orphan_flag is not None:
+            raise errors.StatusError(
+                422,
+                "Invalid",
+                "DeleteOptions is invalid: propagationPolicy: Invalid value: "
+                f'"{policy}": orphanDependents and deletionPropagation cannot be both set',
+            )
+        if orphan_flag:
+            policy = "Orphan"
+        if policy and policy not in ("Foreground", "Background", "Orphan"):
+            raise errors.StatusError(
+                422,
+                "Invalid",
+                f'DeleteOptions is invalid: propagationPolicy: Unsupported value: "{policy}": '
+                'supported values: "Foreground", "Background", "Orphan"',
+            )
+        pre = body.get("preconditions") or {}
+        return DeleteOptions(
+            grace_period_seconds=grace,
+            propagation_policy=policy,
+            preconditions_uid=pre.get("uid"),
+            preconditions_rv=pre.get("resourceVersion"),
+            dry_run=_dry_run(query, body.get("dryRun")),
+            user=user,
+        )
+
+    # ------------------------------------------------------------------- list
+
+    async def list(self, request: web.Request, res: Resource, ns: str | None) -> web.Response:
+        page = await self.rest.list(res, ns, self._list_options(request.query))
+        return json_response(list_body(res, page.items, page.revision, page.continue_token, page.remaining))
+
+    # ------------------------------------------------------------------ watch
+
+    async def watch(self, request: web.Request, res: Resource, ns: str | None) -> web.StreamResponse:
+        query = request.query
+        sel = compile_selection(
+            self.rest.stored(res), query.get("labelSelector", ""), query.get("fieldSelector", "")
+        )
+        rv_text = query.get("resourceVersion", "")
+        try:
+            revision = int(rv_text) if rv_text else 0
+        except ValueError:
+            raise errors.bad_request(f'invalid resource version "{rv_text}"') from None
+        timeout = _int(query, "timeoutSeconds") or DEFAULT_WATCH_TIMEOUT
+        bookmarks = _bool(query.get("allowWatchBookmarks"))
+        cache = self.rest.cache
+        sres = self.rest.stored(res)  # same storage prefix; events arrive in the stored version
+        response = web.StreamResponse(status=200)
+        response.content_type = JSON_TYPE
+        response.enable_chunked_encoding()
+        stream_ctx = cache.watch(
+            res.storage_prefix, res.prefix(ns), revision, None if sel.empty else sel.matches
+        )
+        try:
+            stream_cm = await stream_ctx.__aenter__()
+        except CompactedError as e:
+            await response.prepare(request)
+            status = errors.gone(f"too old resource version: {e.requested} ({e.compacted})").status()
+            await response.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
+            await response.write_eof()
+            return response
+        await response.prepare(request)
+        deadline = time.monotonic() + timeout
+        events = stream_cm.__aiter__()
+        pending: asyncio.Task[Any] | None = None
+        try:
+            while not self._stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if pending is None:
+                    pending = asyncio.ensure_future(events.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=min(left, BOOKMARK_INTERVAL))
+                if not done:
+                    if bookmarks:
+                        await response.write(self._bookmark(res, cache.revision))
+                    continue
+                task, pending = pending, None
+                try:
+                    ev = task.result()
+                except (StopAsyncIteration, WatchClosed):
+                    break
+                data = ev.obj.data if sres is res else self.rest.present(res, ev.obj.data)
+                await response.write(b'{"type":"%s","object":%s}\n' % (ev.type.encode(), data))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            await stream_ctx.__aexit__(None, None, None)
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()
+        return response
+
+    def _bookmark(self, res: Resource, revision: int) -> bytes:
+        obj = {
+            "kind": res.kind,
+            "apiVersion": res.api_version,
+            "metadata": {"resourceVersion": str(revision)},
+        }
+        return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"

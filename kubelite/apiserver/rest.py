@@ -1,0 +1,678 @@
+"""The generic REST logic: create, read, update, patch and delete of any kind.
+
+This is the "registry" box of DESIGN.md: everything between a decoded
+request and the store. The HTTP layer (handlers.py) parses the request and
+calls one method here; this module turns it into store operations with
+Kubernetes' semantics: metadata filled by the server, defaulting,
+admission, validation, optimistic concurrency, generation, status kept
+apart from spec, finalizers and graceful deletion. Nothing half-written
+reaches the store: every check runs before the single write.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+from kubelite.api import errors
+from kubelite.api.conversion import CONVERSIONS
+from kubelite.api.defaults import apply_defaults
+from kubelite.api.fields import supported_fields
+from kubelite.api.patch import PatchError, apply_json_patch, apply_merge_patch
+from kubelite.api.resources import Registry, Resource
+from kubelite.api.selectors import parse_field_selector, parse_label_selector
+from kubelite.api.validation import validate_create, validate_status_update, validate_update
+from kubelite.apiserver import codec, strategy
+from kubelite.apiserver.admission import AdmissionAttributes, AdmissionPlugin
+from kubelite.apiserver.watchcache import CachedObject, WatchCache, make_cached
+from kubelite.storage.interface import (
+    CompactedError,
+    ConflictError,
+    FutureRevisionError,
+    KeyExistsError,
+    KeyNotFoundError,
+    Store,
+)
+
+log = logging.getLogger("kubelite.apiserver.rest")
+
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes draws generateName suffixes from
+_PATCH_RETRIES = 5
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class WriteOptions:
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = "Ignore"
+    user: Any = None
+
+
+@dataclass
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None  # Foreground, Background, Orphan
+    preconditions_uid: str | None = None
+    preconditions_rv: str | None = None
+    dry_run: bool = False
+    user: Any = None
+
+
+@dataclass
+class ListOptions:
+    label_selector: str = ""
+    field_selector: str = ""
+    limit: int = 0
+    continue_token: str = ""
+    resource_version: str = ""
+    resource_version_match: str = ""
+
+
+@dataclass
+class Selection:
+    """A compiled label and field selector."""
+
+    labels: Any = None
+    fields: Any = None
+
+    def matches(self, obj: CachedObject) -> bool:
+        if self.labels is not None and not self.labels.matches(obj.labels):
+            return False
+        return self.fields is None or self.fields.matches(obj.fields)
+
+    @property
+    def empty(self) -> bool:
+        return self.labels is None and self.fields is None
+
+
+def compile_selection(res: Resource, label_selector: str, field_selector: str) -> Selection:
+    sel = Selection()
+    if label_selector:
+        try:
+            sel.labels = parse_label_selector(label_selector)
+        except ValueError as e:
+            raise errors.bad_request(f"unable to parse requirement: {e}") from None
+    if field_selector:
+        try:
+            sel.fields = parse_field_selector(field_selector)
+        except ValueError as e:
+            raise errors.bad_request(f"invalid field selector: {e}") from None
+        allowed = supported_fields(res.kind)
+        for name, _op, _value in sel.fields.requirements:
+            if name not in allowed:
+                raise errors.bad_request(f"field label not supported: {name}")
+    return sel
+
+
+@dataclass
+class ListPage:
+    items: list[bytes]
+    revision: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+@dataclass
+class Result:
+    """What a write answers: the HTTP code and the body bytes."""
+
+    code: int
+    body: bytes
+    warnings: list[str] = field(default_factory=list)
+
+
+class REST:
+    """Generic REST operations over every registered resource."""
+
+    def __init__(
+        self,
+        store: Store,
+        cache: WatchCache,
+        registry: Registry,
+        admission: list[AdmissionPlugin] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.registry = registry
+        self.admission = admission or []
+        self.clock = clock
+
+    # ------------------------------------------------------------- conversion
+
+    def stored(self, res: Resource) -> Resource:
+        """The resource whose version is kept in the store for ``res``."""
+        return self.registry.storage_resource(res)
+
+    def to_storage(self, res: Resource, data: Any) -> Any:
+        conv = CONVERSIONS.get((res.group, res.version, res.kind))
+        if conv is None or not isinstance(data, dict):
+            return data
+        api_version = data.get("apiVersion")
+        if api_version and api_version != res.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version ({res.api_version})"
+            )
+        return conv[0](data)
+
+    def present(self, res: Resource, data: bytes) -> bytes:
+        """Stored bytes as the served version of ``res``."""
+        conv = CONVERSIONS.get((res.group, res.version, res.kind))
+        if conv is None:
+            return data
+        return orjson.dumps(conv[1](orjson.loads(data)))
+
+    def _present_result(self, res: Resource, result: Result) -> Result:
+        if result.body.startswith(b'{"kind":"Status"'):
+            return result
+        return Result(result.code, self.present(res, result.body), result.warnings)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _decode_stored(self, res: Resource, value: bytes, revision: int) -> Any:
+        obj = msgspec.json.decode(value, type=res.model)
+        obj.metadata.resourceVersion = str(revision)
+        return obj
+
+    def _encode_for_store(self, res: Resource, obj: Any) -> bytes:
+        obj.kind = res.kind
+        obj.apiVersion = res.api_version
+        obj.metadata.resourceVersion = ""
+        return msgspec.json.encode(obj)
+
+    async def _admit(
+        self, op: str, res: Resource, sub: str, ns: str, name: str, obj: Any, old: Any, user: Any, dry: bool
+    ) -> None:
+        attrs = AdmissionAttributes(op, res, sub, ns, name, obj, old, user, dry)
+        for plugin in self.admission:
+            await plugin.admit(attrs)
+
+    def _check_body(self, res: Resource, data: Any, ns: str | None, name: str | None) -> Any:
+        if not isinstance(data, dict):
+            raise errors.bad_request(f"the body of the request was not a JSON object; expected a {res.kind}")
+        api_version = data.get("apiVersion")
+        kind = data.get("kind")
+        if api_version and api_version != res.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version ({res.api_version})"
+            )
+        if kind and kind != res.kind:
+            raise errors.bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
+            )
+        obj = codec.to_model(data, res.model, res.kind, res.api_version)
+        meta = obj.metadata
+        if res.namespaced:
+            if meta.namespace and ns and meta.namespace != ns:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta.namespace = ns or meta.namespace
+        else:
+            meta.namespace = ""
+        if name is not None and meta.name and meta.name != name:
+            raise errors.bad_request("the name of the object does not match the name on the URL")
+        return obj
+
+    def _invalid(self, res: Resource, obj: Any, errs: list[errors.FieldError]) -> errors.StatusError:
+        name = obj.metadata.name or obj.metadata.generateName or ""
+        return errors.invalid(res.kind, name, errs, res.group)
+
+    async def _read(self, res: Resource, ns: str | None, name: str) -> tuple[Any, int]:
+        kv = await self.store.get(res.key(ns, name))
+        if kv is None:
+            raise errors.not_found_error(res.plural, name, res.group)
+        return self._decode_stored(res, kv.value, kv.mod_revision), kv.mod_revision
+
+    # ------------------------------------------------------------------- read
+
+    async def get(self, res: Resource, ns: str | None, name: str) -> bytes:
+        kv = await self.store.get(res.key(ns, name))
+        if kv is None:
+            raise errors.not_found_error(res.plural, name, res.group)
+        return self.present(res, codec.with_resource_version(kv.value, kv.mod_revision))
+
+    async def list(self, res: Resource, ns: str | None, opts: ListOptions) -> ListPage:
+        page = await self._list(self.stored(res), ns, opts)
+        if self.stored(res) is not res:
+            page.items = [self.present(res, item) for item in page.items]
+        return page
+
+    async def _list(self, res: Resource, ns: str | None, opts: ListOptions) -> ListPage:
+        sel = compile_selection(res, opts.label_selector, opts.field_selector)
+        if opts.continue_token:
+            rv, start = _decode_continue(opts.continue_token)
+            return await self._list_from_store(res, ns, sel, opts.limit, rv, res.prefix(ns) + start)
+        if opts.resource_version_match and not opts.resource_version:
+            raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        if opts.resource_version_match == "Exact":
+            rv = _parse_rv(opts.resource_version)
+            return await self._list_from_store(res, ns, sel, opts.limit, rv, None)
+        if opts.resource_version_match not in ("", "NotOlderThan"):
+            raise errors.bad_request(f"unsupported resourceVersionMatch: {opts.resource_version_match}")
+        if opts.resource_version == "0":
+            revision = self.cache.revision
+        elif opts.resource_version:
+            wanted = _parse_rv(opts.resource_version)
+            try:
+                await self.cache.wait_for(wanted, timeout=3.0)
+            except TimeoutError:
+                raise errors.StatusError(
+                    504,
+                    "Timeout",
+                    f"Too large resource version: {wanted}, current: {self.cache.revision}",
+                    {
+                        "causes": [
+                            {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+                        ],
+                        "retryAfterSeconds": 1,
+                    },
+                ) from None
+            revision = self.cache.revision
+        else:
+            revision = await self.cache.wait_fresh()
+        objs = self.cache.objects(res.storage_prefix, res.prefix(ns))
+        if not sel.empty:
+            objs = [o for o in objs if sel.matches(o)]
+        page = ListPage([], revision)
+        if opts.limit and len(objs) > opts.limit:
+            page.remaining = len(objs) - opts.limit
+            objs = objs[: opts.limit]
+            page.continue_token = _encode_continue(revision, objs[-1].key[len(res.prefix(ns)) :])
+        page.items = [o.data for o in objs]
+        return page
+
+    async def _list_from_store(
+        self,
+        res: Resource,
+        ns: str | None,
+        sel: Selection,
+        limit: int,
+        revision: int,
+        start_after: str | None,
+    ) -> ListPage:
+        prefix = res.prefix(ns)
+        items: list[bytes] = []
+        last_key = ""
+        more = False
+        try:
+            while True:
+                want = max(limit - len(items), 0) if limit else 0
+                batch = await self.store.list(prefix, revision=revision, start_after=start_after, limit=want)
+                revision = batch.revision
+                for kv in batch.items:
+                    last_key = kv.key
+                    if not sel.empty:
+                        if not sel.matches(make_cached(kv.key, kv.value, kv.mod_revision)):
+                            continue
+                    items.append(codec.with_resource_version(kv.value, kv.mod_revision))
+                more = batch.more
+                if not more or not limit or len(items) >= limit:
+                    break
+                start_after = last_key
+        except CompactedError:
+            raise errors.gone(
+                "The provided continue parameter is too old to display a consistent list result. "
+                "You can start a new list without the continue parameter."
+                if start_after is not None
+                else "The resourceVersion for the provided list is too old."
+            ) from None
+        except FutureRevisionError:
+            raise errors.StatusError(504, "Timeout", f"Too large resource version: {revision}") from None
+        page = ListPage(items, revision)
+        if more:
+            page.continue_token = _encode_continue(revision, last_key[len(prefix) :])
+        return page
+
+    # ----------------------------------------------------------------- create
+
+    async def create(self, res: Resource, ns: str | None, data: Any, opts: WriteOptions) -> Result:
+        sres = self.stored(res)
+        obj = self._check_body(sres, self.to_storage(res, data), ns, None)
+        meta = obj.metadata
+        if not meta.name and meta.generateName:
+            meta.name = meta.generateName + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+        return self._present_result(res, await self._create_object(sres, obj, opts))
+
+    async def _create_object(self, res: Resource, obj: Any, opts: WriteOptions) -> Result:
+        meta = obj.metadata
+        now = self.clock()
+        meta.uid = str(uuid.uuid4())
+        meta.creationTimestamp = rfc3339(now)
+        meta.resourceVersion = ""
+        meta.generation = 0
+        meta.deletionTimestamp = None
+        meta.deletionGracePeriodSeconds = None
+        strategy.prepare_for_create(res, obj)
+        apply_defaults(obj)
+        await self._admit("CREATE", res, "", meta.namespace, meta.name, obj, None, opts.user, opts.dry_run)
+        errs = validate_create(obj)
+        if errs:
+            raise self._invalid(res, obj, errs)
+        value = self._encode_for_store(res, obj)
+        if opts.dry_run:
+            if await self.store.get(res.key(meta.namespace, meta.name)) is not None:
+                raise errors.already_exists(res.plural, meta.name, res.group)
+            return Result(201, value)
+        try:
+            rev = await self.store.create(res.key(meta.namespace, meta.name), value)
+        except KeyExistsError:
+            raise errors.already_exists(res.plural, meta.name, res.group) from None
+        return Result(201, codec.with_resource_version(value, rev))
+
+    # ----------------------------------------------------------------- update
+
+    async def update(
+        self, res: Resource, ns: str | None, name: str, data: Any, opts: WriteOptions, subresource: str = ""
+    ) -> Result:
+        sres = self.stored(res)
+        return self._present_result(
+            res, await self._update(sres, ns, name, self.to_storage(res, data), opts, subresource)
+        )
+
+    async def _update(
+        self, res: Resource, ns: str | None, name: str, data: Any, opts: WriteOptions, subresource: str
+    ) -> Result:
+        new = self._check_body(res, data, ns, name)
+        if not new.metadata.name:
+            new.metadata.name = name
+        try:
+            old, old_rev = await self._read(res, ns, name)
+        except errors.StatusError as e:
+            if e.code == 404 and not subresource and (res.group, res.plural) in strategy.CREATE_ON_UPDATE:
+                return await self._create_object(res, new, opts)
+            raise
+        if new.metadata.resourceVersion and new.metadata.resourceVersion != str(old_rev):
+            raise errors.conflict(res.plural, name, res.group)
+        return await self._update_object(res, new, old, old_rev, opts, subresource)
+
+    async def _update_object(
+        self, res: Resource, new: Any, old: Any, old_rev: int, opts: WriteOptions, subresource: str
+    ) -> Result:
+        meta, old_meta = new.metadata, old.metadata
+        meta.namespace = old_meta.namespace
+        meta.name = old_meta.name
+        meta.uid = old_meta.uid
+        meta.creationTimestamp = old_meta.creationTimestamp
+        meta.deletionTimestamp = old_meta.deletionTimestamp
+        meta.deletionGracePeriodSeconds = old_meta.deletionGracePeriodSeconds
+        if not meta.generateName:
+            meta.generateName = old_meta.generateName
+        if subresource == "status":
+            strategy.prepare_for_status_update(res, new, old)
+        elif subresource == "finalize":
+            strategy.prepare_for_finalize(res, new, old)
+        else:
+            strategy.prepare_for_update(res, new, old)
+        apply_defaults(new)
+        if old_meta.deletionTimestamp and set(meta.finalizers) - set(old_meta.finalizers):
+            raise self._invalid(
+                res,
+                new,
+                [
+                    errors.forbidden(
+                        "metadata.finalizers", "no new finalizers can be added if the object is being deleted"
+                    )
+                ],
+            )
+        await self._admit(
+            "UPDATE", res, subresource, meta.namespace, meta.name, new, old, opts.user, opts.dry_run
+        )
+        errs = validate_status_update(new, old) if subresource == "status" else validate_update(new, old)
+        if errs:
+            raise self._invalid(res, new, errs)
+        key = res.key(meta.namespace, meta.name)
+        # Removing the last finalizer of an object being deleted completes its deletion.
+        if meta.deletionTimestamp and not meta.finalizers and not strategy.blocks_deletion(res, new):
+            if opts.dry_run:
+                return Result(200, self._encode_for_store(res, new))
+            return await self._delete_now(res, key, old_rev, new)
+        value = self._encode_for_store(res, new)
+        if value == self._encode_for_store(res, copy.copy(old)) and not opts.dry_run:
+            # Kubernetes skips no-op writes: the resourceVersion stays.
+            return Result(200, codec.with_resource_version(value, old_rev))
+        if opts.dry_run:
+            return Result(200, codec.with_resource_version(value, old_rev))
+        try:
+            rev = await self.store.update(key, value, expected_revision=old_rev)
+        except ConflictError:
+            raise errors.conflict(res.plural, meta.name, res.group) from None
+        except KeyNotFoundError:
+            raise errors.not_found_error(res.plural, meta.name, res.group) from None
+        return Result(200, codec.with_resource_version(value, rev))
+
+    # ------------------------------------------------------------------ patch
+
+    async def patch(
+        self,
+        res: Resource,
+        ns: str | None,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        opts: WriteOptions,
+        subresource: str = "",
+    ) -> Result:
+        served, res = res, self.stored(res)
+        conv = CONVERSIONS.get((served.group, served.version, served.kind))
+        for attempt in range(_PATCH_RETRIES):
+            old, old_rev = await self._read(res, ns, name)
+            current = orjson.loads(self._encode_for_store(res, copy.copy(old)))
+            current["metadata"]["resourceVersion"] = str(old_rev)
+            if conv is not None:
+                current = conv[1](current)
+            try:
+                if patch_type == codec.JSON_PATCH:
+                    if not isinstance(patch, list):
+                        raise errors.bad_request(
+                            "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+                        )
+                    patched = apply_json_patch(current, patch)
+                elif patch_type == codec.MERGE_PATCH:
+                    if not isinstance(patch, dict):
+                        raise errors.bad_request("merge patch must be a JSON object")
+                    patched = apply_merge_patch(current, patch)
+                else:
+                    raise errors.unsupported_media_type(patch_type)
+            except PatchError as e:
+                raise errors.StatusError(422, "Invalid", str(e)) from None
+            # A resourceVersion in the patch is a precondition; otherwise patch the latest.
+            asked_rv = (
+                (patched.get("metadata") or {}).get("resourceVersion") if isinstance(patched, dict) else None
+            )
+            if asked_rv and asked_rv != str(old_rev):
+                raise errors.conflict(res.plural, name, res.group)
+            if conv is not None and isinstance(patched, dict):
+                patched = conv[0](patched)
+            new = self._check_body(res, patched, ns, name)
+            try:
+                result = await self._update_object(res, new, old, old_rev, opts, subresource)
+                return self._present_result(served, result)
+            except errors.StatusError as e:
+                if e.reason == "Conflict" and not asked_rv and attempt < _PATCH_RETRIES - 1:
+                    continue
+                raise
+        raise errors.conflict(res.plural, name, res.group)
+
+    # ----------------------------------------------------------------- delete
+
+    async def delete(self, res: Resource, ns: str | None, name: str, opts: DeleteOptions) -> Result:
+        served, res = res, self.stored(res)
+        for attempt in range(_PATCH_RETRIES):
+            try:
+                return self._present_result(served, await self._delete_once(res, ns, name, opts))
+            except ConflictError:
+                if opts.preconditions_rv or attempt == _PATCH_RETRIES - 1:
+                    raise errors.conflict(res.plural, name, res.group) from None
+        raise errors.conflict(res.plural, name, res.group)
+
+    async def _delete_once(self, res: Resource, ns: str | None, name: str, opts: DeleteOptions) -> Result:
+        obj, rev = await self._read(res, ns, name)
+        meta = obj.metadata
+        if opts.preconditions_uid and opts.preconditions_uid != meta.uid:
+            raise errors.conflict(
+                res.plural,
+                name,
+                res.group,
+                f"Precondition failed: UID in precondition: {opts.preconditions_uid}, UID in object meta: {meta.uid}",
+            )
+        if opts.preconditions_rv and opts.preconditions_rv != str(rev):
+            raise errors.conflict(
+                res.plural,
+                name,
+                res.group,
+                f"Precondition failed: ResourceVersion in precondition: {opts.preconditions_rv}, "
+                f"ResourceVersion in object meta: {rev}",
+            )
+        await self._admit("DELETE", res, "", meta.namespace, name, None, obj, opts.user, opts.dry_run)
+        key = res.key(meta.namespace, name)
+        changed = False
+        policy = opts.propagation_policy
+        if policy == "Foreground" and "foregroundDeletion" not in meta.finalizers:
+            meta.finalizers = [*meta.finalizers, "foregroundDeletion"]
+            changed = True
+        elif policy == "Orphan" and "orphan" not in meta.finalizers:
+            meta.finalizers = [*meta.finalizers, "orphan"]
+            changed = True
+        grace = self._grace_period(res, obj, opts)
+        now = self.clock()
+        if meta.finalizers or grace > 0 or (res.group, res.plural) == ("", "namespaces"):
+            # Deletion is deferred: mark the object and let finalizers or the node agent finish.
+            if not meta.deletionTimestamp:
+                meta.deletionTimestamp = rfc3339(now + grace)
+                meta.deletionGracePeriodSeconds = grace
+                changed = True
+            elif meta.deletionGracePeriodSeconds is not None and grace < meta.deletionGracePeriodSeconds:
+                meta.deletionTimestamp = rfc3339(now + grace)
+                meta.deletionGracePeriodSeconds = grace
+                changed = True
+            if (res.group, res.plural) == ("", "namespaces"):
+                if obj.status.phase != "Terminating":
+                    obj.status.phase = "Terminating"
+                    changed = True
+                if not obj.spec.finalizers and not meta.finalizers:
+                    return await self._finish_delete(res, key, rev, obj, opts)
+            if not changed:
+                return Result(200, codec.with_resource_version(self._encode_for_store(res, obj), rev))
+            value = self._encode_for_store(res, obj)
+            if opts.dry_run:
+                return Result(200, codec.with_resource_version(value, rev))
+            new_rev = await self.store.update(key, value, expected_revision=rev)
+            return Result(200, codec.with_resource_version(value, new_rev))
+        return await self._finish_delete(res, key, rev, obj, opts)
+
+    def _grace_period(self, res: Resource, obj: Any, opts: DeleteOptions) -> int:
+        if (res.group, res.plural) != ("", "pods"):
+            return 0
+        if not obj.spec.nodeName or obj.status.phase in ("Succeeded", "Failed"):
+            return 0
+        if opts.grace_period_seconds is not None:
+            return max(opts.grace_period_seconds, 0)
+        tgps = obj.spec.terminationGracePeriodSeconds
+        return 30 if tgps is None else max(tgps, 0)
+
+    async def _finish_delete(
+        self, res: Resource, key: str, rev: int, obj: Any, opts: DeleteOptions
+    ) -> Result:
+        if opts.dry_run:
+            return self._deleted_answer(res, obj, self._encode_for_store(res, obj), rev)
+        return await self._delete_now(res, key, rev, obj)
+
+    async def _delete_now(self, res: Resource, key: str, rev: int, obj: Any) -> Result:
+        try:
+            last = await self.store.delete(key, expected_revision=rev)
+        except KeyNotFoundError:
+            raise errors.not_found_error(res.plural, obj.metadata.name, res.group) from None
+        return self._deleted_answer(res, obj, last.value, last.mod_revision)
+
+    def _deleted_answer(self, res: Resource, obj: Any, value: bytes, rev: int) -> Result:
+        if (res.group, res.plural) in strategy.RETURNS_DELETED_OBJECT:
+            return Result(200, codec.with_resource_version(value, rev))
+        details: dict[str, Any] = {"name": obj.metadata.name}
+        if res.group:
+            details["group"] = res.group
+        details["kind"] = res.plural
+        details["uid"] = obj.metadata.uid
+        status = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": details,
+        }
+        return Result(200, orjson.dumps(status))
+
+    async def delete_collection(
+        self, res: Resource, ns: str | None, lopts: ListOptions, dopts: DeleteOptions
+    ) -> bytes:
+        page = await self.list(
+            res, ns, ListOptions(lopts.label_selector, lopts.field_selector, 0, "", lopts.resource_version)
+        )
+        deleted: list[bytes] = []
+        for item in page.items:
+            meta = orjson.loads(item)["metadata"]
+            try:
+                await self.delete(res, meta.get("namespace") or ns, meta["name"], dopts)
+            except errors.StatusError as e:
+                if e.code == 404:  # deleted meanwhile by someone else
+                    continue
+                raise
+            deleted.append(item)
+        return list_body(res, deleted, page.revision)
+
+
+def _parse_rv(rv: str) -> int:
+    try:
+        value = int(rv)
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{rv}"') from None
+    if value < 0:
+        raise errors.bad_request(f'invalid resource version "{rv}"')
+    return value
+
+
+def _encode_continue(revision: int, start: str) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = orjson.loads(raw)
+        return int(data["rv"]), str(data["start"])
+    except Exception:
+        raise errors.bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion"
+        ) from None
+
+
+def list_body(
+    res: Resource, items: list[bytes], revision: int, continue_token: str = "", remaining: int | None = None
+) -> bytes:
+    meta: dict[str, Any] = {"resourceVersion": str(revision)}
+    if continue_token:
+        meta["continue"] = continue_token
+    if remaining is not None:
+        meta["remainingItemCount"] = remaining
+    head = b'{"kind":"%s","apiVersion":"%s","metadata":%s,"items":[' % (
+        res.list_kind.encode(),
+        res.api_version.encode(),
+        orjson.dumps(meta),
+    )
+    return head + b",".join(items) + b"]}"

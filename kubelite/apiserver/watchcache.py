@@ -1,0 +1,298 @@
+"""The watch cache: the current state and recent history of every resource.
+
+One store watch over the whole ``/registry/`` keyspace feeds a ``WatchCache``
+that keeps, per storage prefix, the live objects and a bounded window of
+recent events. Lists without a continue token and every watch are served
+from here, so the store sees one watcher however many clients watch.
+
+Freshness: the cache follows every write in revision order, so after
+``await cache.wait_for(rev)`` it reflects every write up to ``rev``. A list
+first asks the store for its current revision and waits for the cache to
+reach it: a consistent read without reading the store.
+
+Selectors: each cached object carries its labels and selectable fields,
+computed once when the event arrives. A watch with a selector turns an
+update that moves an object into (out of) the selection into ADDED
+(DELETED), as Kubernetes does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import orjson
+
+from kubelite.api.fields import field_set
+from kubelite.apiserver.codec import with_resource_version
+from kubelite.storage.interface import CompactedError, Store, WatchEvent
+
+log = logging.getLogger("kubelite.apiserver.watchcache")
+
+REGISTRY_PREFIX = "/registry/"
+
+
+@dataclass(slots=True)
+class CachedObject:
+    key: str
+    namespace: str
+    name: str
+    revision: int
+    data: bytes  # the object's JSON, resourceVersion included
+    labels: dict[str, str]
+    fields: dict[str, str]
+
+
+@dataclass(slots=True)
+class CachedEvent:
+    type: str  # ADDED, MODIFIED, DELETED
+    revision: int
+    obj: CachedObject
+    prev: CachedObject | None
+
+
+Predicate = Callable[[CachedObject], bool]
+
+
+class WatchClosed(Exception):
+    """The cache ended this watch (it fell too far behind); the client must re-list."""
+
+
+@dataclass(eq=False)
+class Watcher:
+    prefix: str
+    predicate: Predicate | None
+    queue: asyncio.Queue[CachedEvent | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=WATCH_QUEUE)
+    )
+    closed: bool = False
+
+    def offer(self, event: CachedEvent) -> None:
+        if self.closed:
+            return
+        out = _filter(event, self.predicate)
+        if out is None:
+            return
+        try:
+            self.queue.put_nowait(out)
+        except asyncio.QueueFull:
+            self.closed = True
+            # Make room for the end marker: the client re-lists anyway.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+WATCH_QUEUE = 20000
+
+
+def _filter(event: CachedEvent, pred: Predicate | None) -> CachedEvent | None:
+    """Rewrite an event as seen through a selector."""
+    if pred is None:
+        return event
+    now = pred(event.obj)
+    before = event.prev is not None and pred(event.prev)
+    if event.type == "DELETED":
+        return event if now else None
+    if event.type == "ADDED":
+        return event if now else None
+    if now and before:
+        return event
+    if now:
+        return CachedEvent("ADDED", event.revision, event.obj, event.prev)
+    if before:
+        return CachedEvent("DELETED", event.revision, event.obj, event.prev)
+    return None
+
+
+def _kind_of(data: dict) -> str:
+    kind = data.get("kind")
+    return kind if isinstance(kind, str) else ""
+
+
+def make_cached(key: str, value: bytes, revision: int) -> CachedObject:
+    """Decode once for the selectable attributes."""
+    doc = orjson.loads(value)
+    meta = doc.get("metadata") or {}
+    return CachedObject(
+        key=key,
+        namespace=meta.get("namespace") or "",
+        name=meta.get("name") or "",
+        revision=revision,
+        data=with_resource_version(value, revision),
+        labels=meta.get("labels") or {},
+        fields=field_set(_kind_of(doc), doc),
+    )
+
+
+class _Bucket:
+    """State and history of one storage prefix (one resource)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.objects: dict[str, CachedObject] = {}
+        self.history: collections.deque[CachedEvent] = collections.deque(maxlen=capacity)
+        # The oldest revision from which this bucket can replay every event.
+        self.replay_from = 0
+        self.watchers: set[Watcher] = set()
+
+
+class WatchCache:
+    """See the module docstring. ``run()`` must be running for it to follow."""
+
+    def __init__(self, store: Store, prefixes: list[str], *, capacity: int = 10000) -> None:
+        self._store = store
+        self._capacity = capacity
+        self._buckets = {p: _Bucket(capacity) for p in sorted(set(prefixes), key=len, reverse=True)}
+        self.revision = 0
+        self._progress = asyncio.Condition()
+        self._ready = asyncio.Event()
+
+    def _bucket_for(self, key: str) -> _Bucket | None:
+        for prefix, bucket in self._buckets.items():
+            if key.startswith(prefix):
+                return bucket
+        return None
+
+    async def run(self) -> None:
+        """Fill from a list, then follow the store's watch until cancelled."""
+        while True:
+            try:
+                await self._fill()
+                async for event in self._store.watch(REGISTRY_PREFIX, revision=self.revision):
+                    await self._apply(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("watch cache lost its store watch; re-listing")
+                await asyncio.sleep(0.5)
+
+    async def _fill(self) -> None:
+        result = await self._store.list(REGISTRY_PREFIX)
+        fresh: dict[str, dict[str, CachedObject]] = {p: {} for p in self._buckets}
+        for kv in result.items:
+            for prefix in self._buckets:
+                if kv.key.startswith(prefix):
+                    fresh[prefix][kv.key] = make_cached(kv.key, kv.value, kv.mod_revision)
+                    break
+        for prefix, bucket in self._buckets.items():
+            bucket.objects = fresh[prefix]
+            bucket.history.clear()
+            bucket.replay_from = result.revision
+            for w in list(bucket.watchers):  # their stream has a gap now
+                w.closed = True
+                w.queue.put_nowait(None)
+            bucket.watchers.clear()
+        await self._advance(result.revision)
+        self._ready.set()
+
+    async def _apply(self, event: WatchEvent) -> None:
+        bucket = self._bucket_for(event.key)
+        if bucket is not None:
+            prev = bucket.objects.get(event.key)
+            obj = make_cached(event.key, event.value, event.revision)
+            if event.type == "DELETED":
+                bucket.objects.pop(event.key, None)
+            else:
+                bucket.objects[event.key] = obj
+            ev = CachedEvent(event.type, event.revision, obj, prev)
+            if len(bucket.history) == bucket.history.maxlen:
+                bucket.replay_from = bucket.history[0].revision
+            bucket.history.append(ev)
+            for w in list(bucket.watchers):
+                w.offer(ev)
+                if w.closed:
+                    bucket.watchers.discard(w)
+        await self._advance(event.revision)
+
+    async def _advance(self, revision: int) -> None:
+        if revision > self.revision:
+            self.revision = revision
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    async def wait_for(self, revision: int, timeout: float = 10.0) -> None:
+        """Wait until every write up to ``revision`` is in the cache."""
+        await self._ready.wait()
+        if self.revision >= revision:
+            return
+        async with asyncio.timeout(timeout), self._progress:
+            await self._progress.wait_for(lambda: self.revision >= revision)
+
+    async def wait_fresh(self) -> int:
+        """Catch up with the store; returns the revision the cache is now at."""
+        await self.wait_for(await self._store.current_revision())
+        return self.revision
+
+    def objects(self, prefix: str, key_prefix: str) -> list[CachedObject]:
+        """Live objects of one resource whose key starts with ``key_prefix``, in key order."""
+        bucket = self._buckets[prefix]
+        if key_prefix == prefix:
+            items = list(bucket.objects.values())
+        else:
+            items = [o for k, o in bucket.objects.items() if k.startswith(key_prefix)]
+        items.sort(key=lambda o: o.key)
+        return items
+
+    def get(self, prefix: str, key: str) -> CachedObject | None:
+        return self._buckets[prefix].objects.get(key)
+
+    def count(self, prefix: str) -> int:
+        return len(self._buckets[prefix].objects)
+
+    def watch_count(self) -> dict[str, int]:
+        return {p: len(b.watchers) for p, b in self._buckets.items()}
+
+    @contextlib.asynccontextmanager
+    async def watch(
+        self, prefix: str, key_prefix: str, revision: int | None, predicate: Predicate | None
+    ) -> AsyncIterator[AsyncIterator[CachedEvent]]:
+        """A stream of events of one resource after ``revision``.
+
+        ``revision`` None (or 0) starts with a synthetic ADDED for every
+        current object, as Kubernetes does for a watch without a
+        resourceVersion. Raises CompactedError when ``revision`` is older
+        than the history kept here or in the store.
+        """
+        await self._ready.wait()
+        bucket = self._buckets[prefix]
+
+        def pred(o: CachedObject) -> bool:
+            return o.key.startswith(key_prefix) and (predicate is None or predicate(o))
+
+        watcher = Watcher(prefix, pred)
+        backlog: list[CachedEvent] = []
+        if not revision:
+            for obj in sorted(bucket.objects.values(), key=lambda o: o.key):
+                if pred(obj):
+                    backlog.append(CachedEvent("ADDED", obj.revision, obj, None))
+        else:
+            oldest = max(bucket.replay_from, self._store.compacted_revision)
+            if revision < oldest:
+                raise CompactedError(revision, oldest)
+            for ev in bucket.history:
+                if ev.revision > revision:
+                    out = _filter(ev, pred)
+                    if out is not None:
+                        backlog.append(out)
+        bucket.watchers.add(watcher)
+        try:
+            yield _stream(backlog, watcher)
+        finally:
+            bucket.watchers.discard(watcher)
+
+
+async def _stream(backlog: list[CachedEvent], watcher: Watcher) -> AsyncIterator[CachedEvent]:
+    for ev in backlog:
+        yield ev
+    while True:
+        ev = await watcher.queue.get()
+        if ev is None:
+            raise WatchClosed()
+        yield ev
