@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 
 from kubelite.api import errors
+from kubelite.api.fieldvalidation import duplicate_fields
 from kubelite.api.resources import Registry, Resource
 from kubelite.apiserver import codec
 from kubelite.apiserver.requestinfo import RequestInfo
@@ -75,6 +76,14 @@ def _field_validation(query: Any) -> str:
     return value
 
 
+def _written(result: Any, opts: WriteOptions) -> web.Response:
+    """The answer to a write, with field-validation findings as Warning headers."""
+    response = json_response(result.body, result.code)
+    for warning in [*opts.warnings, *result.warnings]:
+        response.headers.add("Warning", '299 - "' + warning.replace('"', '\\"') + '"')
+    return response
+
+
 class ResourceHandler:
     """Serves ``/api/...`` and ``/apis/...`` resource requests."""
 
@@ -117,32 +126,27 @@ class ResourceHandler:
         if method == "POST":
             if info.name or sub:
                 raise errors.method_not_allowed("POST is only allowed on collections")
-            data = await self._body(request)
-            result = await self.rest.create(res, ns, data, self._write_options(query, user))
-            return json_response(result.body, result.code)
+            raw, data = await self._body(request)
+            opts = self._write_options(request, user, raw)
+            return _written(await self.rest.create(res, ns, data, opts), opts)
         if method == "PUT":
             if not info.name:
                 raise errors.method_not_allowed("PUT requires a name")
-            data = await self._body(request)
-            result = await self.rest.update(res, ns, info.name, data, self._write_options(query, user), sub)
-            return json_response(result.body, result.code)
+            raw, data = await self._body(request)
+            opts = self._write_options(request, user, raw)
+            return _written(await self.rest.update(res, ns, info.name, data, opts, sub), opts)
         if method == "PATCH":
             if not info.name:
                 raise errors.method_not_allowed("PATCH requires a name")
             patch_type = codec.media_type(request.headers.get("Content-Type"))
-            data = await self._body(request)
+            raw, data = await self._body(request)
             if not patch_type:
                 # Clients that send no Content-Type mean strategic merge for objects, JSON patch for lists.
-                patch_type = codec.JSON_PATCH if isinstance(data, list) else codec.MERGE_PATCH
-            if patch_type == codec.STRATEGIC_MERGE_PATCH:
-                # Until strategic merge patch lands, a plain merge is the nearest meaning for maps.
-                patch_type = codec.MERGE_PATCH
-            if patch_type not in (codec.JSON_PATCH, codec.MERGE_PATCH):
+                patch_type = codec.JSON_PATCH if isinstance(data, list) else codec.STRATEGIC_MERGE_PATCH
+            if patch_type not in (codec.JSON_PATCH, codec.MERGE_PATCH, codec.STRATEGIC_MERGE_PATCH):
                 raise errors.unsupported_media_type(request.headers.get("Content-Type", ""))
-            result = await self.rest.patch(
-                res, ns, info.name, patch_type, data, self._write_options(query, user), sub
-            )
-            return json_response(result.body, result.code)
+            opts = self._write_options(request, user, raw)
+            return _written(await self.rest.patch(res, ns, info.name, patch_type, data, opts, sub), opts)
         if method == "DELETE":
             if sub:
                 raise errors.method_not_allowed("DELETE is not allowed on a subresource")
@@ -156,22 +160,32 @@ class ResourceHandler:
 
     # ------------------------------------------------------------------ input
 
-    async def _body(self, request: web.Request) -> Any:
+    async def _body(self, request: web.Request) -> tuple[bytes, Any]:
+        """The raw body and its decoded form."""
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise errors.too_large() from None
         if not body:
             raise errors.bad_request("the request body is empty")
-        return codec.decode_body(body, request.headers.get("Content-Type"))
+        return body, codec.decode_body(body, request.headers.get("Content-Type"))
 
-    def _write_options(self, query: Any, user: Any) -> WriteOptions:
-        return WriteOptions(
+    def _write_options(self, request: web.Request, user: Any, body: bytes = b"") -> WriteOptions:
+        query = request.query
+        opts = WriteOptions(
             dry_run=_dry_run(query),
             field_manager=query.get("fieldManager", ""),
             field_validation=_field_validation(query),
             user=user,
         )
+        if (
+            opts.field_validation != "Ignore"
+            and body
+            and codec.media_type(request.headers.get("Content-Type"))
+            in ("", codec.JSON, codec.MERGE_PATCH, codec.STRATEGIC_MERGE_PATCH)
+        ):
+            opts.duplicate_fields = duplicate_fields(body)
+        return opts
 
     def _list_options(self, query: Any) -> ListOptions:
         limit = _int(query, "limit") or 0

@@ -28,7 +28,8 @@ import orjson
 from kubelite.api import errors
 from kubelite.api.conversion import CONVERSIONS
 from kubelite.api.defaults import apply_defaults
-from kubelite.api.fields import supported_fields
+from kubelite.api.fields import field_label_error
+from kubelite.api.fieldvalidation import unknown_fields
 from kubelite.api.patch import PatchError, apply_json_patch, apply_merge_patch
 from kubelite.api.resources import Registry, Resource
 from kubelite.api.selectors import parse_field_selector, parse_label_selector
@@ -59,8 +60,10 @@ def rfc3339(ts: float) -> str:
 class WriteOptions:
     dry_run: bool = False
     field_manager: str = ""
-    field_validation: str = "Ignore"
+    field_validation: str = "Ignore"  # Ignore, Warn or Strict
     user: Any = None
+    duplicate_fields: list[str] = field(default_factory=list)  # found by the HTTP layer in the raw body
+    warnings: list[str] = field(default_factory=list)  # filled here; sent back as Warning headers
 
 
 @dataclass
@@ -112,10 +115,10 @@ def compile_selection(res: Resource, label_selector: str, field_selector: str) -
             sel.fields = parse_field_selector(field_selector)
         except ValueError as e:
             raise errors.bad_request(f"invalid field selector: {e}") from None
-        allowed = supported_fields(res.kind)
         for name, _op, _value in sel.fields.requirements:
-            if name not in allowed:
-                raise errors.bad_request(f"field label not supported: {name}")
+            problem = field_label_error(res.kind, name)
+            if problem:
+                raise errors.bad_request(problem)
     return sel
 
 
@@ -201,6 +204,21 @@ class REST:
         attrs = AdmissionAttributes(op, res, sub, ns, name, obj, old, user, dry)
         for plugin in self.admission:
             await plugin.admit(attrs)
+
+    def _check_fields(self, res: Resource, data: Any, opts: WriteOptions) -> None:
+        """Unknown and duplicate fields: an error under Strict, warnings under Warn."""
+        if opts.field_validation == "Ignore" or not isinstance(data, dict):
+            return
+        problems = [f'unknown field "{path}"' for path in unknown_fields(data, res.model)]
+        problems += [f'duplicate field "{name}"' for name in opts.duplicate_fields]
+        if not problems:
+            return
+        if opts.field_validation == "Strict":
+            raise errors.bad_request(
+                f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                f"strict decoding error: {', '.join(problems)}"
+            )
+        opts.warnings.extend(problems)
 
     def _check_body(self, res: Resource, data: Any, ns: str | None, name: str | None) -> Any:
         if not isinstance(data, dict):
@@ -343,6 +361,7 @@ class REST:
 
     async def create(self, res: Resource, ns: str | None, data: Any, opts: WriteOptions) -> Result:
         sres = self.stored(res)
+        self._check_fields(res, data, opts)
         obj = self._check_body(sres, self.to_storage(res, data), ns, None)
         meta = obj.metadata
         if not meta.name and meta.generateName:
@@ -487,6 +506,10 @@ class REST:
                     if not isinstance(patch, dict):
                         raise errors.bad_request("merge patch must be a JSON object")
                     patched = apply_merge_patch(current, patch)
+                elif patch_type == codec.STRATEGIC_MERGE_PATCH:
+                    if not isinstance(patch, dict):
+                        raise errors.bad_request("strategic merge patch must be a JSON object")
+                    patched = _strategic(current, patch, served.model)
                 else:
                     raise errors.unsupported_media_type(patch_type)
             except PatchError as e:
@@ -497,6 +520,8 @@ class REST:
             )
             if asked_rv and asked_rv != str(old_rev):
                 raise errors.conflict(res.plural, name, res.group)
+            if attempt == 0:
+                self._check_fields(served, patched, opts)
             if conv is not None and isinstance(patched, dict):
                 patched = conv[0](patched)
             new = self._check_body(res, patched, ns, name)
@@ -634,6 +659,15 @@ class REST:
                 raise
             deleted.append(item)
         return list_body(res, deleted, page.revision)
+
+
+def _strategic(current: dict, patch: dict, cls: type) -> Any:
+    import kubelite.api.patch as patches
+
+    smp = getattr(patches, "apply_strategic_merge_patch", None)
+    if smp is None:  # until strategic merge patch lands: plain merge semantics
+        return apply_merge_patch(current, patch)
+    return smp(current, patch, cls)
 
 
 def _parse_rv(rv: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from kubelite.api.quantity import parse_quantity
 from kubelite.api.resources import Resource
 
 # Kinds whose metadata.generation counts spec changes (Kubernetes 1.32).
@@ -130,6 +131,13 @@ def blocks_deletion(res: Resource, obj: Any) -> bool:
     return False
 
 
+def _quantity(text: str) -> Any:
+    try:
+        return parse_quantity(text)
+    except ValueError:
+        return text
+
+
 def pod_qos_class(pod: Any) -> str:
     """Guaranteed, Burstable or BestEffort, from the containers' requests and limits."""
     containers = list(pod.spec.containers) + list(pod.spec.initContainers)
@@ -143,7 +151,7 @@ def pod_qos_class(pod: Any) -> str:
         for resource in ("cpu", "memory"):
             if resource not in lim:
                 guaranteed = False
-            elif resource in req and req[resource] != lim[resource]:
+            elif resource in req and _quantity(req[resource]) != _quantity(lim[resource]):
                 guaranteed = False
     if not requests_any:
         return "BestEffort"
