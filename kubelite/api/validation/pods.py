@@ -488,12 +488,16 @@ def validate_resource_requirements(
             req_v, lim_v = quantity_value(q), quantity_value(res.limits[name])
             if req_v is None or lim_v is None:
                 continue
-            lim = str(res.limits[name])
+            lim = quantity_string(res.limits[name])
             if req_v != lim_v and not _overcommit_allowed(name):
-                errs.append(invalid_value(req_path, str(q), f"must be equal to {name} limit of {lim}"))
+                errs.append(
+                    invalid_value(req_path, quantity_string(q), f"must be equal to {name} limit of {lim}")
+                )
             elif req_v > lim_v:
                 errs.append(
-                    invalid_value(req_path, str(q), f"must be less than or equal to {name} limit of {lim}")
+                    invalid_value(
+                        req_path, quantity_string(q), f"must be less than or equal to {name} limit of {lim}"
+                    )
                 )
         elif not _overcommit_allowed(name):
             errs.append(required(lim_path, "Limit must be set for non overcommitable resources"))
