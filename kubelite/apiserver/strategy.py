@@ -42,8 +42,24 @@ CREATE_ON_UPDATE = frozenset(
     {("", "endpoints"), ("", "events"), ("events.k8s.io", "events"), ("coordination.k8s.io", "leases")}
 )
 
-# Kinds whose DELETE answers with the deleted object rather than a Status.
-RETURNS_DELETED_OBJECT = frozenset({("", "pods")})
+# Kinds whose DELETE answers with the deleted object rather than a Status
+# (ReturnDeletedObject in their Kubernetes registry; the clients decode the answer as that kind).
+RETURNS_DELETED_OBJECT = frozenset(
+    {
+        ("", "pods"),
+        ("", "podtemplates"),
+        ("", "services"),
+        ("", "serviceaccounts"),
+        ("", "persistentvolumes"),
+        ("", "persistentvolumeclaims"),
+        ("", "resourcequotas"),
+        ("storage.k8s.io", "storageclasses"),
+        ("storage.k8s.io", "csidrivers"),
+        ("storage.k8s.io", "csinodes"),
+        ("storage.k8s.io", "volumeattachments"),
+        ("storage.k8s.io", "volumeattributesclasses"),
+    }
+)
 
 
 def tracks_generation(res: Resource) -> bool:
