@@ -426,7 +426,8 @@ class REST:
         meta, old_meta = new.metadata, old.metadata
         meta.namespace = old_meta.namespace
         meta.name = old_meta.name
-        meta.uid = old_meta.uid
+        # A client may leave the uid out (it is kept) but not change it: validation says so.
+        meta.uid = meta.uid or old_meta.uid
         meta.creationTimestamp = old_meta.creationTimestamp
         meta.deletionTimestamp = old_meta.deletionTimestamp
         meta.deletionGracePeriodSeconds = old_meta.deletionGracePeriodSeconds
@@ -458,9 +459,17 @@ class REST:
         key = res.key(meta.namespace, meta.name)
         # Removing the last finalizer of an object being deleted completes its deletion.
         if meta.deletionTimestamp and not meta.finalizers and not strategy.blocks_deletion(res, new):
+            value = self._encode_for_store(res, new)
             if opts.dry_run:
-                return Result(200, self._encode_for_store(res, new))
-            return await self._delete_now(res, key, old_rev, new)
+                return Result(200, value)
+            try:
+                last = await self.store.delete(key, expected_revision=old_rev)
+            except ConflictError:
+                raise errors.conflict(res.plural, meta.name, res.group) from None
+            except KeyNotFoundError:
+                raise errors.not_found_error(res.plural, meta.name, res.group) from None
+            # Clients expect the updated object from a successful update, not the Status a DELETE answers.
+            return Result(200, codec.with_resource_version(value, last.mod_revision))
         value = self._encode_for_store(res, new)
         if value == self._encode_for_store(res, copy.copy(old)) and not opts.dry_run:
             # Kubernetes skips no-op writes: the resourceVersion stays.

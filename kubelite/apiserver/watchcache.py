@@ -292,7 +292,7 @@ async def _stream(backlog: list[CachedEvent], watcher: Watcher) -> AsyncIterator
     for ev in backlog:
         yield ev
     while True:
-        ev = await watcher.queue.get()
-        if ev is None:
+        live = await watcher.queue.get()
+        if live is None:
             raise WatchClosed()
-        yield ev
+        yield live
