@@ -163,7 +163,7 @@ def _schema(cls: type) -> _Schema:
     groups: dict[str, _Schema] = {}
     for num, names in inline:
         group = _Schema(f"{qual}#{num}")
-        groups.update(dict.fromkeys(names, group))
+        groups.update(dict.fromkeys(names.split(), group))
         schema.add(_Field(f"<inline {num}>", num, _INLINE_GROUP, _SINGLE, group, _KEEP, False))
     defaults = {f.encode_name: f for f in msgspec.structs.fields(cls)}
     for name, info in fields_of(cls).items():
@@ -875,112 +875,40 @@ _SPECIAL: dict[str, dict[str, str]] = {
     "storage_v1.StorageHealthCondition": {"lastTransitionTime": "time"},
     "storage_v1.VolumeError": {"time": "time"},
 }
-_INLINE: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {
-    "core_v1.ConfigMapEnvSource": ((1, ("name",)),),
-    "core_v1.ConfigMapKeySelector": ((1, ("name",)),),
-    "core_v1.ConfigMapProjection": ((1, ("name",)),),
-    "core_v1.ConfigMapVolumeSource": ((1, ("name",)),),
+_INLINE: dict[str, tuple[tuple[int, str], ...]] = {
+    "core_v1.ConfigMapEnvSource": ((1, "name"),),
+    "core_v1.ConfigMapKeySelector": ((1, "name"),),
+    "core_v1.ConfigMapProjection": ((1, "name"),),
+    "core_v1.ConfigMapVolumeSource": ((1, "name"),),
     "core_v1.EphemeralContainer": (
         (
             1,
-            (
-                "args",
-                "command",
-                "env",
-                "envFrom",
-                "image",
-                "imagePullPolicy",
-                "lifecycle",
-                "livenessProbe",
-                "name",
-                "ports",
-                "readinessProbe",
-                "resizePolicy",
-                "resources",
-                "restartPolicy",
-                "restartPolicyRules",
-                "securityContext",
-                "startupProbe",
-                "stdin",
-                "stdinOnce",
-                "terminationMessagePath",
-                "terminationMessagePolicy",
-                "tty",
-                "volumeDevices",
-                "volumeMounts",
-                "workingDir",
-            ),
+            "args command env envFrom image imagePullPolicy lifecycle livenessProbe name ports "
+            "readinessProbe resizePolicy resources restartPolicy restartPolicyRules securityContext "
+            "startupProbe stdin stdinOnce terminationMessagePath terminationMessagePolicy tty "
+            "volumeDevices volumeMounts workingDir",
         ),
     ),
     "core_v1.PersistentVolumeSpec": (
         (
             2,
-            (
-                "awsElasticBlockStore",
-                "azureDisk",
-                "azureFile",
-                "cephfs",
-                "cinder",
-                "csi",
-                "fc",
-                "flexVolume",
-                "flocker",
-                "gcePersistentDisk",
-                "glusterfs",
-                "hostPath",
-                "iscsi",
-                "local",
-                "nfs",
-                "photonPersistentDisk",
-                "portworxVolume",
-                "quobyte",
-                "rbd",
-                "scaleIO",
-                "storageos",
-                "vsphereVolume",
-            ),
+            "awsElasticBlockStore azureDisk azureFile cephfs cinder csi fc flexVolume flocker "
+            "gcePersistentDisk glusterfs hostPath iscsi local nfs photonPersistentDisk portworxVolume "
+            "quobyte rbd scaleIO storageos vsphereVolume",
         ),
     ),
-    "core_v1.Probe": ((1, ("exec", "grpc", "httpGet", "tcpSocket")),),
-    "core_v1.SecretEnvSource": ((1, ("name",)),),
-    "core_v1.SecretKeySelector": ((1, ("name",)),),
-    "core_v1.SecretProjection": ((1, ("name",)),),
+    "core_v1.Probe": ((1, "exec grpc httpGet tcpSocket"),),
+    "core_v1.SecretEnvSource": ((1, "name"),),
+    "core_v1.SecretKeySelector": ((1, "name"),),
+    "core_v1.SecretProjection": ((1, "name"),),
     "core_v1.Volume": (
         (
             2,
-            (
-                "awsElasticBlockStore",
-                "azureDisk",
-                "azureFile",
-                "cephfs",
-                "cinder",
-                "configMap",
-                "csi",
-                "downwardAPI",
-                "emptyDir",
-                "ephemeral",
-                "fc",
-                "flexVolume",
-                "flocker",
-                "gcePersistentDisk",
-                "gitRepo",
-                "glusterfs",
-                "hostPath",
-                "image",
-                "iscsi",
-                "nfs",
-                "persistentVolumeClaim",
-                "photonPersistentDisk",
-                "portworxVolume",
-                "projected",
-                "quobyte",
-                "rbd",
-                "scaleIO",
-                "secret",
-                "storageos",
-                "vsphereVolume",
-            ),
+            "awsElasticBlockStore azureDisk azureFile cephfs cinder configMap csi downwardAPI emptyDir "
+            "ephemeral fc flexVolume flocker gcePersistentDisk gitRepo glusterfs hostPath image iscsi "
+            "nfs persistentVolumeClaim photonPersistentDisk portworxVolume projected quobyte rbd "
+            "scaleIO secret storageos vsphereVolume",
         ),
     ),
-    "networking_v1.IngressRule": ((2, ("http",)),),
+    "networking_v1.IngressRule": ((2, "http"),),
 }
