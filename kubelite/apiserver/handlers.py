@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kubelite.api import errors
+from kubelite.api import errors, protobuf
 from kubelite.api.fieldvalidation import duplicate_fields
 from kubelite.api.resources import Registry, Resource
 from kubelite.apiserver import codec
@@ -126,20 +126,20 @@ class ResourceHandler:
         if method == "POST":
             if info.name or sub:
                 raise errors.method_not_allowed("POST is only allowed on collections")
-            raw, data = await self._body(request)
+            raw, data = await self._body(request, res)
             opts = self._write_options(request, user, raw)
             return _written(await self.rest.create(res, ns, data, opts), opts)
         if method == "PUT":
             if not info.name:
                 raise errors.method_not_allowed("PUT requires a name")
-            raw, data = await self._body(request)
+            raw, data = await self._body(request, res)
             opts = self._write_options(request, user, raw)
             return _written(await self.rest.update(res, ns, info.name, data, opts, sub), opts)
         if method == "PATCH":
             if not info.name:
                 raise errors.method_not_allowed("PATCH requires a name")
             patch_type = codec.media_type(request.headers.get("Content-Type"))
-            raw, data = await self._body(request)
+            raw, data = await self._body(request, res)
             if not patch_type:
                 # Clients that send no Content-Type mean strategic merge for objects, JSON patch for lists.
                 patch_type = codec.JSON_PATCH if isinstance(data, list) else codec.STRATEGIC_MERGE_PATCH
@@ -160,15 +160,21 @@ class ResourceHandler:
 
     # ------------------------------------------------------------------ input
 
-    async def _body(self, request: web.Request) -> tuple[bytes, Any]:
-        """The raw body and its decoded form."""
+    async def _body(self, request: web.Request, res: Resource) -> tuple[bytes, Any]:
+        """The raw body and its decoded form (plain data)."""
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise errors.too_large() from None
         if not body:
             raise errors.bad_request("the request body is empty")
-        return body, codec.decode_body(body, request.headers.get("Content-Type"))
+        content_type = request.headers.get("Content-Type")
+        if codec.media_type(content_type) == codec.PROTOBUF and request.method in ("POST", "PUT"):
+            try:
+                return body, protobuf.decode_object(body, res.model)
+            except protobuf.ProtobufError as e:
+                raise errors.bad_request(f"error decoding protobuf body: {e}") from None
+        return body, codec.decode_body(body, content_type)
 
     def _write_options(self, request: web.Request, user: Any, body: bytes = b"") -> WriteOptions:
         query = request.query
