@@ -24,6 +24,7 @@ from kubelite.api import errors
 from kubelite.api.resources import Registry
 from kubelite.apiserver import discovery
 from kubelite.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
+from kubelite.apiserver.admission.service_allocation import ServiceAllocation
 from kubelite.apiserver.auth.authn import (
     ANONYMOUS,
     AuthenticationError,
@@ -98,6 +99,7 @@ class APIServer:
         cache = WatchCache(store, prefixes)
         rest = REST(store, cache, self.registry)
         rest.admission.append(NamespaceLifecycle(self._namespace_getter(rest)))
+        rest.admission.append(ServiceAllocation(config.service_cidr, self._service_lister(rest)))
         self.rest = rest
         self.resources = ResourceHandler(rest, self.registry, self._stopping)
         self._add_store_metrics(store, cache)
@@ -146,6 +148,19 @@ class APIServer:
             return orjson.loads(obj.data) if obj is not None else None
 
         return get_namespace
+
+    def _service_lister(self, rest: REST) -> Any:
+        services = self.registry.get("", "v1", "services")
+        assert services is not None
+
+        async def list_services() -> list[dict[str, Any]]:
+            await rest.cache.wait_fresh()
+            return [
+                orjson.loads(o.data)
+                for o in rest.cache.objects(services.storage_prefix, services.storage_prefix)
+            ]
+
+        return list_services
 
     def _add_store_metrics(self, store: Store, cache: WatchCache) -> None:
         def storage() -> dict[tuple[str, ...], float]:
