@@ -8,8 +8,9 @@ as is ("testing value /data/a failed: test failed").
 
 The module is organised by patch type: a section per type and
 :func:`apply_patch` dispatching on the request's content type. Strategic
-merge patch and server-side apply are to be added as further sections and
-entries of ``_APPLIERS``.
+merge patch lives in :mod:`kubelite.api.strategic` (it needs the typed
+model); this module re-exports its entry points. Server-side apply is to be
+added as a further section.
 """
 
 from __future__ import annotations
@@ -376,6 +377,35 @@ def create_merge_patch(original: Any, modified: Any) -> Any:
     return patch
 
 
+# -- strategic merge patch (kubelite.api.strategic) ----------------------------------------
+# Thin wrappers: strategic.py builds on this module, so it is imported when first used.
+
+
+def apply_strategic_merge_patch(doc: Any, patch: Any, cls: type | None) -> Any:
+    """Apply a strategic merge patch to ``doc``, an object of the model ``cls``.
+
+    See :func:`kubelite.api.strategic.apply_strategic_merge_patch`; errors are
+    ``StrategicMergePatchError`` (a PatchError) with an HTTP ``code``.
+    """
+    from kubelite.api import strategic
+
+    return strategic.apply_strategic_merge_patch(doc, patch, cls)
+
+
+def create_two_way_merge_patch(original: Any, modified: Any, cls: type | None) -> Any:
+    """The strategic merge patch from ``original`` to ``modified`` (see kubelite.api.strategic)."""
+    from kubelite.api import strategic
+
+    return strategic.create_two_way_merge_patch(original, modified, cls)
+
+
+def create_three_way_merge_patch(original: Any, modified: Any, current: Any, cls: type | None) -> Any:
+    """The strategic merge patch ``kubectl apply`` sends (see kubelite.api.strategic)."""
+    from kubelite.api import strategic
+
+    return strategic.create_three_way_merge_patch(original, modified, current, cls)
+
+
 # -- dispatch by content type -------------------------------------------------------------
 
 _APPLIERS: Final[dict[str, Callable[[Any, Any], Any]]] = {
@@ -384,14 +414,21 @@ _APPLIERS: Final[dict[str, Callable[[Any, Any], Any]]] = {
 }
 
 
-def supported_patch_types() -> frozenset[str]:
-    """The content types :func:`apply_patch` accepts."""
-    return frozenset(_APPLIERS)
+def supported_patch_types(typed: bool = False) -> frozenset[str]:
+    """The content types :func:`apply_patch` accepts; ``typed``: for a kind with a model."""
+    return frozenset(_APPLIERS) | ({STRATEGIC_MERGE_PATCH} if typed else frozenset())
 
 
-def apply_patch(patch_type: str, doc: Any, patch: Any) -> Any:
-    """Apply ``patch`` of the given content type (``application/json-patch+json``, ...)."""
-    applier = _APPLIERS.get(patch_type.split(";", 1)[0].strip())
+def apply_patch(patch_type: str, doc: Any, patch: Any, cls: type | None = None) -> Any:
+    """Apply ``patch`` of the given content type (``application/json-patch+json``, ...).
+
+    Strategic merge patch needs the model class ``cls`` of the document; without
+    one (custom resources) it is unsupported, as in Kubernetes.
+    """
+    media_type = patch_type.split(";", 1)[0].strip()
+    if media_type == STRATEGIC_MERGE_PATCH and cls is not None:
+        return apply_strategic_merge_patch(doc, patch, cls)
+    applier = _APPLIERS.get(media_type)
     if applier is None:
         raise UnsupportedPatchType(f"the patch type {patch_type!r} is not supported")
     return applier(doc, patch)
