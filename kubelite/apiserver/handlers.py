@@ -20,7 +20,7 @@ from aiohttp import web
 from kubelite.api import errors, protobuf
 from kubelite.api.fieldvalidation import duplicate_fields
 from kubelite.api.resources import Registry, Resource
-from kubelite.apiserver import codec
+from kubelite.apiserver import codec, tables
 from kubelite.apiserver.requestinfo import RequestInfo
 from kubelite.apiserver.rest import (
     REST,
@@ -84,6 +84,51 @@ def _written(result: Any, opts: WriteOptions) -> web.Response:
     return response
 
 
+class _TableRequest:
+    """A request for ``meta.k8s.io`` Table output (kubectl's human formats)."""
+
+    def __init__(self, version: str, include_object: str) -> None:
+        self.version = version
+        self.include_object = include_object
+        self.first = True  # only a watch's first table carries the column definitions
+
+    def build(
+        self,
+        res: Resource,
+        objs: list[Any],
+        rv: str,
+        cont: str = "",
+        remaining: int | None = None,
+        columns: bool = True,
+    ) -> dict[str, Any]:
+        return tables.build_table(
+            res.group,
+            res.plural,
+            objs,
+            rv,
+            self.include_object,
+            time.time(),
+            continue_token=cont,
+            remaining=remaining,
+            table_version=self.version,
+            include_columns=columns,
+        )
+
+
+def _table_request(request: web.Request) -> _TableRequest | None:
+    version = tables.table_version(request.headers.get("Accept", ""))
+    if not version:
+        return None
+    include = request.query.get("includeObject", "")
+    if include not in ("", "None", "Metadata", "Object"):
+        raise errors.StatusError(
+            406,
+            "NotAcceptable",
+            f'includeObject: Unsupported value: "{include}": supported values: "Metadata", "None", "Object"',
+        )
+    return _TableRequest(version, include or "Metadata")
+
+
 class ResourceHandler:
     """Serves ``/api/...`` and ``/apis/...`` resource requests."""
 
@@ -119,7 +164,13 @@ class ResourceHandler:
             )
         if method == "GET":
             if info.name:
-                return json_response(await self.rest.get(res, ns, info.name))
+                body = await self.rest.get(res, ns, info.name)
+                table = _table_request(request)
+                if table is not None:
+                    obj = orjson.loads(body)
+                    rv = obj["metadata"].get("resourceVersion", "")
+                    return json_response(orjson.dumps(table.build(res, [obj], rv)))
+                return json_response(body)
             if info.legacy_watch or _bool(query.get("watch")):
                 return await self.watch(request, res, ns)
             return await self.list(request, res, ns)
@@ -248,7 +299,12 @@ class ResourceHandler:
     # ------------------------------------------------------------------- list
 
     async def list(self, request: web.Request, res: Resource, ns: str | None) -> web.Response:
+        table = _table_request(request)
         page = await self.rest.list(res, ns, self._list_options(request.query))
+        if table is not None:
+            objs = [orjson.loads(item) for item in page.items]
+            doc = table.build(res, objs, str(page.revision), page.continue_token, page.remaining)
+            return json_response(orjson.dumps(doc))
         return json_response(list_body(res, page.items, page.revision, page.continue_token, page.remaining))
 
     # ------------------------------------------------------------------ watch
@@ -264,6 +320,7 @@ class ResourceHandler:
         except ValueError:
             raise errors.bad_request(f'invalid resource version "{rv_text}"') from None
         timeout = _int(query, "timeoutSeconds") or DEFAULT_WATCH_TIMEOUT
+        table = _table_request(request)
         bookmarks = _bool(query.get("allowWatchBookmarks"))
         cache = self.rest.cache
         sres = self.rest.stored(res)  # same storage prefix; events arrive in the stored version
@@ -303,6 +360,11 @@ class ResourceHandler:
                 except (StopAsyncIteration, WatchClosed):
                     break
                 data = ev.obj.data if sres is res else self.rest.present(res, ev.obj.data)
+                if table is not None:
+                    data = orjson.dumps(
+                        table.build(res, [orjson.loads(data)], str(ev.revision), columns=table.first)
+                    )
+                    table.first = False
                 await response.write(b'{"type":"%s","object":%s}\n' % (ev.type.encode(), data))
         except (ConnectionResetError, asyncio.CancelledError):
             pass

@@ -30,9 +30,10 @@ from kubelite.api.conversion import CONVERSIONS
 from kubelite.api.defaults import apply_defaults
 from kubelite.api.fields import field_label_error
 from kubelite.api.fieldvalidation import unknown_fields
-from kubelite.api.patch import PatchError, apply_json_patch, apply_merge_patch
+from kubelite.api.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from kubelite.api.resources import Registry, Resource
 from kubelite.api.selectors import parse_field_selector, parse_label_selector
+from kubelite.api.strategic import StrategicMergePatchError
 from kubelite.api.validation import validate_create, validate_status_update, validate_update
 from kubelite.apiserver import codec, strategy
 from kubelite.apiserver.admission import AdmissionAttributes, AdmissionPlugin
@@ -518,9 +519,13 @@ class REST:
                 elif patch_type == codec.STRATEGIC_MERGE_PATCH:
                     if not isinstance(patch, dict):
                         raise errors.bad_request("strategic merge patch must be a JSON object")
-                    patched = _strategic(current, patch, served.model)
+                    patched = apply_strategic_merge_patch(current, patch, served.model)
                 else:
                     raise errors.unsupported_media_type(patch_type)
+            except StrategicMergePatchError as e:
+                if e.code == 400:
+                    raise errors.bad_request(str(e)) from None
+                raise errors.StatusError(e.code, "Invalid" if e.code == 422 else "", str(e)) from None
             except PatchError as e:
                 raise errors.StatusError(422, "Invalid", str(e)) from None
             # A resourceVersion in the patch is a precondition; otherwise patch the latest.
@@ -668,15 +673,6 @@ class REST:
                 raise
             deleted.append(item)
         return list_body(res, deleted, page.revision)
-
-
-def _strategic(current: dict, patch: dict, cls: type) -> Any:
-    import kubelite.api.patch as patches
-
-    smp = getattr(patches, "apply_strategic_merge_patch", None)
-    if smp is None:  # until strategic merge patch lands: plain merge semantics
-        return apply_merge_patch(current, patch)
-    return smp(current, patch, cls)
 
 
 def _parse_rv(rv: str) -> int:
