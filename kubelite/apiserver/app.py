@@ -258,9 +258,16 @@ class APIServer:
             return web.Response(text="ok")
         if path == "/metrics":
             return web.Response(text=self.metrics.render(), content_type="text/plain", charset="utf-8")
-        if path == "/api":
-            return json_response(orjson.dumps(discovery.api_versions(_address_of(request))))
-        if path == "/apis":
+        if path in ("/api", "/apis"):
+            version = discovery.aggregated_version(request.headers.get("Accept", ""))
+            if version:
+                doc = discovery.aggregated_discovery(self.registry, path == "/api", version)
+                return web.Response(
+                    body=orjson.dumps(doc),
+                    headers={"Content-Type": discovery.aggregated_content_type(version)},
+                )
+            if path == "/api":
+                return json_response(orjson.dumps(discovery.api_versions(_address_of(request))))
             return json_response(orjson.dumps(discovery.api_group_list(self.registry)))
         info = parse_request_path(path)
         if not info.resource_request:

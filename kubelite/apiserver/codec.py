@@ -106,3 +106,27 @@ def with_resource_version(data: bytes, revision: int) -> bytes:
     if data[at : at + 1] == b"}":
         return data[:at] + rv + data[at:]
     return data[:at] + rv + b"," + data[at:]
+
+
+def accept_clauses(accept: str) -> list[tuple[str, dict[str, str]]]:
+    """The media ranges of an Accept header, best quality first (stable), q=0 dropped."""
+    clauses: list[tuple[float, int, str, dict[str, str]]] = []
+    for index, raw in enumerate(accept.split(",")):
+        parts = [p.strip() for p in raw.split(";")]
+        media = parts[0].lower()
+        if not media:
+            continue
+        params: dict[str, str] = {}
+        for part in parts[1:]:
+            key, sep, value = part.partition("=")
+            if sep:
+                params[key.strip().lower()] = value.strip().strip('"')
+        try:
+            quality = float(params.pop("q", "1"))
+        except ValueError:
+            quality = 1.0
+        if quality <= 0:
+            continue
+        clauses.append((-quality, index, media, params))
+    clauses.sort(key=lambda c: (c[0], c[1]))
+    return [(media, params) for _, _, media, params in clauses]

@@ -13,6 +13,7 @@ import hashlib
 from typing import Any
 
 from kubelite.api.resources import Registry, Resource
+from kubelite.apiserver.codec import accept_clauses
 
 # Subresources this server serves; only these are advertised.
 SERVED_SUBRESOURCES: dict[str, dict[str, Any]] = {
@@ -90,4 +91,83 @@ def api_resource_list(registry: Registry, group: str, version: str) -> dict[str,
         "apiVersion": "v1",
         "groupVersion": group_version,
         "resources": entries,
+    }
+
+
+# ---------------------------------------------------------------- aggregated
+
+AGGREGATED_VERSIONS = ("v2", "v2beta1")
+
+
+def aggregated_version(accept: str) -> str:
+    """The apidiscovery.k8s.io version the client asks for first ("" for the legacy form).
+
+    Clients list the versions they understand in order; we answer with the
+    first one we serve and only that one (kubectl 1.27-1.29 fail on v2).
+    """
+    for media, params in accept_clauses(accept or ""):
+        if media != "application/json":
+            continue
+        if params.get("as") != "APIGroupDiscoveryList" or params.get("g") != "apidiscovery.k8s.io":
+            return ""
+        if params.get("v") in AGGREGATED_VERSIONS:
+            return params["v"]
+    return ""
+
+
+def aggregated_content_type(version: str) -> str:
+    return f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+
+
+def _discovery_resource(res: Resource) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "resource": res.plural,
+        "responseKind": {"group": res.group, "version": res.version, "kind": res.kind},
+        "scope": "Namespaced" if res.namespaced else "Cluster",
+        "singularResource": res.singular,
+        "verbs": list(res.verbs),
+    }
+    if res.short_names:
+        entry["shortNames"] = list(res.short_names)
+    if res.categories:
+        entry["categories"] = list(res.categories)
+    subs = []
+    for sub in res.subresources:
+        served = SERVED_SUBRESOURCES.get(sub)
+        if served is None:
+            continue
+        kind = {
+            "group": served.get("group", res.group),
+            "version": served.get("version", res.version),
+            "kind": served.get("kind", res.kind),
+        }
+        subs.append({"subresource": sub, "responseKind": kind, "verbs": served["verbs"]})
+    if subs:
+        entry["subresources"] = subs
+    return entry
+
+
+def aggregated_discovery(registry: Registry, legacy: bool, version: str) -> dict[str, Any]:
+    """The APIGroupDiscoveryList of /api (``legacy``) or /apis."""
+    items = []
+    groups = [""] if legacy else [g for g in registry.groups if g]
+    for group in groups:
+        versions = []
+        for v in registry.groups.get(group, []):
+            resources = sorted(registry.in_version(group, v), key=lambda r: r.plural)
+            versions.append(
+                {
+                    "version": v,
+                    "resources": [_discovery_resource(r) for r in resources],
+                    "freshness": "Current",
+                }
+            )
+        metadata: dict[str, Any] = {"name": group} if group else {}
+        metadata["creationTimestamp"] = None
+        items.append({"metadata": metadata, "versions": versions})
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": f"apidiscovery.k8s.io/{version}",
+        "metadata": {},
+        "items": items,
     }

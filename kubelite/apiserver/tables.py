@@ -31,6 +31,7 @@ from typing import Any
 
 from kubelite.api.quantity import parse_quantity
 from kubelite.api.selectors import selector_from_api
+from kubelite.apiserver.codec import accept_clauses
 
 TABLE_V1 = "meta.k8s.io/v1"
 TABLE_V1BETA1 = "meta.k8s.io/v1beta1"
@@ -42,30 +43,6 @@ CellsFn = Callable[[Obj, float], list[Any]]
 # -- content negotiation ----------------------------------------------------------
 
 
-def _accept_clauses(accept: str) -> list[tuple[str, dict[str, str]]]:
-    """The media ranges of an Accept header, best quality first (stable), q=0 dropped."""
-    clauses: list[tuple[float, int, str, dict[str, str]]] = []
-    for index, raw in enumerate(accept.split(",")):
-        parts = [p.strip() for p in raw.split(";")]
-        media = parts[0].lower()
-        if not media:
-            continue
-        params: dict[str, str] = {}
-        for part in parts[1:]:
-            key, sep, value = part.partition("=")
-            if sep:
-                params[key.strip().lower()] = value.strip().strip('"')
-        try:
-            quality = float(params.pop("q", "1"))
-        except ValueError:
-            quality = 1.0
-        if quality <= 0:
-            continue
-        clauses.append((-quality, index, media, params))
-    clauses.sort(key=lambda c: (c[0], c[1]))
-    return [(media, params) for _, _, media, params in clauses]
-
-
 def table_version(accept: str) -> str:
     """``meta.k8s.io/v1`` or ``meta.k8s.io/v1beta1`` when the first acceptable type asks
     for a Table in that version, else "" (answer the plain object or list).
@@ -73,7 +50,7 @@ def table_version(accept: str) -> str:
     A Table clause of a version we do not serve, or in protobuf, is skipped like any
     media type we cannot produce; the first clause we can produce decides.
     """
-    for media, params in _accept_clauses(accept or ""):
+    for media, params in accept_clauses(accept or ""):
         if media not in ("application/json", "application/*", "*/*"):
             if media == "application/vnd.kubernetes.protobuf" and "as" not in params:
                 return ""
