@@ -1,0 +1,60 @@
+"""The ``kubelite`` command (console script ``kubelite = kubelite.cli.main:main``).
+
+Subcommands, each in its own module:
+
+- ``kubelite up``          the whole cluster in one process (for now: the control plane)
+- ``kubelite server``      the control plane: the API server
+- ``kubelite kubeconfig``  print the admin kubeconfig
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from kubelite.cli.kubeconfig import add_kubeconfig_arguments, run_kubeconfig
+from kubelite.cli.logs import setup_logging
+from kubelite.cli.server import add_server_arguments, run_server, run_up
+
+Command = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # -v works before and after the subcommand; SUPPRESS keeps the subcommand's default from
+    # overwriting a -v given before it.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log lines (-vv: more)"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="kubelite", description="A Kubernetes-compatible container orchestrator.", parents=[verbose]
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    up = sub.add_parser("up", parents=[verbose], help="run a whole cluster in this process")
+    add_server_arguments(up)
+    up.set_defaults(run=run_up, command_parser=up)
+
+    server = sub.add_parser("server", parents=[verbose], help="run the control plane (API server)")
+    add_server_arguments(server)
+    server.set_defaults(run=run_server, command_parser=server)
+
+    kubeconfig = sub.add_parser("kubeconfig", parents=[verbose], help="print the admin kubeconfig")
+    add_kubeconfig_arguments(kubeconfig)
+    kubeconfig.set_defaults(run=run_kubeconfig, command_parser=kubeconfig)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(getattr(args, "verbose", 0))
+    run: Command = args.run
+    # The subcommand's parser, so that a flag error names the subcommand it belongs to.
+    return run(args, args.command_parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""``kubelite server`` and ``kubelite up``: run the control plane in this process.
+
+``server`` runs the API server; ``up`` runs the same and, as they arrive, the
+other components (scheduler, controllers, a node agent) as asyncio tasks of
+this process. Both write the admin kubeconfig to ``<data-dir>/kubeconfig.yaml``
+once the API server listens, and shut down cleanly on SIGTERM or SIGINT: the
+server task is cancelled, closes its store, and the command exits 0. A second
+signal while shutting down exits at once with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from kubelite.apiserver.auth.certs import PKI, pki_for, write_kubeconfig
+from kubelite.apiserver.config import ServerConfig, default_data_dir
+
+log = logging.getLogger("kubelite.cli")
+
+STORES = ("sqlite", "memory")
+
+
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"state, PKI and kubeconfig (default {default_data_dir()})",
+    )
+    p.add_argument(
+        "--port", type=int, default=6443, help="HTTPS port of the API server (default 6443; 0 = any free)"
+    )
+    p.add_argument("--bind-address", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--store",
+        type=_store,
+        default="sqlite",
+        help="sqlite (in the data dir, the default), memory (lost on exit) or etcd://host:2379,...",
+    )
+    p.add_argument(
+        "--token-auth-file",
+        type=Path,
+        default=None,
+        help='static bearer tokens, CSV: token,user,uid,"group1,group2"',
+    )
+    p.add_argument(
+        "--tls-san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name or IP for the serving certificate (repeatable)",
+    )
+    p.add_argument(
+        "--insecure-http",
+        action="store_true",
+        help="serve plain HTTP without authentication (tests only; loopback addresses only)",
+    )
+
+
+def _store(value: str) -> str:
+    if value in STORES or value.startswith("etcd://"):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"expected one of {', '.join(STORES)} or etcd://host:port,..., got {value!r}"
+    )
+
+
+def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ServerConfig:
+    """The ServerConfig the flags ask for; ``parser.error`` (exit 2) on flags that cannot work."""
+    data_dir: Path = (args.data_dir or default_data_dir()).expanduser().absolute()
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: expected 0..65535")
+    if args.insecure_http and not _is_loopback(args.bind_address):
+        parser.error(
+            f"--insecure-http serves without authentication: only on a loopback address, not {args.bind_address}"
+        )
+    token_file: Path | None = None
+    if args.token_auth_file is not None:
+        token_file = args.token_auth_file.expanduser().absolute()
+        if not token_file.is_file():
+            parser.error(f"--token-auth-file {token_file}: no such file")
+    return ServerConfig(
+        data_dir=data_dir,
+        bind_address=args.bind_address,
+        port=args.port,
+        store=args.store,
+        tls=not args.insecure_http,
+        token_file=token_file,
+        extra_sans=list(args.tls_san),
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run_server(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    return asyncio.run(serve(config_from_args(args, parser), up=False))
+
+
+def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    return asyncio.run(serve(config_from_args(args, parser), up=True))
+
+
+async def serve(config: ServerConfig, up: bool = False) -> int:
+    """Run the control plane until SIGTERM/SIGINT; the process exit status."""
+    from kubelite.apiserver.app import APIServer  # here, so `kubelite kubeconfig` stays light
+
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pki = await asyncio.to_thread(pki_for, config) if config.tls else PKI.at(config.pki_dir)
+    if not config.tls:
+        log.warning("serving plain HTTP without authentication on %s: for tests only", config.bind_address)
+    if up:
+        log.info(
+            "kubelite up: the control plane only for now; scheduler, controllers and node agent come later"
+        )
+
+    server = APIServer(config)
+    ready = asyncio.Event()
+    server_task = asyncio.create_task(server.run(ready), name="apiserver")
+    stopping = False
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal stopping
+        if stopping:
+            log.warning("%s again: exiting now", sig.name)
+            os._exit(1)
+        stopping = True
+        log.info("%s: shutting down", sig.name)
+        server_task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    ready_wait = asyncio.create_task(ready.wait(), name="apiserver-ready")
+    try:
+        await asyncio.wait({server_task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.is_set() and not server_task.done():
+            url = kubeconfig_url(getattr(server, "url", "") or _url_of(config))
+            path = await asyncio.to_thread(write_kubeconfig, config.kubeconfig_path, url, pki)
+            log.info("API server ready at %s", url)
+            log.info("kubeconfig: %s (export KUBECONFIG=%s)", path, path)
+        await server_task
+    except asyncio.CancelledError:
+        if server_task.cancelled() and stopping:
+            log.info("stopped")
+            return 0
+        server_task.cancel()
+        raise
+    except Exception:
+        log.exception("the API server failed")
+        return 1
+    finally:
+        ready_wait.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("stopped")
+    return 0
+
+
+def _url_of(config: ServerConfig) -> str:
+    host = config.bind_address
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if config.tls else 'http'}://{host}:{config.port}"
+
+
+def kubeconfig_url(url: str) -> str:
+    """``url`` with an unspecified listen address (0.0.0.0, ::) replaced by loopback,
+    which the serving certificate always names."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        unspecified = ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        unspecified = False
+    if not unspecified:
+        return url.rstrip("/")
+    loopback = "[::1]" if ":" in host else "127.0.0.1"
+    netloc = f"{loopback}:{parts.port}" if parts.port else loopback
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)).rstrip("/")
