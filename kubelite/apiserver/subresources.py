@@ -52,6 +52,32 @@ def scale_of(obj: Any, revision: int) -> Scale:
     )
 
 
+def _scale_body(data: Any, ns: str | None, name: str) -> Scale:
+    """A PUT body as a Scale, refused (400) as Kubernetes does when it names another kind or object."""
+    if isinstance(data, dict):
+        kind, api_version = data.get("kind"), data.get("apiVersion")
+        if kind and kind != "Scale":
+            raise errors.bad_request(
+                f"the kind in the data ({kind}) does not match the expected kind (Scale)"
+            )
+        if api_version and api_version != "autoscaling/v1":
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                "(autoscaling/v1)"
+            )
+    scale: Scale = codec.to_model(data, Scale, "Scale", "autoscaling/v1")
+    meta = scale.metadata
+    if meta.name and meta.name != name:
+        raise errors.bad_request(
+            f"the name of the object ({meta.name}) does not match the name on the URL ({name})"
+        )
+    if ns and meta.namespace and meta.namespace != ns:
+        raise errors.bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request"
+        )
+    return scale
+
+
 class ScaleHandler:
     def __init__(self, rest: REST) -> None:
         self.rest = rest
@@ -71,8 +97,9 @@ class ScaleHandler:
         for _ in range(5):
             obj, rev = await self.rest._read(res, ns, name)
             current = scale_of(obj, rev)
+            precondition: str | None
             if method == "PUT":
-                wanted = codec.to_model(data, Scale, "Scale", "autoscaling/v1")
+                wanted = _scale_body(data, ns, name)
                 precondition = wanted.metadata.resourceVersion
             else:
                 doc = orjson.loads(msgspec.json.encode(current))

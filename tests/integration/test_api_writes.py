@@ -451,6 +451,28 @@ def test_scale_of_a_deployment(apps: client.AppsV1Api) -> None:
     assert apps.read_namespaced_deployment("sc", NS).spec.replicas == 0
 
 
+def test_scale_put_must_name_the_same_object(api_server: Any, apps: client.AppsV1Api) -> None:
+    apps.create_namespaced_deployment(NS, deployment("sc-name"))
+    url = f"{api_server.url}/apis/apps/v1/namespaces/{NS}/deployments/sc-name/scale"
+    other = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {"name": "other"},
+        "spec": {"replicas": 3},
+    }
+    code, body = _raw(url, "PUT", other)
+    assert code == 400
+    assert body["reason"] == "BadRequest"
+    not_scale = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "sc-name"},
+        "spec": {"replicas": 3},
+    }
+    assert _raw(url, "PUT", not_scale)[0] == 400
+    assert apps.read_namespaced_deployment("sc-name", NS).spec.replicas == 1
+
+
 def test_scale_rejects_negative_replicas(apps: client.AppsV1Api) -> None:
     apps.create_namespaced_deployment(NS, deployment("sc-neg"))
     with pytest.raises(ApiException) as exc:
