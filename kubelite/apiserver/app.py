@@ -22,7 +22,7 @@ from aiohttp import web
 from kubelite import __version__
 from kubelite.api import errors
 from kubelite.api.resources import Registry
-from kubelite.apiserver import discovery
+from kubelite.apiserver import discovery, openapi
 from kubelite.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from kubelite.apiserver.admission.service_allocation import ServiceAllocation
 from kubelite.apiserver.auth.authn import (
@@ -269,6 +269,8 @@ class APIServer:
             if path == "/api":
                 return json_response(orjson.dumps(discovery.api_versions(_address_of(request))))
             return json_response(orjson.dumps(discovery.api_group_list(self.registry)))
+        if path.startswith("/openapi/"):
+            return self._openapi(request, path)
         info = parse_request_path(path)
         if not info.resource_request:
             doc: dict[str, Any] | None = None
@@ -286,6 +288,21 @@ class APIServer:
             return json_response(orjson.dumps(doc))
         assert self.resources is not None
         return await self.resources.handle(request, info, request.get("user"))
+
+    def _openapi(self, request: web.Request, path: str) -> web.Response:
+        if path == "/openapi/v3":
+            return json_response(orjson.dumps(openapi.v3_index(self.registry)))
+        if path == "/openapi/v2":
+            return json_response(openapi.v2_document_bytes(self.registry))
+        if path.startswith("/openapi/v3/"):
+            doc_path = path.removeprefix("/openapi/v3/")
+            body = openapi.v3_document_bytes(self.registry, doc_path)
+            if body is not None:
+                response = json_response(body)
+                if request.query.get("hash") == openapi.v3_hash(self.registry, doc_path):
+                    response.headers["Cache-Control"] = "public, immutable"
+                return response
+        raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
 
 class _Stop(Exception):

@@ -194,9 +194,13 @@ class ResourceHandler:
             if not patch_type:
                 # Clients that send no Content-Type mean strategic merge for objects, JSON patch for lists.
                 patch_type = codec.JSON_PATCH if isinstance(data, list) else codec.STRATEGIC_MERGE_PATCH
+            opts = self._write_options(request, user, raw)
+            if patch_type == codec.APPLY_PATCH:
+                force = _bool(query.get("force"))
+                result = await self.rest.apply(res, ns, info.name, data, opts, force, sub)
+                return _written(result, opts)
             if patch_type not in (codec.JSON_PATCH, codec.MERGE_PATCH, codec.STRATEGIC_MERGE_PATCH):
                 raise errors.unsupported_media_type(request.headers.get("Content-Type", ""))
-            opts = self._write_options(request, user, raw)
             return _written(await self.rest.patch(res, ns, info.name, patch_type, data, opts, sub), opts)
         if method == "DELETE":
             if sub:
@@ -234,6 +238,7 @@ class ResourceHandler:
             field_manager=query.get("fieldManager", ""),
             field_validation=_field_validation(query),
             user=user,
+            user_agent=request.headers.get("User-Agent", ""),
         )
         if (
             opts.field_validation != "Ignore"

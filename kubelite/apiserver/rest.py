@@ -26,10 +26,13 @@ import msgspec
 import orjson
 
 from kubelite.api import errors
+from kubelite.api.apply import server_side_apply
 from kubelite.api.conversion import CONVERSIONS
 from kubelite.api.defaults import apply_defaults
 from kubelite.api.fields import field_label_error
 from kubelite.api.fieldvalidation import unknown_fields
+from kubelite.api.managedfields import default_manager, update_managed_fields
+from kubelite.api.meta import ManagedFieldsEntry
 from kubelite.api.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from kubelite.api.resources import Registry, Resource
 from kubelite.api.selectors import parse_field_selector, parse_label_selector
@@ -65,6 +68,11 @@ class WriteOptions:
     user: Any = None
     duplicate_fields: list[str] = field(default_factory=list)  # found by the HTTP layer in the raw body
     warnings: list[str] = field(default_factory=list)  # filled here; sent back as Warning headers
+    user_agent: str = ""  # names the field manager when the request names none
+
+    @property
+    def manager(self) -> str:
+        return self.field_manager or default_manager(self.user_agent)
 
 
 @dataclass
@@ -369,7 +377,22 @@ class REST:
             meta.name = meta.generateName + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
         return self._present_result(res, await self._create_object(sres, obj, opts))
 
-    async def _create_object(self, res: Resource, obj: Any, opts: WriteOptions) -> Result:
+    def _track_fields(self, res: Resource, new: Any, old: Any, opts: WriteOptions, subresource: str) -> None:
+        """Record in managedFields which fields this write's manager now owns."""
+        entries = update_managed_fields(
+            msgspec.to_builtins(old) if old is not None else None,
+            msgspec.to_builtins(new),
+            opts.manager,
+            "Update",
+            res.model,
+            rfc3339(self.clock()),
+            subresource,
+        )
+        new.metadata.managedFields = msgspec.convert(entries, list[ManagedFieldsEntry])
+
+    async def _create_object(
+        self, res: Resource, obj: Any, opts: WriteOptions, applied: bool = False
+    ) -> Result:
         meta = obj.metadata
         now = self.clock()
         meta.uid = str(uuid.uuid4())
@@ -381,6 +404,8 @@ class REST:
         strategy.prepare_for_create(res, obj)
         apply_defaults(obj)
         await self._admit("CREATE", res, "", meta.namespace, meta.name, obj, None, opts.user, opts.dry_run)
+        if not applied:
+            self._track_fields(res, obj, None, opts, "")
         errs = validate_create(obj)
         if errs:
             raise self._invalid(res, obj, errs)
@@ -422,7 +447,14 @@ class REST:
         return await self._update_object(res, new, old, old_rev, opts, subresource)
 
     async def _update_object(
-        self, res: Resource, new: Any, old: Any, old_rev: int, opts: WriteOptions, subresource: str
+        self,
+        res: Resource,
+        new: Any,
+        old: Any,
+        old_rev: int,
+        opts: WriteOptions,
+        subresource: str,
+        applied: bool = False,
     ) -> Result:
         meta, old_meta = new.metadata, old.metadata
         meta.namespace = old_meta.namespace
@@ -454,6 +486,8 @@ class REST:
         await self._admit(
             "UPDATE", res, subresource, meta.namespace, meta.name, new, old, opts.user, opts.dry_run
         )
+        if not applied:
+            self._track_fields(res, new, old, opts, subresource)
         errs = validate_status_update(new, old) if subresource == "status" else validate_update(new, old)
         if errs:
             raise self._invalid(res, new, errs)
@@ -546,6 +580,74 @@ class REST:
                 if e.reason == "Conflict" and not asked_rv and attempt < _PATCH_RETRIES - 1:
                     continue
                 raise
+        raise errors.conflict(res.plural, name, res.group)
+
+    # ------------------------------------------------------------------ apply
+
+    async def apply(
+        self,
+        res: Resource,
+        ns: str | None,
+        name: str,
+        config: Any,
+        opts: WriteOptions,
+        force: bool,
+        subresource: str = "",
+    ) -> Result:
+        """Server-side apply: merge ``config`` as ``opts.field_manager`` owns it; create if missing (201)."""
+        served, res = res, self.stored(res)
+        if not opts.field_manager:
+            raise errors.StatusError(
+                422,
+                "Invalid",
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                "is required for apply patch",
+            )
+        if not isinstance(config, dict):
+            raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
+        conv = CONVERSIONS.get((served.group, served.version, served.kind))
+        self._check_fields(served, config, opts)
+        for attempt in range(_PATCH_RETRIES):
+            try:
+                old, old_rev = await self._read(res, ns, name)
+            except errors.StatusError as e:
+                if e.code != 404 or subresource:
+                    raise
+                old, old_rev = None, 0
+            live = None
+            if old is not None:
+                live = orjson.loads(self._encode_for_store(res, copy.copy(old)))
+                live["metadata"]["resourceVersion"] = str(old_rev)
+                if conv is not None:
+                    live = conv[1](live)
+            merged = server_side_apply(
+                live,
+                config,
+                opts.field_manager,
+                force,
+                served.model,
+                served.api_version,
+                rfc3339(self.clock()),
+                kind=served.kind,
+                subresource=subresource,
+            )
+            if conv is not None:
+                merged = conv[0](merged)
+            obj = self._check_body(res, merged, ns, name)
+            if not obj.metadata.name:
+                obj.metadata.name = name
+            try:
+                if old is None:
+                    result = await self._create_object(res, obj, opts, applied=True)
+                else:
+                    result = await self._update_object(
+                        res, obj, old, old_rev, opts, subresource, applied=True
+                    )
+            except errors.StatusError as e:
+                if e.reason in ("Conflict", "AlreadyExists") and attempt < _PATCH_RETRIES - 1:
+                    continue
+                raise
+            return self._present_result(served, result)
         raise errors.conflict(res.plural, name, res.group)
 
     # ----------------------------------------------------------------- delete
