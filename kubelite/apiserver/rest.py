@@ -387,6 +387,8 @@ class REST:
             res.model,
             rfc3339(self.clock()),
             subresource,
+            # The body may leave apiVersion out (the URL says it); an entry without one is not valid.
+            api_version=res.api_version,
         )
         new.metadata.managedFields = msgspec.convert(entries, list[ManagedFieldsEntry])
 

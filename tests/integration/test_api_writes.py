@@ -119,6 +119,14 @@ def test_no_op_update_keeps_the_resource_version(core: client.CoreV1Api) -> None
     assert same.metadata.resource_version == cm.metadata.resource_version
 
 
+def test_managed_fields_survive_writes_of_bodies_without_api_version(core: client.CoreV1Api) -> None:
+    cm = core.create_namespaced_config_map(NS, {"metadata": {"name": "managed"}, "data": {"v": "0"}})
+    assert [(m.operation, m.api_version) for m in cm.metadata.managed_fields] == [("Update", "v1")]
+    out = core.patch_namespaced_config_map("managed", NS, {"data": {"w": "1"}})
+    assert out.metadata.managed_fields
+    assert all(m.api_version == "v1" for m in out.metadata.managed_fields)
+
+
 def test_delete_preconditions(core: client.CoreV1Api) -> None:
     cm = core.create_namespaced_config_map(NS, {"metadata": {"name": "precond"}})
     core.patch_namespaced_config_map("precond", NS, {"data": {"a": "b"}})
