@@ -1,0 +1,75 @@
+# kubelite: `make up` runs a cluster, `make test` checks everything (what CI runs).
+#
+#   make install      .venv with kubelite and its dev tools (fast when pyproject.toml is unchanged)
+#   make up           kubelite up (pass flags with ARGS="--port 7443 -v")
+#   make test         install, system packages, lint, pytest, acceptance scenarios
+#   make lint         ruff check, ruff format --check, mypy, import contracts
+#   make pytest       the test suite only (PYTEST_ARGS="-k certs" to narrow it)
+#   make acceptance   the scenarios of ../shared/acceptance listed in ACCEPTANCE
+#   make bench        the benchmarks in bench/
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED ?= ../shared
+
+# Debian packages the tests need, installed by `make deps-system` when root and missing.
+SYSTEM_PACKAGES ?=
+# Acceptance scenarios switched on (names of ../shared/acceptance/NN-*.sh, without .sh).
+ACCEPTANCE ?=
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install up test lint pytest acceptance deps-system bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+up: install
+	$(BIN)/kubelite up $(ARGS)
+
+test: install deps-system
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory acceptance
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+acceptance: install
+	@if [ ! -x "$(SHARED)/acceptance/run" ] && [ ! -f "$(SHARED)/acceptance/run" ]; then \
+		echo "acceptance: $(SHARED)/acceptance not found, skipping"; \
+	elif [ -z "$(strip $(ACCEPTANCE))" ]; then \
+		echo "acceptance: no scenarios switched on yet"; \
+	else \
+		$(BIN)/python tests/e2e/run_acceptance.py --shared "$(SHARED)" $(ACCEPTANCE); \
+	fi
+
+deps-system:
+	@missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "deps-system: missing$$missing; install them (needs root and apt-get)"; exit 0; \
+	fi; \
+	echo "deps-system: installing$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+
+bench: install
+	@set -e; for b in bench/*.py; do [ -f "$$b" ] || continue; echo "== $$b"; $(BIN)/python "$$b"; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .import_linter_cache build *.egg-info
