@@ -123,8 +123,11 @@ def hpa_v2_to_v1(doc: Doc) -> Doc:
             others.append(metric)
     if others:
         annotations[HPA_METRICS_ANNOTATION] = orjson.dumps(others).decode()
-    status = out.get("status")
+    status = out.setdefault("status", {})
     if isinstance(status, dict):
+        # autoscaling/v1 requires these two, where v2 may leave them out while zero.
+        status.setdefault("currentReplicas", 0)
+        status.setdefault("desiredReplicas", 0)
         rest = []
         for metric in status.pop("currentMetrics", None) or []:
             resource = metric.get("resource") or {}

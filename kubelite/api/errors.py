@@ -167,13 +167,20 @@ def _qualified(resource: str, group: str) -> str:
 
 
 def not_found_error(resource: str, name: str, group: str = "") -> StatusError:
-    msg = f'{_qualified(resource, group)} "{name}" not found' if name else f"{_qualified(resource, group)} not found"
+    msg = (
+        f'{_qualified(resource, group)} "{name}" not found'
+        if name
+        else f"{_qualified(resource, group)} not found"
+    )
     return StatusError(404, "NotFound", msg, _details(name, group, resource))
 
 
 def already_exists(resource: str, name: str, group: str = "") -> StatusError:
     return StatusError(
-        409, "AlreadyExists", f'{_qualified(resource, group)} "{name}" already exists', _details(name, group, resource)
+        409,
+        "AlreadyExists",
+        f'{_qualified(resource, group)} "{name}" already exists',
+        _details(name, group, resource),
     )
 
 
@@ -226,11 +233,19 @@ def too_large(message: str = "Request entity too large: limit is 3145728") -> St
 
 
 def unsupported_media_type(content_type: str) -> StatusError:
-    return StatusError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got "{content_type}"')
+    return StatusError(
+        415,
+        "UnsupportedMediaType",
+        f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got "{content_type}"',
+    )
 
 
 def not_acceptable(accept: str) -> StatusError:
-    return StatusError(406, "NotAcceptable", f'only the following media types are accepted: application/json, application/yaml; got "{accept}"')
+    return StatusError(
+        406,
+        "NotAcceptable",
+        f'only the following media types are accepted: application/json, application/yaml; got "{accept}"',
+    )
 
 
 def too_many_requests(message: str, retry_after: int = 1) -> StatusError:
@@ -240,7 +255,9 @@ def too_many_requests(message: str, retry_after: int = 1) -> StatusError:
 
 
 def internal_error(message: str) -> StatusError:
-    return StatusError(500, "InternalError", f"Internal error occurred: {message}", {"causes": [{"message": message}]})
+    return StatusError(
+        500, "InternalError", f"Internal error occurred: {message}", {"causes": [{"message": message}]}
+    )
 
 
 def timeout_error(message: str) -> StatusError:

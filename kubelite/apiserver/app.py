@@ -61,6 +61,7 @@ VERSION_INFO = {
 }
 
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+USER_KEY = web.RequestKey("user", object)  # the authenticated UserInfo (None on plain HTTP)
 
 
 class APIServer:
@@ -187,15 +188,12 @@ class APIServer:
         started = time.monotonic()
         info = parse_request_path(request.path)
         verb = request.method
-        if (
-            info.resource_request
-            and verb == "GET"
-            and (request.query.get("watch") in ("true", "1") or info.legacy_watch)
-        ):
-            verb = "WATCH"
+        if info.resource_request and verb == "GET" and not info.name:
+            watching = request.query.get("watch") in ("true", "1") or info.legacy_watch
+            verb = "WATCH" if watching else "LIST"
         code = 500
         try:
-            request["user"] = self._authenticate(request)
+            request[USER_KEY] = self._authenticate(request)
             response = await handler(request)
             code = response.status
             return response
@@ -235,7 +233,7 @@ class APIServer:
         return user
 
     def _authorize(self, request: web.Request) -> None:
-        user = request.get("user")
+        user = request.get(USER_KEY)
         if user is None:
             return
         attrs = request_attributes(user, request.method, request.path, request.query)
@@ -287,7 +285,7 @@ class APIServer:
                 )
             return json_response(orjson.dumps(doc))
         assert self.resources is not None
-        return await self.resources.handle(request, info, request.get("user"))
+        return await self.resources.handle(request, info, request.get(USER_KEY))
 
     def _openapi(self, request: web.Request, path: str) -> web.Response:
         if path == "/openapi/v3":

@@ -84,6 +84,10 @@ def _written(result: Any, opts: WriteOptions) -> web.Response:
     return response
 
 
+def _no_route() -> errors.StatusError:
+    return errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+
+
 class _TableRequest:
     """A request for ``meta.k8s.io`` Table output (kubectl's human formats)."""
 
@@ -138,20 +142,22 @@ class ResourceHandler:
         self.scale = ScaleHandler(rest)
         self._stopping = stopping
 
-    def resolve(self, info: RequestInfo) -> Resource:
+    def resolve(self, info: RequestInfo, method: str) -> Resource:
+        """The resource a path names, refusing the paths Kubernetes does not route."""
         res = self.registry.get(info.group, info.version, info.resource)
-        if res is None:
-            raise errors.not_found_error("", "", "").__class__(
-                404, "NotFound", "the server could not find the requested resource", {}
-            )
+        if res is None or (info.namespace and not res.namespaced and info.resource != "namespaces"):
+            raise _no_route()
         if res.namespaced and info.name and not info.namespace and info.resource != "namespaces":
-            raise errors.not_found_error(res.plural, info.name, res.group)
+            raise _no_route()
+        if res.namespaced and not info.namespace and not info.name and method in ("POST", "DELETE"):
+            # Collections across all namespaces only read; writes need a namespace in the path.
+            raise errors.method_not_allowed("the server does not allow this method on the requested resource")
         if info.subresource and info.subresource not in res.subresources:
-            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+            raise _no_route()
         return res
 
     async def handle(self, request: web.Request, info: RequestInfo, user: Any) -> web.StreamResponse:
-        res = self.resolve(info)
+        res = self.resolve(info, request.method)
         ns = info.namespace if res.namespaced else None
         method = request.method
         query = request.query

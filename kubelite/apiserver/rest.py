@@ -372,6 +372,8 @@ class REST:
         sres = self.stored(res)
         self._check_fields(res, data, opts)
         obj = self._check_body(sres, self.to_storage(res, data), ns, None)
+        if obj.metadata.resourceVersion:
+            raise errors.bad_request("resourceVersion should not be set on objects to be created")
         meta = obj.metadata
         if not meta.name and meta.generateName:
             meta.name = meta.generateName + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))

@@ -507,13 +507,6 @@ def _manifest(kind: Kind, name: str) -> dict[str, Any]:
 
 
 def _param(kind: Kind) -> Any:
-    if kind.id == "autoscaling/v1/HorizontalPodAutoscaler":
-        # Served from autoscaling/v2 storage, the v1 status lacks the required currentReplicas.
-        mark = pytest.mark.xfail(
-            reason="api/conversion.py bug: hpa_v2_to_v1 omits status.currentReplicas (required in v1)",
-            strict=True,
-        )
-        return pytest.param(kind, id=kind.id, marks=mark)
     return pytest.param(kind, id=kind.id)
 
 

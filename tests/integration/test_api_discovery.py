@@ -60,10 +60,6 @@ def test_metrics_count_requests(api_server: Any, k8s: client.ApiClient) -> None:
         assert float(line.rsplit(" ", 1)[1]) >= 1
 
 
-@pytest.mark.xfail(
-    reason="app bug: apiserver_request_total labels a list GET as verb GET; kube-apiserver says LIST",
-    strict=True,
-)
 def test_metrics_tell_lists_from_gets(api_server: Any, k8s: client.ApiClient) -> None:
     client.CoreV1Api(k8s).list_namespaced_secret("default")
     lines = _get(api_server, "/metrics")[1].splitlines()

@@ -312,11 +312,6 @@ def test_client_sees_status_in_api_exception(core: client.CoreV1Api) -> None:
 # --------------------------------------------- namespaced kinds without a namespace
 
 
-@pytest.mark.xfail(
-    reason="handlers bug: POST to the all-namespaces path of a namespaced kind creates the object "
-    "in the body's namespace instead of 405 MethodNotAllowed",
-    strict=True,
-)
 def test_create_needs_a_namespace_in_the_path(raw: Raw) -> None:
     body = json.dumps(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nsless", "namespace": NS}}
@@ -324,11 +319,6 @@ def test_create_needs_a_namespace_in_the_path(raw: Raw) -> None:
     raw.rejected("POST", "/api/v1/configmaps", body.encode(), 405, "MethodNotAllowed")
 
 
-@pytest.mark.xfail(
-    reason="handlers bug: DELETE /api/v1/configmaps (no namespace) deletes the ConfigMaps of every "
-    "namespace instead of 405 MethodNotAllowed",
-    strict=True,
-)
 def test_delete_collection_needs_a_namespace_in_the_path(raw: Raw, core: client.CoreV1Api) -> None:
     # Last in this module: while the bug lasts, it empties every namespace of ConfigMaps.
     core.create_namespaced_config_map(NS, {"metadata": {"name": "survives"}})

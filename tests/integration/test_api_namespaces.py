@@ -195,11 +195,6 @@ def test_namespace_status_and_finalize(api_server: Any, core: client.CoreV1Api) 
     assert _eventually(_missing(core.read_namespace, ns))
 
 
-@pytest.mark.xfail(
-    reason="handlers bug: ResourceHandler.resolve serves a cluster-scoped resource under "
-    "/namespaces/{ns}/ (GET /api/v1/namespaces/default/nodes lists nodes) instead of 404",
-    strict=True,
-)
 def test_cluster_scoped_kinds_are_not_under_namespaces(api_server: Any, core: client.CoreV1Api) -> None:
     import urllib.error
     import urllib.request
