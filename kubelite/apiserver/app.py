@@ -86,7 +86,9 @@ class APIServer:
     async def run(self, ready: asyncio.Event | None = None) -> None:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        store = self._store or await asyncio.to_thread(open_store, config.store, config.data_dir)
+        store = self._store
+        if store is None:
+            store = await asyncio.to_thread(open_store, config.store, config.data_dir)
         ssl_context = None
         authenticators: list[Authenticator] = []
         if config.tls:
@@ -259,9 +261,9 @@ class APIServer:
         if path in ("/api", "/apis"):
             version = discovery.aggregated_version(request.headers.get("Accept", ""))
             if version:
-                doc = discovery.aggregated_discovery(self.registry, path == "/api", version)
+                aggregated = discovery.aggregated_discovery(self.registry, path == "/api", version)
                 return web.Response(
-                    body=orjson.dumps(doc),
+                    body=orjson.dumps(aggregated),
                     headers={"Content-Type": discovery.aggregated_content_type(version)},
                 )
             if path == "/api":

@@ -108,7 +108,7 @@ class APIServerMetrics:
             self.latency.observe(seconds, verb, group, resource)
 
     def render(self) -> str:
-        lines: list[str] = []
-        for metric in (self.requests, self.latency, *self.extra):
-            lines.extend(metric.render())
+        lines: list[str] = [*self.requests.render(), *self.latency.render()]
+        for gauges in self.extra:
+            lines.extend(gauges.render())
         return "\n".join(lines) + "\n"
