@@ -149,13 +149,15 @@ class WatchCache:
         self._buckets = {p: _Bucket(capacity) for p in sorted(set(prefixes), key=len, reverse=True)}
         self.revision = 0
         self._progress = asyncio.Condition()
+        self._waiting = 0  # coroutines in wait_for: only they need a notify
         self._ready = asyncio.Event()
 
     def _bucket_for(self, key: str) -> _Bucket | None:
-        for prefix, bucket in self._buckets.items():
-            if key.startswith(prefix):
-                return bucket
-        return None
+        # Keys are /registry/<group>/<plural>/...: the prefix is the first four slashes.
+        parts = key.split("/", 4)
+        if len(parts) < 5:
+            return None
+        return self._buckets.get(f"/registry/{parts[2]}/{parts[3]}/")
 
     async def run(self) -> None:
         """Fill from a list, then follow the store's watch until cancelled."""
@@ -211,8 +213,9 @@ class WatchCache:
     async def _advance(self, revision: int) -> None:
         if revision > self.revision:
             self.revision = revision
-        async with self._progress:
-            self._progress.notify_all()
+        if self._waiting:
+            async with self._progress:
+                self._progress.notify_all()
 
     async def wait_ready(self) -> None:
         await self._ready.wait()
@@ -222,8 +225,12 @@ class WatchCache:
         await self._ready.wait()
         if self.revision >= revision:
             return
-        async with asyncio.timeout(timeout), self._progress:
-            await self._progress.wait_for(lambda: self.revision >= revision)
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(timeout), self._progress:
+                await self._progress.wait_for(lambda: self.revision >= revision)
+        finally:
+            self._waiting -= 1
 
     async def wait_fresh(self) -> int:
         """Catch up with the store; returns the revision the cache is now at."""
