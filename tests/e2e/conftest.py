@@ -7,12 +7,17 @@
   ``/usr/bin/kubectl --kubeconfig ... --cache-dir <tmp>`` and returns the CompletedProcess;
   tests that use it are skipped when ``/usr/bin/kubectl`` is missing.
 - ``kube_api_client`` (session): a ``kubernetes.client.ApiClient`` for the server.
+- ``kubectl_argv`` (session): ``(argv, env)`` to run kubectl yourself (``Popen`` for watches).
+- ``namespace``: a fresh namespace for one test, so tests share the session server;
+  ``kn``: the ``kubectl`` fixture with ``-n <that namespace>``.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,3 +81,38 @@ def kube_api_client(kubelite_server: KubeliteServer) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test (named after it), deleted without waiting afterwards."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"{stem}-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", name, check=True)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture(scope="session")
+def kubectl_argv(
+    kubelite_server: KubeliteServer, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[str], dict[str, str]]:
+    """``(argv prefix, env)`` for running kubectl yourself, e.g. a ``get --watch`` in a Popen."""
+    if not KUBECTL.exists():
+        pytest.skip(f"{KUBECTL} is not installed: the e2e tests drive the real kubectl")
+    cache_dir = tmp_path_factory.mktemp("kubectl-argv-cache")
+    home = tmp_path_factory.mktemp("kubectl-argv-home")
+    argv = [str(KUBECTL), "--kubeconfig", str(kubelite_server.kubeconfig), "--cache-dir", str(cache_dir)]
+    return argv, kubelite_server.env(home=home)
+
+
+@pytest.fixture
+def kn(kubectl: Kubectl, namespace: str) -> Kubectl:
+    """The ``kubectl`` fixture with ``-n <the test's namespace>``."""
+
+    def run(
+        *args: str, input: str | None = None, check: bool = False, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return kubectl("-n", namespace, *args, input=input, check=check, timeout=timeout)
+
+    return run
