@@ -1,6 +1,8 @@
 """The client library every component uses to talk to the API server.
 
-- ``rest``: ``Client`` and ``ResourceClient`` (typed REST verbs and watch)
+- ``rest``: ``Client`` and ``ResourceClient`` (typed REST verbs)
+- ``watch``: ``WatchStream``/``WatchEvent``; ``errors``: ``ResourceExpired`` (410)
+- ``kubeconfig``: reading kubeconfig files; ``objects``: metadata accessors and keys
 - ``informer``: ``Informer``, ``Indexer``, ``SharedInformerFactory``
 - ``workqueue``: ``WorkQueue`` with client-go's de-duplication and rate limiting
 - ``leaderelection``: ``LeaderElector`` on coordination.k8s.io Leases

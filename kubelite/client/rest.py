@@ -17,10 +17,8 @@ they are not API answers, and callers (informers, controllers) retry them.
 from __future__ import annotations
 
 import builtins
-import json
 import logging
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -29,10 +27,21 @@ import msgspec
 import orjson
 
 from kubelite.api import meta
-from kubelite.api.errors import StatusError
 from kubelite.api.resources import Registry, Resource
+from kubelite.client.errors import ResourceExpired, status_error
 from kubelite.client.kubeconfig import load_kubeconfig
-from kubelite.client.objects import name_of, namespace_of, resource_version_of
+from kubelite.client.objects import name_of, namespace_of
+from kubelite.client.watch import WatchEvent, WatchStream
+
+__all__ = [
+    "Client",
+    "ResourceClient",
+    "ResourceExpired",
+    "WatchEvent",
+    "WatchStream",
+    "lookup",
+    "status_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,34 +63,6 @@ def lookup(group: str, version: str, kind: str, registry: Registry | None = None
     if res is None:
         raise LookupError(f"no resource for {group or 'core'}/{version} {kind}")
     return res
-
-
-class ResourceExpired(StatusError):
-    """410 Gone/Expired: the resourceVersion asked for is compacted away. Relist."""
-
-    def __init__(self, message: str, reason: str = "Expired", details: dict[str, Any] | None = None) -> None:
-        super().__init__(410, reason, message, details)
-
-
-def status_error(code: int, body: bytes, http_reason: str = "") -> StatusError:
-    """The error for an answer with HTTP ``code`` and ``body`` (a Status, usually)."""
-    status: Any = None
-    try:
-        status = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
-        pass
-    if isinstance(status, dict) and status.get("kind") == "Status":
-        code = int(status.get("code") or code)
-        reason = str(status.get("reason") or http_reason or "Unknown")
-        message = str(status.get("message") or "")
-        details = status.get("details")
-    else:
-        reason = http_reason or "Unknown"
-        message = body.decode(errors="replace").strip() or f"the server responded with code {code}"
-        details = None
-    if code == 410:
-        return ResourceExpired(message, reason, details)
-    return StatusError(code, reason, message, details)
 
 
 def _encode(obj: Any) -> bytes:
@@ -217,23 +198,6 @@ class Client:
                 resp.release()
             raise status_error(resp.status, payload, resp.reason or "")
         return resp
-
-
-@dataclass(slots=True)
-class WatchEvent:
-    """One watch event: ``type`` is ADDED, MODIFIED, DELETED or BOOKMARK."""
-
-    type: str
-    object: Any
-    resource_version: str
-
-
-class _WireEvent(msgspec.Struct):
-    type: str
-    object: msgspec.Raw
-
-
-_WIRE_EVENT = msgspec.json.Decoder(_WireEvent)
 
 
 def _drop_nulls(data: Any) -> Any:
@@ -622,95 +586,4 @@ class ResourceClient:
             params["timeoutSeconds"] = str(int(timeout_seconds))
         if allow_bookmarks:
             params["allowWatchBookmarks"] = "true"
-        return WatchStream(self, self.path(namespace), params, timeout_seconds)
-
-
-class WatchStream:
-    """An open (or about to open) watch: an async iterator of ``WatchEvent``.
-
-    The connection is made on the first ``__anext__``. ``aclose()`` may be
-    called from another task: the iteration then ends (StopAsyncIteration).
-    """
-
-    def __init__(
-        self, rc: ResourceClient, path: str, params: dict[str, str], timeout_seconds: int | None
-    ) -> None:
-        self._rc = rc
-        self._path = path
-        self._params = params
-        self._timeout = timeout_seconds + 30 if timeout_seconds else None
-        self._resp: aiohttp.ClientResponse | None = None
-        self._lines: AsyncIterator[bytes] | None = None
-        self._closed = False
-
-    async def __aenter__(self) -> WatchStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> WatchStream:
-        return self
-
-    async def aclose(self) -> None:
-        """Close the connection. Idempotent."""
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection now (usable from callbacks); iteration then ends. Idempotent."""
-        self._closed = True
-        if self._resp is not None:
-            self._resp.close()
-            self._resp = None
-
-    async def _line_iter(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-        # Our own splitting: aiohttp's readline caps line length, objects can be large.
-        buf = b""
-        async for chunk in resp.content.iter_any():
-            buf += chunk
-            while True:
-                nl = buf.find(b"\n")
-                if nl < 0:
-                    break
-                line, buf = buf[:nl], buf[nl + 1 :]
-                if line.strip():
-                    yield line
-        if buf.strip():
-            yield buf
-
-    async def __anext__(self) -> WatchEvent:
-        if self._closed:
-            raise StopAsyncIteration
-        if self._resp is None:
-            resp = await self._rc.client.stream("GET", self._path, params=self._params, timeout=self._timeout)
-            if self._closed:  # closed while connecting
-                resp.close()
-                raise StopAsyncIteration
-            self._resp = resp
-            self._lines = self._line_iter(resp)
-        assert self._lines is not None
-        try:
-            line = await self._lines.__anext__()
-        except StopAsyncIteration:
-            await self.aclose()
-            raise
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError):
-            if self._closed:  # closed by us from another task
-                raise StopAsyncIteration from None
-            raise
-        return self._event(line)
-
-    def _event(self, line: bytes) -> WatchEvent:
-        try:
-            wire = _WIRE_EVENT.decode(line)
-        except msgspec.DecodeError as e:
-            raise StatusError(500, "InternalError", f"malformed watch event: {e}") from None
-        if wire.type == "ERROR":
-            try:
-                status = json.loads(bytes(wire.object))
-            except ValueError:
-                status = {}
-            code = int(status.get("code") or 500)
-            raise status_error(code, bytes(wire.object), str(status.get("reason", "")))
-        obj = self._rc.decode(bytes(wire.object))
-        return WatchEvent(wire.type, obj, resource_version_of(obj))
+        return WatchStream(self.client, self.path(namespace), params, timeout_seconds, self.decode)
