@@ -306,7 +306,7 @@ def _apply_once(
     now: str,
     creating: bool,
 ) -> tuple[dict[str, Any], Managed]:
-    managed = {k: ManagedEntry(e.fields, e.api_version, e.time) for k, e in managed.items()}
+    managed = {k: ManagedEntry(e.fields, e.api_version, e.time, e.wire) for k, e in managed.items()}
     merged = merge(live, config, cls)
     config_fields = raw_field_set(config, cls)
     previous = managed.pop(key, None)
@@ -326,7 +326,10 @@ def _apply_once(
     if conflicts and not force:
         raise _Conflicts(conflicts)
     for k in list(managed):
-        managed[k].fields = managed[k].fields - changed - diff.removed
+        fields = managed[k].fields
+        if fields.paths.isdisjoint(changed.paths) and fields.paths.isdisjoint(diff.removed.paths):
+            continue  # untouched: its FieldsV1 is kept as it is
+        managed[k].fields = fields - changed - diff.removed
         if not managed[k].fields:
             del managed[k]
 

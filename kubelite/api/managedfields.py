@@ -40,6 +40,7 @@ from types import NoneType, UnionType
 from typing import Any, Final, NamedTuple
 
 import msgspec
+import orjson
 
 from kubelite.api.model import Model, fields_of
 
@@ -90,19 +91,41 @@ def go_json(value: Any) -> str:
 
 def key_element(fields: dict[str, Any]) -> str:
     """The path element of an associative list item with these key fields."""
-    return "k:{" + ",".join(f"{go_json(k)}:{go_json(fields[k])}" for k in sorted(fields)) + "}"
+    names = tuple(sorted(fields))
+    values = tuple(fields[k] for k in names)
+    if all(type(v) is str or type(v) is int for v in values):
+        return _key_element_of(names, values)
+    return "k:{" + ",".join(f"{go_json(k)}:{go_json(fields[k])}" for k in names) + "}"
+
+
+@functools.lru_cache(maxsize=65536)
+def _key_element_of(names: tuple[str, ...], values: tuple[str | int, ...]) -> str:
+    # Only str and int values (exactly those types) come here, so equal keys mean equal elements.
+    return "k:{" + ",".join(f"{go_json(k)}:{go_json(v)}" for k, v in zip(names, values, strict=True)) + "}"
 
 
 def value_element(value: Any) -> str:
     """The path element of a set item."""
+    if type(value) is str:
+        return _string_value_element(value)
+    return "v:" + go_json(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _string_value_element(value: str) -> str:
     return "v:" + go_json(value)
 
 
 def canonical_element(pe: str) -> str:
     """A path element read from the wire, rewritten in the form this module produces."""
-    kind = pe[:2]
-    if kind == "f:":
+    if pe[:2] == "f:":
         return pe
+    return _canonical_element(pe)
+
+
+@functools.lru_cache(maxsize=65536)
+def _canonical_element(pe: str) -> str:
+    kind = pe[:2]
     if kind == "k:":
         fields = json.loads(pe[2:])
         if not isinstance(fields, dict):
@@ -251,24 +274,55 @@ def path_trie(paths: Iterable[Path]) -> PathNode:
             continue
         node = root
         for pe in path[:-1]:
-            node = node.children.setdefault(pe, PathNode(set(), {}))
+            child = node.children.get(pe)
+            if child is None:
+                child = node.children[pe] = PathNode(set(), {})
+            node = child
         node.members.add(path[-1])
     return root
 
 
 def to_fields_v1(fs: FieldSet) -> dict[str, Any]:
     """The FieldsV1 JSON of a set, with keys in the order Kubernetes writes them."""
+    # A trie of [is member, children] lists, then emitted in element order.
+    root: dict[str, list[Any]] = {}
+    for path in fs.paths:
+        if not path:
+            continue
+        children = root
+        for pe in path[:-1]:
+            node = children.get(pe)
+            if node is None:
+                node = children[pe] = [False, {}]
+            children = node[1]
+        node = children.get(path[-1])
+        if node is None:
+            children[path[-1]] = [True, {}]
+        else:
+            node[0] = True
+    return _emit_trie(root)
 
-    def emit(node: PathNode, include_self: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if include_self and (node.members or node.children):
-            out["."] = {}
-        for pe in sorted(node.members | node.children.keys(), key=element_order):
-            child = node.children.get(pe)
-            out[pe] = {} if child is None else emit(child, pe in node.members)
-        return out
 
-    return emit(path_trie(fs.paths), False)
+def _emit_trie(children: dict[str, list[Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pe in sort_elements(children):
+        member, grandchildren = children[pe]
+        if not grandchildren:
+            out[pe] = {}
+        elif member:
+            out[pe] = {".": {}, **_emit_trie(grandchildren)}
+        else:
+            out[pe] = _emit_trie(grandchildren)
+    return out
+
+
+def sort_elements(elements: Iterable[str]) -> list[str]:
+    """Path elements in Kubernetes' order (:func:`element_order`)."""
+    ordered = sorted(elements)
+    # Field elements alone sort as plain strings ("f:" prefixes all alike).
+    if ordered and (ordered[0][0] != "f" or ordered[-1][0] != "f"):
+        ordered.sort(key=element_order)
+    return ordered
 
 
 def from_fields_v1(fields: dict[str, Any]) -> FieldSet:
@@ -426,6 +480,16 @@ def item_element(schema: Schema, item: Any) -> str | None:
         return None if isinstance(item, dict | list) or item is None else value_element(item)
     if not isinstance(item, dict):
         return None
+    if len(schema.keys) == 1:
+        name = schema.keys[0]
+        value = item.get(name, _ABSENT)
+        if value is _ABSENT:
+            if name not in _KEY_DEFAULTS:
+                return None
+            value = _KEY_DEFAULTS[name]
+        if type(value) is str or type(value) is int:
+            return _key_element_of(schema.keys, (value,))
+        return key_element({name: value})
     fields = {}
     for k in schema.keys:
         if k in item:
@@ -522,59 +586,352 @@ class Comparison(NamedTuple):
 
 
 def compare(old: Any, new: Any, cls: type[Model] | None) -> Comparison:
-    """The field-level difference between two versions of an object."""
-    added: set[Path] = set()
-    modified: set[Path] = set()
-    removed: set[Path] = set()
+    """The field-level difference between two versions of an object.
 
-    def empty(v: Any) -> bool:
-        return v is _ABSENT or v is None or v == {} or v == []
+    Equal subtrees are skipped whole, so the cost follows the size of the change
+    more than the size of the object.
+    """
+    diff = _Diff()
+    diff.walk(old, new, _root_node(cls), ())
+    return Comparison(FieldSet(diff.added), FieldSet(diff.modified), FieldSet(diff.removed))
 
-    def walk(lhs: Any, rhs: Any, schema: Schema, path: Path) -> None:
-        schema = resolve(schema, rhs if rhs is not _ABSENT else lhs)
-        container = dict if schema.kind in ("struct", "map") else list
-        shapes_ok = all(v is _ABSENT or v is None or isinstance(v, container) for v in (lhs, rhs))
-        if not is_granular(schema) or (empty(lhs) and empty(rhs)) or not shapes_ok:
-            if lhs is _ABSENT:
-                added.add(path)
-            elif rhs is _ABSENT:
-                removed.add(path)
-            elif not _json_equal(lhs, rhs):
-                modified.add(path)
-            return
-        if container is dict:
-            left = lhs if isinstance(lhs, dict) else {}
-            right = rhs if isinstance(rhs, dict) else {}
-            for key in {**left, **right}:
-                sub, _ = child_schema(schema, key)
-                walk(left.get(key, _ABSENT), right.get(key, _ABSENT), sub, (*path, "f:" + key))
-        else:
+
+_CONTAINERS: Final = (dict, list)
+
+
+class _Node:
+    """A :class:`Schema` prepared for the walks below (one per schema, cached).
+
+    A struct's ``fields`` are filled on first use, since types may be recursive.
+    """
+
+    __slots__ = (
+        "deduced",
+        "elem",
+        "fields",
+        "leaf",
+        "listish",
+        "mapish",
+        "other",
+        "scalar_members",
+        "schema",
+    )
+
+    def __init__(self, schema: Schema) -> None:
+        kind = schema.kind
+        self.schema = schema
+        self.deduced = kind == "deduced"
+        self.mapish = kind in ("struct", "map")
+        self.listish = kind in ("list-map", "set")
+        self.leaf = kind in ("scalar", "atomic")
+        self.fields: dict[str, _Node] | None = None
+        self.other: _Node | None = None
+        self.elem: _Node | None = None
+        self.scalar_members = False
+        if kind == "map":
             assert schema.elem is not None
-            left_items = index_items(schema, lhs)
-            right_items = index_items(schema, rhs)
-            for pe in {**left_items, **right_items}:
-                ls, rs = left_items.get(pe, []), right_items.get(pe, [])
-                item_path = (*path, pe)
-                if len(ls) <= 1 and len(rs) <= 1:
-                    walk(ls[0] if ls else _ABSENT, rs[0] if rs else _ABSENT, schema.elem, item_path)
-                elif len(ls) >= 2 and len(rs) >= 2:
-                    if not _json_equal(ls, rs):
-                        modified.add(item_path)
-                elif len(ls) >= 2:
-                    if rs:
-                        walk(_ABSENT, rs[0], schema.elem, item_path)
-                    removed.add(item_path)
-                else:
-                    if ls:
-                        walk(ls[0], _ABSENT, schema.elem, item_path)
-                    added.add(item_path)
-        if path and lhs is _ABSENT:
-            added.add(path)
-        elif path and rhs is _ABSENT:
-            removed.add(path)
+            self.other = _node_of(schema.elem)
+            self.scalar_members = self.other.leaf
+        elif kind == "struct":
+            self.other = _node_of(DEDUCED)
+        elif self.listish:
+            assert schema.elem is not None
+            self.elem = _node_of(schema.elem)
 
-    walk(old, new, schema_for(cls), ())
-    return Comparison(FieldSet(added), FieldSet(modified), FieldSet(removed))
+    def members(self) -> dict[str, _Node] | None:
+        """The nodes of a struct's fields; None for a map (every key is ``other``)."""
+        if self.fields is None and self.schema.kind == "struct":
+            assert self.schema.cls is not None
+            self.fields = {k: _node_of(v) for k, v in struct_fields(self.schema.cls).items()}
+        return self.fields
+
+    def resolve(self, value: Any) -> _Node:
+        """A deduced node made concrete by its value."""
+        if not self.deduced:
+            return self
+        if isinstance(value, dict):
+            return _DEDUCED_MAP_NODE
+        return _ATOMIC_NODE if isinstance(value, list) else _SCALAR_NODE
+
+    def child(self, key: str) -> _Node:
+        fields = self.members()
+        if fields is None:
+            assert self.other is not None
+            return self.other
+        return fields.get(key) or _DEDUCED_NODE
+
+
+@functools.cache
+def _node_of(schema: Schema) -> _Node:
+    return _Node(schema)
+
+
+_DEDUCED_NODE: Final = _node_of(DEDUCED)
+_DEDUCED_MAP_NODE: Final = _node_of(Schema("map", elem=DEDUCED))
+_ATOMIC_NODE: Final = _node_of(ATOMIC)
+_SCALAR_NODE: Final = _node_of(SCALAR)
+
+
+@functools.cache
+def _root_node(cls: type[Model] | None) -> _Node:
+    return _node_of(schema_for(cls))
+
+
+def _shapes_ok(node: _Node, lhs: Any, rhs: Any) -> bool:
+    # Whether both sides (present) are null or of the node's container type.
+    if node.mapish:
+        return (lhs is None or isinstance(lhs, dict)) and (rhs is None or isinstance(rhs, dict))
+    if node.listish:
+        return (lhs is None or isinstance(lhs, list)) and (rhs is None or isinstance(rhs, list))
+    return False
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Whether two values Python finds equal are also equal as JSON (``true`` is not ``1``).
+
+    True means :func:`_json_equal` holds; False may be a false alarm (maps in
+    another key order, ``1`` against ``1.0``), which only costs a closer look.
+    """
+    try:
+        return orjson.dumps(a) == orjson.dumps(b)
+    except (orjson.JSONEncodeError, TypeError):
+        return _json_equal(a, b)
+
+
+class _Diff:
+    """The walk behind :func:`compare`: paths added, modified and removed.
+
+    Equal subtrees are skipped whole; a value on one side only goes to :func:`_all`.
+    """
+
+    __slots__ = ("added", "modified", "removed")
+
+    def __init__(self) -> None:
+        self.added: set[Path] = set()
+        self.modified: set[Path] = set()
+        self.removed: set[Path] = set()
+
+    def walk(self, lhs: Any, rhs: Any, node: _Node, path: Path) -> None:
+        node = node.resolve(rhs)
+        if not _shapes_ok(node, lhs, rhs) or (not lhs and not rhs):
+            if not _json_equal(lhs, rhs):
+                self.modified.add(path)
+            return
+        if lhs == rhs and _same_json(lhs, rhs):
+            return
+        if node.mapish:
+            left = lhs or {}
+            right = rhs or {}
+            for key, rv in right.items():
+                lv = left.get(key, _ABSENT)
+                if lv is _ABSENT:
+                    _all(rv, node.child(key), (*path, "f:" + key), self.added)
+                else:
+                    self.walk(lv, rv, node.child(key), (*path, "f:" + key))
+            if not left.keys() <= right.keys():
+                for key, lv in left.items():
+                    if key not in right:
+                        _all(lv, node.child(key), (*path, "f:" + key), self.removed)
+            return
+        elem = node.elem
+        assert elem is not None
+        left_items = index_items(node.schema, lhs)
+        right_items = index_items(node.schema, rhs)
+        for pe, rs in right_items.items():
+            ls = left_items.get(pe)
+            item_path = (*path, pe)
+            if ls is None:
+                if len(rs) == 1:
+                    _all(rs[0], elem, item_path, self.added)
+                else:
+                    self.added.add(item_path)
+            elif len(ls) == 1 and len(rs) == 1:
+                self.walk(ls[0], rs[0], elem, item_path)
+            elif len(ls) >= 2 and len(rs) >= 2:
+                if not _json_equal(ls, rs):
+                    self.modified.add(item_path)
+            elif len(ls) >= 2:
+                _all(rs[0], elem, item_path, self.added)
+                self.removed.add(item_path)
+            else:
+                _all(ls[0], elem, item_path, self.removed)
+                self.added.add(item_path)
+        for pe, ls in left_items.items():
+            if pe not in right_items:
+                if len(ls) == 1:
+                    _all(ls[0], elem, (*path, pe), self.removed)
+                else:
+                    self.removed.add((*path, pe))
+
+
+def _all(value: Any, node: _Node, path: Path, out: set[Path]) -> None:
+    """Every path of a value present on one side only (added or removed whole)."""
+    if value and isinstance(value, _CONTAINERS):
+        node = node.resolve(value)
+        if node.mapish:
+            if isinstance(value, dict):
+                for key, child in value.items():
+                    if not child or not isinstance(child, _CONTAINERS):
+                        out.add((*path, "f:" + key))
+                    else:
+                        _all(child, node.child(key), (*path, "f:" + key), out)
+        elif node.listish and isinstance(value, list):
+            assert node.elem is not None
+            for pe, items in index_items(node.schema, value).items():
+                if len(items) == 1:
+                    _all(items[0], node.elem, (*path, pe), out)
+                else:
+                    out.add((*path, pe))
+    out.add(path)
+
+
+# The fields no manager owns as a trie: path element -> (never owned itself, children).
+_Excluded = tuple[bool, dict[str, Any]]
+
+
+def _excluded_trie(paths: Iterable[Path]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for path in sorted(paths, key=len):
+        children = root
+        for pe in path[:-1]:
+            children = children.setdefault(pe, (False, {}))[1]
+        children[path[-1]] = (True, children.get(path[-1], (True, {}))[1])
+    return root
+
+
+_NEVER_OWNED_TRIE: Final = _excluded_trie(_NEVER_OWNED)
+
+
+def _created_fields_v1(new: dict[str, Any], cls: type[Model] | None) -> dict[str, Any] | None:
+    """The FieldsV1 of a create's writer when no other manager is involved.
+
+    The same as ``to_fields_v1`` of what :func:`compare` finds added or modified
+    from :func:`empty_object` to ``new``, never-owned fields left out, but
+    written straight from the object. None when the general path must decide
+    (the object itself would be the changed field).
+    """
+    node = _emit_changed(_empty_object(cls), new, _root_node(cls), (False, _NEVER_OWNED_TRIE))
+    if node is None:
+        return {}
+    return node or None
+
+
+def _emit_changed(lhs: Any, rhs: Any, node: _Node, excl: _Excluded | None) -> dict[str, Any] | None:
+    # `_Diff.walk` writing the FieldsV1 node of what was added or modified (None: nothing).
+    node = node.resolve(rhs)
+    excluded = excl is not None and excl[0]
+    if not _shapes_ok(node, lhs, rhs) or (not lhs and not rhs):
+        return None if _json_equal(lhs, rhs) or excluded else {}
+    if lhs == rhs and _same_json(lhs, rhs):
+        return None
+    below = excl[1] if excl is not None else None
+    out: dict[str, Any] = {}
+    if node.mapish:
+        left = lhs or {}
+        right = rhs or {}
+        for key in sorted(right):
+            pe = "f:" + key
+            sub_excl = below.get(pe) if below else None
+            lv = left.get(key, _ABSENT)
+            if lv is _ABSENT:
+                sub = _emit_all_excluding(right[key], node.child(key), sub_excl)
+            else:
+                sub = _emit_changed(lv, right[key], node.child(key), sub_excl)
+            if sub is not None:
+                out[pe] = sub
+        return out or None
+    elem = node.elem
+    assert elem is not None
+    left_items = index_items(node.schema, lhs)
+    right_items = index_items(node.schema, rhs)
+    for pe in sort_elements(right_items):
+        rs = right_items[pe]
+        ls = left_items.get(pe)
+        sub_excl = below.get(pe) if below else None
+        leaf: dict[str, Any] | None = None if sub_excl is not None and sub_excl[0] else {}
+        if ls is None or len(ls) >= 2:
+            if len(rs) == 1:
+                sub = _emit_all_excluding(rs[0], elem, sub_excl)
+            elif ls is None or not _json_equal(ls, rs):
+                sub = leaf
+            else:
+                sub = None
+        elif len(rs) == 1:
+            sub = _emit_changed(ls[0], rs[0], elem, sub_excl)
+        else:
+            sub = leaf
+        if sub is not None:
+            out[pe] = sub
+    return out or None
+
+
+def _emit_all_excluding(value: Any, node: _Node, excl: _Excluded | None) -> dict[str, Any] | None:
+    # `_emit_all` where some fields below may be never owned.
+    if excl is None:
+        return _emit_all(value, node) if value and isinstance(value, _CONTAINERS) else {}
+    member = not excl[0]
+    out: dict[str, Any] = {".": {}} if member else {}
+    if value and isinstance(value, _CONTAINERS):
+        node = node.resolve(value)
+        below = excl[1]
+        if node.mapish and isinstance(value, dict):
+            for key in sorted(value):
+                pe = "f:" + key
+                sub = _emit_all_excluding(value[key], node.child(key), below.get(pe))
+                if sub is not None:
+                    out[pe] = sub
+        elif node.listish and isinstance(value, list):
+            assert node.elem is not None
+            groups = index_items(node.schema, value)
+            for pe in sort_elements(groups):
+                items = groups[pe]
+                if len(items) == 1:
+                    sub = _emit_all_excluding(items[0], node.elem, below.get(pe))
+                else:
+                    sub = None if pe in below and below[pe][0] else {}
+                if sub is not None:
+                    out[pe] = sub
+    if member:
+        return out if len(out) > 1 else {}
+    return out or None
+
+
+def _emit_all(value: Any, node: _Node) -> dict[str, Any]:
+    # `_all` writing the FieldsV1 node of a non-empty dict or list added whole.
+    node = node.resolve(value)
+    if node.mapish:
+        if not isinstance(value, dict):
+            return {}
+        out: dict[str, Any] = {".": {}}
+        if node.scalar_members:
+            for key in sorted(value):
+                out["f:" + key] = {}
+            return out
+        fields = node.members()
+        other = node.other
+        assert other is not None
+        for key in sorted(value):
+            child = value[key]
+            sub = other if fields is None else fields.get(key) or other
+            if sub.leaf or not child or not isinstance(child, _CONTAINERS):
+                out["f:" + key] = {}
+            else:
+                out["f:" + key] = _emit_all(child, sub)
+        return out
+    if node.listish and isinstance(value, list):
+        elem = node.elem
+        assert elem is not None
+        out = {".": {}}
+        groups = index_items(node.schema, value)
+        for pe in sort_elements(groups):
+            items = groups[pe]
+            item = items[0]
+            if len(items) == 1 and item and not elem.leaf and isinstance(item, _CONTAINERS):
+                out[pe] = _emit_all(item, elem)
+            else:
+                out[pe] = {}
+        return out if len(out) > 1 else {}
+    return {}
 
 
 def _json_equal(a: Any, b: Any) -> bool:
@@ -599,6 +956,12 @@ def empty_object(cls: type[Model] | None) -> dict[str, Any]:
     return encoded if isinstance(encoded, dict) else {}
 
 
+@functools.cache
+def _empty_object(cls: type[Model] | None) -> dict[str, Any]:
+    # Shared: only ever read.
+    return empty_object(cls)
+
+
 def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     """A shallow copy of an object without ``metadata.managedFields``."""
     meta = obj.get("metadata")
@@ -621,9 +984,13 @@ class ManagerKey(NamedTuple):
 
 @dataclass(slots=True)
 class ManagedEntry:
+    """One manager's fields. ``wire`` is a FieldsV1 already written for a set:
+    :func:`encode_managed_fields` reuses it while ``fields`` is still that set."""
+
     fields: FieldSet
     api_version: str
     time: str | None
+    wire: tuple[FieldSet, dict[str, Any]] | None = None
 
 
 Managed = dict[ManagerKey, ManagedEntry]
@@ -651,10 +1018,28 @@ def decode_managed_fields(entries: Any) -> Managed:
                 raise ValueError(f"missing fieldsType in managed fields entry {i}")
             raise ValueError(f"invalid fieldsType {fields_type!r} in managed fields entry {i}")
         key = manager_key(entry.get("manager") or "", operation, api_version, entry.get("subresource") or "")
+        wire = entry.get("fieldsV1") or {}
+        fields, canonical = _decode_fields_v1(wire)
         managed[key] = ManagedEntry(
-            from_fields_v1(entry.get("fieldsV1") or {}), api_version, entry.get("time")
+            fields, api_version, entry.get("time"), (fields, wire) if canonical else None
         )
     return managed
+
+
+def _decode_fields_v1(wire: Any) -> tuple[FieldSet, bool]:
+    # The set, and whether `wire` is exactly how to_fields_v1 writes it (so it can be kept).
+    try:
+        blob = orjson.dumps(wire)
+    except (orjson.JSONEncodeError, TypeError):
+        return from_fields_v1(wire), False
+    return _decode_fields_v1_blob(blob)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_fields_v1_blob(blob: bytes) -> tuple[FieldSet, bool]:
+    # Objects of one shape carry the same FieldsV1, written by this module: decode each once.
+    fields = from_fields_v1(orjson.loads(blob))
+    return fields, orjson.dumps(to_fields_v1(fields)) == blob
 
 
 def _time_order(time: str | None) -> str:
@@ -681,7 +1066,10 @@ def encode_managed_fields(managed: Managed) -> list[dict[str, Any]]:
         if entry.time is not None:
             encoded["time"] = entry.time
         encoded["fieldsType"] = "FieldsV1"
-        encoded["fieldsV1"] = to_fields_v1(entry.fields)
+        wire = entry.wire
+        encoded["fieldsV1"] = (
+            wire[1] if wire is not None and wire[0] is entry.fields else to_fields_v1(entry.fields)
+        )
         if key.subresource:
             encoded["subresource"] = key.subresource
         out.append(encoded)
@@ -737,20 +1125,86 @@ def record_update(
     Other managers lose the fields that changed or disappeared; entries
     left empty are dropped. Returns whether the writer took any field.
     """
-    diff = compare(without_managed_fields(old), without_managed_fields(new), cls)
+    diff = _Diff()
+    diff.walk(without_managed_fields(old), without_managed_fields(new), _root_node(cls), ())
     changed = diff.modified | diff.added
+    removed = diff.removed
+    previous = managed.get(key)
     for other in list(managed):
         entry = managed[other]
-        entry.fields = entry.fields - changed - diff.removed
+        paths = entry.fields.paths
+        if paths.isdisjoint(changed) and paths.isdisjoint(removed):
+            continue  # the same set, so its FieldsV1 is kept as it is
+        _replace_fields(entry, FieldSet(paths - changed - removed))
         if not entry.fields:
             del managed[other]
-    taken = FieldSet(changed.paths - _NEVER_OWNED)
+    taken = changed - _NEVER_OWNED
     if not taken:
         return False
-    previous = managed.get(key)
-    fields = taken | previous.fields if previous else taken
-    managed[key] = ManagedEntry(fields, api_version, now)
+    if previous is None:
+        managed[key] = ManagedEntry(FieldSet(taken), api_version, now)
+        return True
+    entry = ManagedEntry(previous.fields, api_version, now, previous.wire)
+    if not taken <= previous.fields.paths:
+        _replace_fields(entry, FieldSet(taken | previous.fields.paths))
+    managed[key] = entry
     return True
+
+
+def _replace_fields(entry: ManagedEntry, fields: FieldSet) -> None:
+    """Give an entry a new set, its FieldsV1 patched where it changed (if it had one)."""
+    wire = entry.wire
+    if wire is not None and wire[0] is entry.fields:
+        old = entry.fields.paths
+        changes: dict[str, list[Any]] = {}
+        for paths, op in ((fields.paths - old, 1), (old - fields.paths, -1)):
+            for path in paths:
+                if not path:
+                    continue
+                children = changes
+                for pe in path[:-1]:
+                    node = children.get(pe)
+                    if node is None:
+                        node = children[pe] = [0, {}]
+                    children = node[1]
+                node = children.get(path[-1])
+                if node is None:
+                    children[path[-1]] = [op, {}]
+                else:
+                    node[0] = op
+        entry.wire = (fields, _patch_fields_v1(wire[1], changes))
+    entry.fields = fields
+
+
+def _patch_fields_v1(children: dict[str, Any], changes: dict[str, list[Any]]) -> dict[str, Any]:
+    # The members of a FieldsV1 node with paths added (+1) or removed (-1) below it,
+    # copied only along the changed paths; "." is left to the caller.
+    out = {pe: node for pe, node in children.items() if pe != "."}
+    new_key = False
+    for pe, (op, below) in changes.items():
+        current = out.get(pe)
+        if current is None:
+            member = False
+            new_key = True
+            grandchildren: dict[str, Any] = {}
+        else:
+            member = not current or "." in current
+            grandchildren = current
+        if op:
+            member = op > 0
+        if below:
+            grandchildren = _patch_fields_v1(grandchildren, below)
+        elif "." in grandchildren:
+            grandchildren = {k: v for k, v in grandchildren.items() if k != "."}
+        if grandchildren:
+            out[pe] = {".": {}, **grandchildren} if member else grandchildren
+        elif member:
+            out[pe] = {}
+        else:
+            out.pop(pe, None)
+    if new_key:
+        out = {pe: out[pe] for pe in sort_elements(out)}
+    return out
 
 
 def update_managed_fields(
@@ -787,8 +1241,17 @@ def update_managed_fields(
         managed = _managed_of(new) or _managed_of(old)
     if old is not None and not managed:
         return []
-    base = old if old is not None else empty_object(cls)
     key = manager_key(manager, "Update", version, subresource)
+    if old is None and not managed:
+        created = _created_fields_v1(without_managed_fields(new), cls)
+        if created is not None:
+            if not created:
+                return []
+            managed[key] = ManagedEntry(FieldSet(), version, now)
+            entries = encode_managed_fields(managed)
+            entries[0]["fieldsV1"] = created
+            return entries
+    base = old if old is not None else _empty_object(cls)
     record_update(managed, base, new, key, version, cls, now)
     cap_update_managers(managed)
     return encode_managed_fields(managed)

@@ -152,7 +152,7 @@ def test_conflicts_with_several_fields_and_an_applier() -> None:
 
 
 def test_conflict_paths_in_keyed_lists() -> None:
-    deployment = {
+    deployment: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "web"},
@@ -232,7 +232,7 @@ def test_keyed_lists_merge_by_key() -> None:
 
 
 def test_removing_a_list_item_the_manager_stopped_applying() -> None:
-    config = {
+    config: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p", "finalizers": ["x", "y"]},
@@ -248,7 +248,7 @@ def test_removing_a_list_item_the_manager_stopped_applying() -> None:
 
 
 def test_atomic_values_are_replaced() -> None:
-    config = {
+    config: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p"},
@@ -269,7 +269,7 @@ def test_untracked_objects_get_a_placeholder_owner() -> None:
 
 
 def test_custom_resources_apply_with_deduced_structure() -> None:
-    config = {
+    config: dict[str, Any] = {
         "apiVersion": "example.com/v1",
         "kind": "Widget",
         "metadata": {"name": "w"},

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from typing import Any
 
 import msgspec
+import pytest
 
 from kubelite.api import apps_v1, core_v1
+from kubelite.api import managedfields as mf
 from kubelite.api.managedfields import (
     FieldSet,
     compare,
@@ -346,3 +349,319 @@ def test_default_manager_from_user_agent() -> None:
     assert default_manager("python-requests/2.31.0") == "python-requests"
     assert default_manager("OpenAPI-Generator/29.0.0/python") == "OpenAPI-Generator"
     assert default_manager("") == ""
+
+
+# -- fast paths against the general algorithm ----------------------------------------------
+#
+# The reference below is the plain algorithm: a diff that walks every node of
+# both objects, the base of a create compared in full, every entry decoded and
+# re-encoded. The module's fast paths (create written straight from the
+# object, equal subtrees skipped, FieldsV1 kept or patched) must give exactly
+# the same managedFields, on random objects and random small edits.
+
+
+def _reference_compare(old: Any, new: Any, cls: Any) -> tuple[set[Any], set[Any], set[Any]]:
+    added: set[Any] = set()
+    modified: set[Any] = set()
+    removed: set[Any] = set()
+    absent = object()
+
+    def equal(a: Any, b: Any) -> bool:
+        if isinstance(a, dict):
+            return isinstance(b, dict) and a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+        if isinstance(a, list):
+            return isinstance(b, list) and len(a) == len(b) and all(map(equal, a, b))
+        if isinstance(a, bool) or isinstance(b, bool):
+            return type(a) is type(b) and a == b
+        return bool(a == b)
+
+    def empty(v: Any) -> bool:
+        return v is absent or v is None or v == {} or v == []
+
+    def walk(lhs: Any, rhs: Any, schema: mf.Schema, path: tuple[str, ...]) -> None:
+        schema = mf.resolve(schema, rhs if rhs is not absent else lhs)
+        container = dict if schema.kind in ("struct", "map") else list
+        shapes_ok = all(v is absent or v is None or isinstance(v, container) for v in (lhs, rhs))
+        if not mf.is_granular(schema) or (empty(lhs) and empty(rhs)) or not shapes_ok:
+            if lhs is absent:
+                added.add(path)
+            elif rhs is absent:
+                removed.add(path)
+            elif not equal(lhs, rhs):
+                modified.add(path)
+            return
+        if container is dict:
+            left = lhs if isinstance(lhs, dict) else {}
+            right = rhs if isinstance(rhs, dict) else {}
+            for key in {**left, **right}:
+                sub, _ = mf.child_schema(schema, key)
+                walk(left.get(key, absent), right.get(key, absent), sub, (*path, "f:" + key))
+        else:
+            assert schema.elem is not None
+            left_items = mf.index_items(schema, lhs)
+            right_items = mf.index_items(schema, rhs)
+            for pe in {**left_items, **right_items}:
+                ls, rs = left_items.get(pe, []), right_items.get(pe, [])
+                item_path = (*path, pe)
+                if len(ls) <= 1 and len(rs) <= 1:
+                    walk(ls[0] if ls else absent, rs[0] if rs else absent, schema.elem, item_path)
+                elif len(ls) >= 2 and len(rs) >= 2:
+                    if not equal(ls, rs):
+                        modified.add(item_path)
+                elif len(ls) >= 2:
+                    if rs:
+                        walk(absent, rs[0], schema.elem, item_path)
+                    removed.add(item_path)
+                else:
+                    if ls:
+                        walk(ls[0], absent, schema.elem, item_path)
+                    added.add(item_path)
+        if path and lhs is absent:
+            added.add(path)
+        elif path and rhs is absent:
+            removed.add(path)
+
+    walk(old, new, mf.schema_for(cls), ())
+    return added, modified, removed
+
+
+def _reference_update(
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    manager: str,
+    cls: Any,
+    now: str,
+    subresource: str = "",
+) -> list[dict[str, Any]]:
+    def managed_of(obj: dict[str, Any] | None) -> mf.Managed:
+        managed: mf.Managed = {}
+        try:
+            decoded = mf.decode_managed_fields(((obj or {}).get("metadata") or {}).get("managedFields"))
+        except ValueError:
+            return {}
+        for key, entry in decoded.items():  # no FieldsV1 carried over: every entry re-encoded
+            managed[key] = mf.ManagedEntry(FieldSet(entry.fields.paths), entry.api_version, entry.time)
+        return managed
+
+    version = str(new.get("apiVersion") or "")
+    requested = (new.get("metadata") or {}).get("managedFields")
+    if subresource:
+        managed = managed_of(old)
+    elif isinstance(requested, list) and requested in ([], [{}]):
+        managed = {}
+    else:
+        managed = managed_of(new) or managed_of(old)
+    if old is not None and not managed:
+        return []
+    base = old if old is not None else mf.empty_object(cls)
+    added, modified, removed = _reference_compare(
+        mf.without_managed_fields(base), mf.without_managed_fields(new), cls
+    )
+    changed = added | modified
+    for other in list(managed):
+        managed[other].fields = FieldSet(managed[other].fields.paths - changed - removed)
+        if not managed[other].fields:
+            del managed[other]
+    taken = changed - mf._NEVER_OWNED
+    key = mf.manager_key(manager, "Update", version, subresource)
+    if taken:
+        previous = managed.get(key)
+        fields = FieldSet(taken | (previous.fields.paths if previous else frozenset()))
+        managed[key] = mf.ManagedEntry(fields, version, now)
+    mf.cap_update_managers(managed)
+    return mf.encode_managed_fields(managed)
+
+
+def _sample_objects() -> list[tuple[Any, dict[str, Any]]]:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "namespace": "default",
+            "uid": "u",
+            "labels": {"app": "web"},
+            "finalizers": ["a", "b"],
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": "n", "uid": "o1"}],
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "web",
+                    "image": "nginx",
+                    "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}],
+                    "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                    "resources": {"limits": {"cpu": "1"}},
+                    "command": ["sh", "-c"],
+                },
+                {"name": "side", "image": "busybox"},
+            ],
+            "nodeSelector": {"disk": "ssd"},
+            "tolerations": [{"key": "k", "operator": "Exists"}],
+        },
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "podIPs": [{"ip": "10.0.0.1"}],
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s", "namespace": "default", "annotations": {"a": "b"}},
+        "spec": {
+            "ports": [{"port": 80, "targetPort": 8080}, {"port": 443, "name": "https"}],
+            "selector": {"app": "web"},
+            "type": "ClusterIP",
+        },
+    }
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w", "labels": {"x": "y"}},
+        "spec": {"size": 3, "on": True, "ratio": 1.0, "tags": ["a", "b"], "nested": {"x": 1, "y": None}},
+    }
+    return [
+        (core_v1.ConfigMap, configmap(a="1", b="2")),
+        (apps_v1.Deployment, stored_deployment()),
+        (core_v1.Pod, pod),
+        (core_v1.Service, service),
+        (None, widget),
+    ]
+
+
+_SCALARS: list[Any] = ["x", "nginx", "", 0, 1, 1.0, 2, True, False, None, "TCP", 80]
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth < 2 and roll < 0.15:
+        return {rng.choice(["a", "b", "name", "image"]): _random_value(rng, depth + 1) for _ in range(2)}
+    if depth < 2 and roll < 0.3:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 2))]
+    if roll < 0.35:
+        return {}
+    if roll < 0.4:
+        return []
+    return rng.choice(_SCALARS)
+
+
+def _containers_in(obj: Any, out: list[tuple[Any, Any]], root: bool = False) -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key != "managedFields":
+                if not (root and key == "metadata"):
+                    out.append((obj, key))
+                _containers_in(value, out)
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            out.append((obj, i))
+            _containers_in(value, out)
+
+
+def _edit(rng: random.Random, obj: dict[str, Any]) -> None:
+    """One small random change somewhere in the object (metadata.managedFields aside)."""
+    spots: list[tuple[Any, Any]] = []
+    _containers_in(obj, spots, root=True)
+    parent, key = rng.choice(spots)
+    roll = rng.random()
+    value = parent[key]
+    if roll < 0.3:
+        parent[key] = _random_value(rng)
+    elif roll < 0.45 and isinstance(parent, dict) and key not in ("apiVersion", "kind"):
+        del parent[key]
+    elif roll < 0.6 and isinstance(value, list) and value:
+        value.append(copy.deepcopy(rng.choice(value)))  # may duplicate a key
+    elif roll < 0.75 and isinstance(value, dict):
+        value[rng.choice(["new", "name", "image", "replicas", "x"])] = _random_value(rng)
+    elif isinstance(value, bool | int) and not isinstance(parent, list):
+        parent[key] = int(value) if isinstance(value, bool) else bool(value)  # true vs 1
+    else:
+        parent[key] = rng.choice(_SCALARS)
+
+
+def _shuffled_keys(rng: random.Random, value: Any) -> Any:
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {k: _shuffled_keys(rng, v) for k, v in items}
+    return value
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fast_paths_match_the_general_algorithm(seed: int) -> None:
+    rng = random.Random(seed)
+    for cls, sample in _sample_objects():
+        obj = copy.deepcopy(sample)
+        created = copy.deepcopy(obj)
+        for _ in range(rng.randint(0, 3)):
+            _edit(rng, created)
+        if rng.random() < 0.2:
+            created["metadata"]["managedFields"] = [{}] if rng.random() < 0.5 else []
+        expected = _reference_update(None, created, "creator", cls, T0)
+        assert update_managed_fields(None, created, "creator", "Update", cls, T0) == expected
+        created["metadata"]["managedFields"] = expected
+        current = created
+        for step in range(6):
+            edited = copy.deepcopy(current)
+            for _ in range(rng.randint(0, 3)):
+                _edit(rng, edited)
+            managed = edited["metadata"].get("managedFields")
+            if isinstance(managed, list) and managed and rng.random() < 0.3:
+                # A client may send the entries back in any key order: still read and rewritten.
+                edited["metadata"]["managedFields"] = _shuffled_keys(rng, managed)
+            manager = rng.choice(["creator", "editor", "kubelet", "scaler"])
+            subresource = rng.choice(["", "", "status"])
+            now = f"2024-05-01T12:{step:02d}:00Z"
+            expected = _reference_update(current, edited, manager, cls, now, subresource)
+            got = update_managed_fields(current, edited, manager, "Update", cls, now, subresource)
+            assert got == expected
+            assert json.dumps(got) == json.dumps(expected)  # the same key order too
+            edited["metadata"]["managedFields"] = got
+            current = edited
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_compare_matches_the_general_walk(seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    for cls, sample in _sample_objects():
+        old = copy.deepcopy(sample)
+        for _ in range(rng.randint(0, 2)):
+            _edit(rng, old)
+        new = copy.deepcopy(old)
+        for _ in range(rng.randint(1, 3)):
+            _edit(rng, new)
+        diff = compare(old, new, cls)
+        added, modified, removed = _reference_compare(old, new, cls)
+        assert (diff.added.paths, diff.modified.paths, diff.removed.paths) == (added, modified, removed)
+
+
+def test_create_of_every_kind_matches_the_general_algorithm() -> None:
+    for cls, sample in _sample_objects():
+        assert update_managed_fields(None, sample, "m", "Update", cls, T0) == _reference_update(
+            None, sample, "m", cls, T0
+        )
+    # The defaulted typed objects the API server holds, for a few more kinds.
+    for cls in (apps_v1.StatefulSet, apps_v1.DaemonSet, core_v1.Service, core_v1.Namespace, core_v1.Node):
+        obj = msgspec.to_builtins(msgspec.convert({"metadata": {"name": "x", "labels": {"a": "b"}}}, cls))
+        assert update_managed_fields(None, obj, "m", "Update", cls, T0) == _reference_update(
+            None, obj, "m", cls, T0
+        )
+
+
+def test_unchanged_entries_are_kept_as_given() -> None:
+    deployment = stored_deployment()
+    deployment["metadata"]["managedFields"] = update_managed_fields(
+        None, deployment, "creator", "Update", apps_v1.Deployment, T0
+    )
+    scaled = copy.deepcopy(deployment)
+    scaled["metadata"]["labels"]["tier"] = "front"
+    entries = update_managed_fields(deployment, scaled, "labeler", "Update", apps_v1.Deployment, T1)
+    # The creator lost nothing: its FieldsV1 is the very object the request carried.
+    assert entries[0]["fieldsV1"] is scaled["metadata"]["managedFields"][0]["fieldsV1"]
+    # Not so when the request spells it in another order: rewritten as Kubernetes writes it.
+    reordered = copy.deepcopy(scaled)
+    fields_v1 = reordered["metadata"]["managedFields"][0]["fieldsV1"]
+    reordered["metadata"]["managedFields"][0]["fieldsV1"] = dict(reversed(list(fields_v1.items())))
+    entries = update_managed_fields(deployment, reordered, "labeler", "Update", apps_v1.Deployment, T1)
+    assert list(entries[0]["fieldsV1"]) == ["f:metadata", "f:spec"]
