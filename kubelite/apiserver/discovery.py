@@ -19,6 +19,7 @@ from kubelite.apiserver.codec import accept_clauses
 SERVED_SUBRESOURCES: dict[str, dict[str, Any]] = {
     "status": {"verbs": ["get", "patch", "update"]},
     "scale": {"verbs": ["get", "patch", "update"], "group": "autoscaling", "version": "v1", "kind": "Scale"},
+    "binding": {"verbs": ["create"], "kind": "Binding"},
 }
 
 

@@ -21,6 +21,7 @@ from kubelite.api import errors, protobuf
 from kubelite.api.fieldvalidation import duplicate_fields
 from kubelite.api.resources import Registry, Resource
 from kubelite.apiserver import codec, tables
+from kubelite.apiserver.binding import create_binding
 from kubelite.apiserver.requestinfo import RequestInfo
 from kubelite.apiserver.rest import (
     REST,
@@ -164,6 +165,8 @@ class ResourceHandler:
         sub = info.subresource
         if sub == "scale":
             return await self.scale.handle(request, res, ns, info.name, user)
+        if sub == "binding" and method == "POST" and res.plural == "pods":
+            return await create_binding(self.rest, res, ns, info.name, (await self._body(request, res))[1])
         if sub not in ("", "status", "finalize") or (sub == "finalize" and method != "PUT"):
             raise errors.method_not_allowed(
                 f"the server does not allow this method on the requested resource ({sub})"
