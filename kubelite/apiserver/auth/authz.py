@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from kubelite.apiserver.auth.authn import UserInfo
+from kubelite.apiserver.requestinfo import parse_request_path
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,6 @@ _METHOD_VERBS = {
     "PATCH": "patch",
     "DELETE": "delete",
 }
-_SPECIAL_VERBS = ("proxy", "watch")
-_NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
 
 def request_attributes(user: UserInfo, method: str, path: str, query: Mapping[str, str]) -> RequestAttributes:
@@ -120,38 +119,13 @@ def request_attributes(user: UserInfo, method: str, path: str, query: Mapping[st
     ``fieldSelector=metadata.name=x`` carries the name ``x``. Paths outside
     ``/api`` and ``/apis``, and discovery documents, are non-resource requests.
     """
-    non_resource = RequestAttributes(user=user, verb=method.lower(), path=path)
-    parts = [p for p in path.strip("/").split("/") if p]
-    if not parts or parts[0] not in ("api", "apis"):
-        return non_resource
-    if parts[0] == "api":
-        if len(parts) < 2:
-            return non_resource
-        group, version, rest = "", parts[1], parts[2:]
-    else:
-        if len(parts) < 3:
-            return non_resource
-        group, version, rest = parts[1], parts[2], parts[3:]
-    if not rest:
-        return non_resource  # the group/version discovery document
-
-    if rest[0] in _SPECIAL_VERBS:
-        if len(rest) < 2:
-            return non_resource
-        verb, rest = rest[0], rest[1:]
-    else:
-        verb = _METHOD_VERBS.get(method.upper(), method.lower())
-
-    namespace = ""
-    if rest[0] == "namespaces" and len(rest) > 1:
-        namespace = rest[1]
-        if len(rest) > 2 and rest[2] not in _NAMESPACE_SUBRESOURCES:
-            rest = rest[2:]
-
-    resource = rest[0]
-    name = rest[1] if len(rest) >= 2 else ""
-    subresource = rest[2] if len(rest) >= 3 and verb != "proxy" else ""
-
+    info = parse_request_path(path)
+    if not info.resource_request or not info.resource:
+        return RequestAttributes(user=user, verb=method.lower(), path=path)
+    verb = "watch" if info.legacy_watch else _METHOD_VERBS.get(method.upper(), method.lower())
+    name, subresource = info.name, info.subresource
+    # The namespace object itself is authorized within its own namespace, as Kubernetes does.
+    namespace = info.namespace or (info.name if info.resource == "namespaces" else "")
     if not name and verb == "get":
         verb = "watch" if query.get("watch", "").lower() in ("true", "1") else "list"
     if not name and verb == "delete":
@@ -165,9 +139,9 @@ def request_attributes(user: UserInfo, method: str, path: str, query: Mapping[st
         user=user,
         verb=verb,
         namespace=namespace,
-        api_group=group,
-        api_version=version,
-        resource=resource,
+        api_group=info.group,
+        api_version=info.version,
+        resource=info.resource,
         subresource=subresource,
         name=name,
         path=path,
