@@ -490,13 +490,23 @@ def item_element(schema: Schema, item: Any) -> str | None:
         if type(value) is str or type(value) is int:
             return _key_element_of(schema.keys, (value,))
         return key_element({name: value})
-    fields = {}
-    for k in schema.keys:
-        if k in item:
-            fields[k] = item[k]
-        elif k in _KEY_DEFAULTS:
-            fields[k] = _KEY_DEFAULTS[k]
-    return key_element(fields) if fields else None
+    names: list[str] = []
+    values: list[Any] = []
+    simple = True
+    for k in sorted(schema.keys):
+        value = item.get(k, _ABSENT)
+        if value is _ABSENT:
+            if k not in _KEY_DEFAULTS:
+                continue
+            value = _KEY_DEFAULTS[k]
+        names.append(k)
+        values.append(value)
+        simple = simple and (type(value) is str or type(value) is int)
+    if not names:
+        return None
+    if simple:
+        return _key_element_of(tuple(names), tuple(values))
+    return key_element(dict(zip(names, values, strict=True)))
 
 
 def index_items(schema: Schema, items: Any) -> dict[str, list[Any]]:
@@ -609,6 +619,7 @@ class _Node:
         "deduced",
         "elem",
         "fields",
+        "key_name",
         "leaf",
         "listish",
         "mapish",
@@ -628,6 +639,8 @@ class _Node:
         self.other: _Node | None = None
         self.elem: _Node | None = None
         self.scalar_members = False
+        # The one key field of a list map keyed by a single field.
+        self.key_name = schema.keys[0] if kind == "list-map" and len(schema.keys) == 1 else None
         if kind == "map":
             assert schema.elem is not None
             self.other = _node_of(schema.elem)
@@ -726,7 +739,7 @@ class _Diff:
                 lv = left.get(key, _ABSENT)
                 if lv is _ABSENT:
                     _all(rv, node.child(key), (*path, "f:" + key), self.added)
-                else:
+                elif lv.__class__ is not rv.__class__ or isinstance(rv, _CONTAINERS) or lv != rv:
                     self.walk(lv, rv, node.child(key), (*path, "f:" + key))
             if not left.keys() <= right.keys():
                 for key, lv in left.items():
@@ -735,8 +748,8 @@ class _Diff:
             return
         elem = node.elem
         assert elem is not None
-        left_items = index_items(node.schema, lhs)
-        right_items = index_items(node.schema, rhs)
+        left_items = _index_items(node, lhs) if lhs else {}
+        right_items = _index_items(node, rhs) if rhs else {}
         for pe, rs in right_items.items():
             ls = left_items.get(pe)
             item_path = (*path, pe)
@@ -777,7 +790,7 @@ def _all(value: Any, node: _Node, path: Path, out: set[Path]) -> None:
                         _all(child, node.child(key), (*path, "f:" + key), out)
         elif node.listish and isinstance(value, list):
             assert node.elem is not None
-            for pe, items in index_items(node.schema, value).items():
+            for pe, items in _index_items(node, value).items():
                 if len(items) == 1:
                     _all(items[0], node.elem, (*path, pe), out)
                 else:
@@ -896,9 +909,35 @@ def _emit_all_excluding(value: Any, node: _Node, excl: _Excluded | None) -> dict
     return out or None
 
 
+def _index_items(node: _Node, items: list[Any]) -> dict[str, list[Any]]:
+    # index_items, with the common list keyed by one string field done inline.
+    name = node.key_name
+    if name is None:
+        return index_items(node.schema, items)
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        value = item.get(name, _ABSENT)
+        if type(value) is str:
+            pe = _key_element_of(node.schema.keys, (value,))
+        else:
+            found = item_element(node.schema, item)
+            if found is None:
+                continue
+            pe = found
+        group = out.get(pe)
+        if group is None:
+            out[pe] = [item]
+        else:
+            group.append(item)
+    return out
+
+
 def _emit_all(value: Any, node: _Node) -> dict[str, Any]:
     # `_all` writing the FieldsV1 node of a non-empty dict or list added whole.
-    node = node.resolve(value)
+    if node.deduced:
+        node = node.resolve(value)
     if node.mapish:
         if not isinstance(value, dict):
             return {}
@@ -907,22 +946,29 @@ def _emit_all(value: Any, node: _Node) -> dict[str, Any]:
             for key in sorted(value):
                 out["f:" + key] = {}
             return out
-        fields = node.members()
+        fields = node.fields if node.fields is not None else node.members()
         other = node.other
         assert other is not None
-        for key in sorted(value):
-            child = value[key]
-            sub = other if fields is None else fields.get(key) or other
-            if sub.leaf or not child or not isinstance(child, _CONTAINERS):
+        if fields is None:
+            for key in sorted(value):
+                child = value[key]
+                if other.leaf or not child or not isinstance(child, _CONTAINERS):
+                    out["f:" + key] = {}
+                else:
+                    out["f:" + key] = _emit_all(child, other)
+            return out
+        for key, child in sorted(value.items()):
+            if not child or not isinstance(child, _CONTAINERS):
                 out["f:" + key] = {}
-            else:
-                out["f:" + key] = _emit_all(child, sub)
+                continue
+            sub = fields.get(key) or other
+            out["f:" + key] = {} if sub.leaf else _emit_all(child, sub)
         return out
     if node.listish and isinstance(value, list):
         elem = node.elem
         assert elem is not None
         out = {".": {}}
-        groups = index_items(node.schema, value)
+        groups = _index_items(node, value)
         for pe in sort_elements(groups):
             items = groups[pe]
             item = items[0]
@@ -1247,10 +1293,15 @@ def update_managed_fields(
         if created is not None:
             if not created:
                 return []
-            managed[key] = ManagedEntry(FieldSet(), version, now)
-            entries = encode_managed_fields(managed)
-            entries[0]["fieldsV1"] = created
-            return entries
+            # encode_managed_fields of this one entry
+            entry: dict[str, Any] = {"manager": manager, "operation": "Update", "apiVersion": version}
+            if now is not None:
+                entry["time"] = now
+            entry["fieldsType"] = "FieldsV1"
+            entry["fieldsV1"] = created
+            if subresource:
+                entry["subresource"] = subresource
+            return [entry]
     base = old if old is not None else _empty_object(cls)
     record_update(managed, base, new, key, version, cls, now)
     cap_update_managers(managed)
