@@ -39,7 +39,7 @@ from kubelite.apiserver.auth.certs import pki_for
 from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.handlers import ResourceHandler, json_response
 from kubelite.apiserver.metrics import APIServerMetrics, Gauges
-from kubelite.apiserver.namespaces import NamespaceFinalizer, ensure_system_namespaces
+from kubelite.apiserver.namespaces import ensure_system_namespaces
 from kubelite.apiserver.requestinfo import parse_request_path
 from kubelite.apiserver.rest import REST
 from kubelite.apiserver.watchcache import WatchCache
@@ -117,7 +117,6 @@ class APIServer:
                     tg.create_task(maintain(), name="store-maintenance")
                 await cache.wait_ready()
                 await ensure_system_namespaces(rest, self.registry)
-                tg.create_task(NamespaceFinalizer(rest, self.registry).run(), name="namespace-finalizer")
                 await runner.setup()
                 sock = _listen(config.bind_address, config.port)
                 site = web.SockSite(runner, sock, ssl_context=ssl_context)

@@ -1,17 +1,34 @@
 """Namespaces: the system ones, admission of content (404 in a missing
 namespace, 403 in a terminating one), and deletion that empties a namespace
-and then removes it."""
+and then removes it (the namespace controller's work: it runs here, in a
+controller manager on the server's loop)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+
+@pytest.fixture(scope="module", autouse=True)
+def namespace_controller(api_server: Any) -> Iterator[None]:
+    """A controller manager running only the namespace controller against the module's server."""
+    from kubelite.client import Client
+    from kubelite.controllers.manager import ControllerManager
+
+    async def run() -> None:
+        async with Client(api_server.url, component="kube-controller-manager") as c:
+            await ControllerManager(c, "namespace", leader_elect=False).run()
+
+    future = asyncio.run_coroutine_threadsafe(run(), api_server.loop)
+    yield
+    future.cancel()
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +183,7 @@ def test_terminating_namespace_refuses_new_content(core: client.CoreV1Api) -> No
 
     # Updates of what is still there are allowed.
     core.patch_namespaced_config_map("held", ns, {"data": {"k": "v"}})
-    time.sleep(1.5)  # a sweep or more of the namespace clean-up
+    time.sleep(1.5)  # time for the namespace controller to look again
     assert core.read_namespace(ns).status.phase == "Terminating"
 
     core.patch_namespaced_config_map("held", ns, {"metadata": {"finalizers": None}})
