@@ -1,0 +1,559 @@
+"""PodTopologySpread: keep matching pods evenly spread over topology domains.
+
+A constraint says: over the domains of ``topologyKey`` (zones, nodes, ...),
+the number of pods matching ``labelSelector`` (plus the values of the pod's
+own ``matchLabelKeys``) in the pod's namespace may differ by at most
+``maxSkew`` between any domain and the emptiest one. ``DoNotSchedule``
+constraints are Filter rules; ``ScheduleAnyway`` ones only steer Score.
+
+- Domains are the values of the key on the nodes that count: by default
+  those that pass the pod's required node affinity and nodeSelector
+  (``nodeAffinityPolicy: Honor``) whatever their taints
+  (``nodeTaintsPolicy: Ignore``); a node without the key is no domain, and
+  a pod cannot go there under a DoNotSchedule constraint.
+- ``minDomains``: while fewer domains than that exist, the global minimum
+  counts as 0, so pods cannot pile into the few domains there are.
+- A pod without constraints that a Service, ReplicationController,
+  ReplicaSet or StatefulSet selects gets the cluster defaults (Kubernetes'
+  system defaults: hostname maxSkew 3 and zone maxSkew 5, ScheduleAnyway),
+  with those objects' selectors as its selector.
+
+PreFilter counts matching pods per domain once per pod. Counting walks every
+node, so per node and NodeInfo generation the counts are memoized: only
+nodes that changed since the last pod are counted again.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+
+from kubelite.api.core_v1 import Node, Pod
+from kubelite.api.selectors import LabelSelector, Requirement, new_requirement, selector_from_api
+from kubelite.client import lookup
+from kubelite.scheduler.interface import (
+    ASSIGNED_POD,
+    NODE,
+    ActionType,
+    ClusterEvent,
+    ClusterEventWithHint,
+    Code,
+    CycleState,
+    PreFilterResult,
+    Status,
+)
+from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
+
+NAME = "PodTopologySpread"
+
+ERR_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
+ERR_NODE_LABEL_NOT_MATCH = ERR_CONSTRAINTS_NOT_MATCH + " (missing required label)"
+
+HOSTNAME = "kubernetes.io/hostname"
+ZONE = "topology.kubernetes.io/zone"
+DO_NOT_SCHEDULE = "DoNotSchedule"
+SCHEDULE_ANYWAY = "ScheduleAnyway"
+HONOR = "Honor"
+IGNORE = "Ignore"
+
+# Kubernetes' system default constraints (defaultingType: System).
+SYSTEM_DEFAULT_CONSTRAINTS: tuple[dict[str, Any], ...] = (
+    {"topologyKey": HOSTNAME, "whenUnsatisfiable": SCHEDULE_ANYWAY, "maxSkew": 3},
+    {"topologyKey": ZONE, "whenUnsatisfiable": SCHEDULE_ANYWAY, "maxSkew": 5},
+)
+
+_PRE_FILTER_KEY = "PreFilter" + NAME
+_PRE_SCORE_KEY = "PreScore" + NAME
+
+
+# ------------------------------------------------------- node matching helpers
+
+
+def node_selector_requirement_matches(req: Any, labels: dict[str, str]) -> bool:
+    """One NodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) against node labels."""
+    op = req.operator
+    value = labels.get(req.key)
+    if op == "In":
+        return value is not None and value in req.values
+    if op == "NotIn":
+        return value is None or value not in req.values
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op in ("Gt", "Lt"):
+        if value is None or len(req.values) != 1:
+            return False
+        try:
+            have, want = int(value), int(req.values[0])
+        except ValueError:
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def node_selector_terms_match(terms: list[Any], node: Node) -> bool:
+    """Whether ``node`` matches any of the NodeSelectorTerms (an empty term matches nothing)."""
+    labels = node.metadata.labels
+    fields = {"metadata.name": node.metadata.name}
+    for term in terms:
+        if not term.matchExpressions and not term.matchFields:
+            continue
+        if all(node_selector_requirement_matches(r, labels) for r in term.matchExpressions) and all(
+            node_selector_requirement_matches(r, fields) for r in term.matchFields
+        ):
+            return True
+    return False
+
+
+def required_node_affinity_matches(pod: Pod, node: Node) -> bool:
+    """The pod's nodeSelector and required node affinity, as the NodeAffinity filter checks them."""
+    labels = node.metadata.labels
+    for key, value in pod.spec.nodeSelector.items():
+        if labels.get(key) != value:
+            return False
+    affinity = pod.spec.affinity
+    if affinity is not None and affinity.nodeAffinity is not None:
+        required = affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
+        if required is not None and not node_selector_terms_match(required.nodeSelectorTerms, node):
+            return False
+    return True
+
+
+def toleration_tolerates(toleration: Any, taint: Any) -> bool:
+    if toleration.effect and toleration.effect != taint.effect:
+        return False
+    if toleration.key != taint.key and toleration.key:
+        return False
+    if not toleration.key and toleration.operator != "Exists":
+        return False
+    if toleration.operator == "Exists":
+        return True
+    return toleration.value == taint.value
+
+
+def tolerates_node_taints(pod: Pod, node: Node) -> bool:
+    """Whether the pod tolerates every NoSchedule/NoExecute taint of the node."""
+    for taint in node.spec.taints:
+        if taint.effect not in ("NoSchedule", "NoExecute"):
+            continue
+        if not any(toleration_tolerates(t, taint) for t in pod.spec.tolerations):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- constraints
+
+
+class Constraint:
+    """One topology spread constraint, parsed for the pod being scheduled."""
+
+    __slots__ = (
+        "max_skew",
+        "min_domains",
+        "node_affinity_policy",
+        "node_taints_policy",
+        "selector",
+        "selector_key",
+        "topology_key",
+    )
+
+    def __init__(
+        self,
+        max_skew: int,
+        topology_key: str,
+        selector: LabelSelector,
+        min_domains: int = 1,
+        node_affinity_policy: str = HONOR,
+        node_taints_policy: str = IGNORE,
+    ) -> None:
+        self.max_skew = max_skew
+        self.topology_key = topology_key
+        self.selector = selector
+        self.selector_key = (selector.selects_nothing, selector.requirements)
+        self.min_domains = min_domains
+        self.node_affinity_policy = node_affinity_policy
+        self.node_taints_policy = node_taints_policy
+
+    def includes_node(self, pod: Pod, node: Node) -> bool:
+        """Whether ``node`` counts for this constraint under its node inclusion policies."""
+        if self.node_affinity_policy == HONOR and not required_node_affinity_matches(pod, node):
+            return False
+        return not (self.node_taints_policy == HONOR and not tolerates_node_taints(pod, node))
+
+
+def _selector_of(
+    label_selector: Any, match_label_keys: list[str], pod_labels: dict[str, str]
+) -> LabelSelector:
+    if label_selector is None:
+        selector = LabelSelector.nothing()
+    else:
+        try:
+            selector = selector_from_api(msgspec.to_builtins(label_selector))
+        except ValueError:
+            selector = LabelSelector.nothing()
+    extra: list[Requirement] = []
+    for key in match_label_keys:
+        if key in pod_labels:
+            try:
+                extra.append(new_requirement(key, "in", [pod_labels[key]]))
+            except ValueError:
+                pass
+    return selector.add(*extra) if extra else selector
+
+
+def _has_all_keys(labels: dict[str, str], constraints: list[Constraint]) -> bool:
+    return all(c.topology_key in labels for c in constraints)
+
+
+class _FilterState:
+    """Matching pods per domain for each hard constraint, with a lazily kept minimum."""
+
+    __slots__ = ("constraints", "counts", "minimums")
+
+    def __init__(self, constraints: list[Constraint]) -> None:
+        self.constraints = constraints
+        self.counts: list[dict[str, int]] = [{} for _ in constraints]
+        self.minimums: list[int | None] = [None] * len(constraints)  # None: recompute on read
+
+    def clone(self) -> _FilterState:
+        new = _FilterState(self.constraints)
+        new.counts = [dict(c) for c in self.counts]
+        new.minimums = list(self.minimums)
+        return new
+
+    def min_match(self, i: int) -> int:
+        low = self.minimums[i]
+        if low is None:
+            counts = self.counts[i]
+            low = min(counts.values()) if counts else 2**31 - 1
+            self.minimums[i] = low
+        c = self.constraints[i]
+        if len(self.counts[i]) < c.min_domains:
+            return 0  # too few domains: the emptiest possible one has no pods
+        return low
+
+    def update(self, i: int, value: str, delta: int) -> None:
+        counts = self.counts[i]
+        old = counts.get(value, 0)
+        new = old + delta
+        counts[value] = new
+        low = self.minimums[i]
+        if low is not None:
+            if new < low:
+                self.minimums[i] = new
+            elif old == low and new > old:
+                self.minimums[i] = None
+
+
+class _ScoreState:
+    __slots__ = ("constraints", "ignored", "pair_counts", "weights")
+
+    def __init__(self, constraints: list[Constraint]) -> None:
+        self.constraints = constraints
+        self.ignored: set[str] = set()
+        self.pair_counts: list[dict[str, int]] = [{} for _ in constraints]
+        self.weights: list[float] = [0.0] * len(constraints)
+
+
+def count_matching(pods: list[PodInfo], selector: LabelSelector, namespace: str) -> int:
+    """Pods in ``namespace`` that ``selector`` matches, not counting ones being deleted."""
+    n = 0
+    for pi in pods:
+        meta = pi.pod.metadata
+        if meta.namespace == namespace and not meta.deletionTimestamp and selector.matches(meta.labels):
+            n += 1
+    return n
+
+
+class PodTopologySpread:
+    """The PodTopologySpread plugin (PreFilter, Filter, PreScore, Score)."""
+
+    name = NAME
+
+    def __init__(self, args: dict[str, Any] | None, handle: Any) -> None:
+        args = args or {}
+        self.handle = handle
+        self.defaulting_type = args.get("defaultingType", "System")
+        if self.defaulting_type not in ("System", "List"):
+            raise ValueError(f"defaultingType must be System or List, not {self.defaulting_type!r}")
+        if self.defaulting_type == "System":
+            self.default_constraints: list[dict[str, Any]] = [dict(c) for c in SYSTEM_DEFAULT_CONSTRAINTS]
+        else:
+            self.default_constraints = [dict(c) for c in args.get("defaultConstraints") or []]
+        self.system_defaulted = self.defaulting_type == "System"
+        self._memo: dict[str, tuple[int, dict[tuple[Any, ...], int]]] = {}
+        self._selecting: list[Any] = []
+        factory = getattr(handle, "informer_factory", None)
+        if factory is not None and self.default_constraints:
+            for group, version, kind in (
+                ("", "v1", "Service"),
+                ("", "v1", "ReplicationController"),
+                ("apps", "v1", "ReplicaSet"),
+                ("apps", "v1", "StatefulSet"),
+            ):
+                self._selecting.append((kind, factory.informer_for(lookup(group, version, kind))))
+
+    # ------------------------------------------------------------ constraints
+
+    def _constraints(self, pod: Pod, when: str) -> list[Constraint]:
+        """The pod's constraints of kind ``when``; the defaults when it has none at all."""
+        if pod.spec.topologySpreadConstraints:
+            out = []
+            labels = pod.metadata.labels
+            for c in pod.spec.topologySpreadConstraints:
+                if c.whenUnsatisfiable != when:
+                    continue
+                out.append(
+                    Constraint(
+                        c.maxSkew,
+                        c.topologyKey,
+                        _selector_of(c.labelSelector, c.matchLabelKeys, labels),
+                        c.minDomains if c.minDomains is not None else 1,
+                        c.nodeAffinityPolicy or HONOR,
+                        c.nodeTaintsPolicy or IGNORE,
+                    )
+                )
+            return out
+        return self._default_constraints(pod, when)
+
+    def _default_constraints(self, pod: Pod, when: str) -> list[Constraint]:
+        wanted = [c for c in self.default_constraints if c.get("whenUnsatisfiable") == when]
+        if not wanted:
+            return []
+        selector = self.default_selector(pod)
+        if selector.empty or selector.selects_nothing:
+            return []
+        return [Constraint(int(c["maxSkew"]), c["topologyKey"], selector) for c in wanted]
+
+    def default_selector(self, pod: Pod) -> LabelSelector:
+        """The union of the selectors of the Services, RCs, ReplicaSets and StatefulSets selecting the pod."""
+        labels = pod.metadata.labels
+        ns = pod.metadata.namespace
+        merged: dict[str, str] = {}
+        requirements: list[Requirement] = []
+        for kind, informer in self._selecting:
+            for obj in informer.list():
+                if obj.metadata.namespace != ns:
+                    continue
+                if kind in ("Service", "ReplicationController"):
+                    sel_map = obj.spec.selector or {}
+                    if sel_map and all(labels.get(k) == v for k, v in sel_map.items()):
+                        merged.update(sel_map)
+                else:
+                    if obj.spec.selector is None:
+                        continue
+                    try:
+                        sel = selector_from_api(msgspec.to_builtins(obj.spec.selector))
+                    except ValueError:
+                        continue
+                    if not sel.empty and sel.matches(labels):
+                        requirements.extend(sel.requirements)
+        for k, v in merged.items():
+            requirements.append(new_requirement(k, "in", [v]))
+        return LabelSelector(requirements)
+
+    # ---------------------------------------------------------------- filter
+
+    def _count_on(self, ni: NodeInfo, c: Constraint, namespace: str) -> int:
+        """``count_matching`` on one node, memoized per NodeInfo generation."""
+        if not ni.pods:
+            return 0
+        generation = ni.generation
+        if not generation:
+            return count_matching(ni.pods, c.selector, namespace)
+        entry = self._memo.get(ni.name)
+        if entry is None or entry[0] != generation:
+            entry = (generation, {})
+            self._memo[ni.name] = entry
+        key = (namespace, c.selector_key)
+        n = entry[1].get(key)
+        if n is None:
+            n = entry[1][key] = count_matching(ni.pods, c.selector, namespace)
+        return n
+
+    def pre_filter(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
+    ) -> tuple[PreFilterResult | None, Status | None]:
+        constraints = self._constraints(pod, DO_NOT_SCHEDULE)
+        if not constraints:
+            return None, Status(Code.SKIP)
+        s = _FilterState(constraints)
+        ns = pod.metadata.namespace
+        snapshot = self.handle.snapshot_shared_lister()
+        if len(self._memo) > 2 * max(len(snapshot), 1000):
+            self._memo.clear()
+        for ni in snapshot.list():
+            node = ni.node
+            if node is None:
+                continue
+            labels = node.metadata.labels
+            if not _has_all_keys(labels, constraints):
+                continue
+            for i, c in enumerate(constraints):
+                if not c.includes_node(pod, node):
+                    continue
+                value = labels[c.topology_key]
+                counts = s.counts[i]
+                counts[value] = counts.get(value, 0) + self._count_on(ni, c, ns)
+        state[_PRE_FILTER_KEY] = s
+        return None, None
+
+    def pre_filter_extensions(self) -> PodTopologySpread:
+        return self
+
+    def _update(
+        self, state: CycleState, pod: Pod, other: PodInfo, node_info: NodeInfo, delta: int
+    ) -> Status | None:
+        s: _FilterState | None = state.get(_PRE_FILTER_KEY)
+        node = node_info.node
+        if s is None or node is None or other.pod.metadata.namespace != pod.metadata.namespace:
+            return None
+        labels = node.metadata.labels
+        if not _has_all_keys(labels, s.constraints):
+            return None
+        for i, c in enumerate(s.constraints):
+            if c.selector.matches(other.pod.metadata.labels) and c.includes_node(pod, node):
+                s.update(i, labels[c.topology_key], delta)
+        return None
+
+    def add_pod(
+        self, state: CycleState, pod: Pod, pod_info_to_add: PodInfo, node_info: NodeInfo
+    ) -> Status | None:
+        return self._update(state, pod, pod_info_to_add, node_info, 1)
+
+    def remove_pod(
+        self, state: CycleState, pod: Pod, pod_info_to_remove: PodInfo, node_info: NodeInfo
+    ) -> Status | None:
+        return self._update(state, pod, pod_info_to_remove, node_info, -1)
+
+    def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+        s: _FilterState | None = state.get(_PRE_FILTER_KEY)
+        if s is None:
+            return Status.as_error(f"{NAME}: PreFilter state missing", NAME)
+        node = node_info.node
+        labels = node.metadata.labels if node is not None else {}
+        pod_labels = pod.metadata.labels
+        for i, c in enumerate(s.constraints):
+            value = labels.get(c.topology_key)
+            if value is None:
+                return Status.unresolvable(ERR_NODE_LABEL_NOT_MATCH, plugin=NAME)
+            self_match = 1 if c.selector.matches(pod_labels) else 0
+            skew = s.counts[i].get(value, 0) + self_match - s.min_match(i)
+            if skew > c.max_skew:
+                return Status.unschedulable(ERR_CONSTRAINTS_NOT_MATCH, plugin=NAME)
+        return None
+
+    # ----------------------------------------------------------------- score
+
+    def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
+        if not nodes:
+            return Status(Code.SKIP)
+        constraints = self._constraints(pod, SCHEDULE_ANYWAY)
+        if not constraints:
+            return Status(Code.SKIP)
+        # System defaults spread over whatever keys a node has; the pod's own constraints need them all.
+        require_all = bool(pod.spec.topologySpreadConstraints) or not self.system_defaulted
+        s = _ScoreState(constraints)
+        sizes = [0] * len(constraints)
+        for ni in nodes:
+            node = ni.node
+            if node is None:
+                continue
+            labels = node.metadata.labels
+            if require_all and not _has_all_keys(labels, constraints):
+                s.ignored.add(ni.name)
+                continue
+            for i, c in enumerate(constraints):
+                if c.topology_key == HOSTNAME:
+                    continue  # counted per node in Score
+                value = labels.get(c.topology_key, "")
+                if value not in s.pair_counts[i]:
+                    s.pair_counts[i][value] = 0
+                    sizes[i] += 1
+        for i, c in enumerate(constraints):
+            size = len(nodes) - len(s.ignored) if c.topology_key == HOSTNAME else sizes[i]
+            s.weights[i] = math.log(size + 2)
+        ns = pod.metadata.namespace
+        snapshot = self.handle.snapshot_shared_lister()
+        for ni in snapshot.list():
+            node = ni.node
+            if node is None:
+                continue
+            labels = node.metadata.labels
+            if require_all and not _has_all_keys(labels, constraints):
+                continue
+            for i, c in enumerate(constraints):
+                if c.topology_key == HOSTNAME:
+                    continue
+                pairs = s.pair_counts[i]
+                value = labels.get(c.topology_key, "")
+                if value not in pairs or not c.includes_node(pod, node):
+                    continue
+                pairs[value] += self._count_on(ni, c, ns)
+        state[_PRE_SCORE_KEY] = s
+        return None
+
+    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
+        s: _ScoreState | None = state.get(_PRE_SCORE_KEY)
+        node = node_info.node
+        if s is None or node is None or node_info.name in s.ignored:
+            return 0, None
+        labels = node.metadata.labels
+        total = 0.0
+        for i, c in enumerate(s.constraints):
+            value = labels.get(c.topology_key)
+            if value is None:
+                continue
+            if c.topology_key == HOSTNAME:
+                count = self._count_on(node_info, c, pod.metadata.namespace)
+            else:
+                count = s.pair_counts[i].get(value, 0)
+            total += count * s.weights[i] + (c.max_skew - 1)
+        return math.floor(total + 0.5), None  # half away from zero, as Go's math.Round
+
+    def normalize_score(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo], scores: list[int]
+    ) -> Status | None:
+        s: _ScoreState | None = state.get(_PRE_SCORE_KEY)
+        if s is None:
+            return None
+        counted = [v for ni, v in zip(nodes, scores, strict=True) if ni.name not in s.ignored]
+        if not counted:
+            for i in range(len(scores)):
+                scores[i] = 0
+            return None
+        low, high = min(counted), max(counted)
+        for i, ni in enumerate(nodes):
+            if ni.name in s.ignored:
+                scores[i] = 0
+            elif high == 0:
+                scores[i] = 100
+            else:
+                scores[i] = 100 * (high + low - scores[i]) // high
+        return None
+
+    def score_extensions(self) -> PodTopologySpread:
+        return self
+
+    # ---------------------------------------------------------------- events
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        return [
+            ClusterEventWithHint(ClusterEvent(ASSIGNED_POD, ActionType.ALL)),
+            ClusterEventWithHint(
+                ClusterEvent(
+                    NODE,
+                    ActionType.ADD
+                    | ActionType.DELETE
+                    | ActionType.UPDATE_NODE_LABEL
+                    | ActionType.UPDATE_NODE_TAINT,
+                )
+            ),
+        ]
+
+
+def new(args: dict[str, Any] | None, handle: Any) -> PodTopologySpread:
+    return PodTopologySpread(args, handle)
