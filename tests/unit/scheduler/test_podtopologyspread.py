@@ -190,7 +190,7 @@ def test_min_domains_counts_missing_domains_as_empty() -> None:
 def test_node_affinity_policy() -> None:
     nodes = [*NODES, node("node-c", zone="zone3", pool="other")]
     existing = [pod("a1", "node-a", FOO), pod("x1", "node-x", FOO)]
-    selector = {"nodeSelector": {"zone": "zone1"}}
+    selector: dict[str, Any] = {"nodeSelector": {"zone": "zone1"}}
     # Honor (default): zone2 and zone3 fail the pod's nodeSelector, so only zone1 is a domain.
     incoming = pod("p", labels=FOO, constraints=[constraint()], **selector)
     assert filter_all(incoming, existing, nodes)["node-a"] is None
@@ -283,12 +283,14 @@ def test_soft_hostname_constraint() -> None:
     assert got["node-x"] == got["node-y"] == 100 and got["node-a"] < got["node-b"] < 100
 
 
+def zone_label(zone: str) -> dict[str, str]:
+    return {"topology.kubernetes.io/zone": zone}
+
+
 def test_default_constraints_need_a_selecting_service() -> None:
     web = {"app": "web"}
     existing = [pod("a1", "node-a", web), pod("a2", "node-a", web)]
-    nodes = [
-        node(n.metadata.name, **{"topology.kubernetes.io/zone": n.metadata.labels["zone"]}) for n in NODES
-    ]
+    nodes = [node(n.metadata.name, None, **zone_label(n.metadata.labels["zone"])) for n in NODES]
     # No Service selects the pod: no default constraints.
     assert score_all(pod("p", labels=web), existing, nodes, services=[]) is None
     svc = msgspec.convert(
