@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from kubelite.api.meta import OwnerReference
 from kubelite.client import (
     REAL_CLOCK,
     Client,
     Clock,
     EventRecorder,
+    Informer,
     SharedInformerFactory,
     ShutDown,
     WorkQueue,
@@ -119,10 +121,30 @@ class _Expectation:
     adds: int
     dels: int
     since: float
+    # Keys of the objects whose deletion is awaited, when the controller named them
+    # (client-go's UIDTrackingControllerExpectations): a pod seen terminating and
+    # then gone counts once, and a deletion somebody else caused counts not at all.
+    deleting: set[str] | None = None
 
 
 class Expectations:
-    """Counts of creations and deletions a controller is waiting to observe, per key."""
+    """Creations and deletions a controller is waiting to observe, per controller key.
+
+    The protocol (as client-go's ControllerExpectations):
+
+    1. before writing, ``expect_creations(key, n)`` / ``expect_deletions(key, pod_keys)``;
+    2. for every write that failed (so no watch event will come), ``creation_observed``
+       / ``deletion_observed`` at once, to give the expectation back;
+    3. informer handlers call ``creation_observed(key)`` on an add and
+       ``deletion_observed(key, pod_key)`` when an owned object is deleted (or
+       starts terminating);
+    4. ``satisfied(key)`` gates the next act: true once everything was seen, when
+       nothing was ever expected, or when the expectation is older than the
+       timeout (a lost watch event must not wedge the controller forever).
+
+    Syncs still run while unsatisfied (status is always recomputed); they only
+    skip creating or deleting. ``forget(key)`` when the owner is gone.
+    """
 
     def __init__(self, clock: Clock = REAL_CLOCK, timeout: float = EXPECTATIONS_TIMEOUT) -> None:
         self._clock = clock
@@ -130,8 +152,17 @@ class Expectations:
         self._items: dict[str, _Expectation] = {}
 
     def expect(self, key: str, adds: int = 0, dels: int = 0) -> None:
-        """Replace the expectations of ``key``."""
+        """Replace the expectations of ``key`` (deletions counted, not named)."""
         self._items[key] = _Expectation(adds, dels, self._clock.monotonic())
+
+    def expect_creations(self, key: str, adds: int) -> None:
+        """Replace the expectations of ``key`` with ``adds`` creations."""
+        self.expect(key, adds=adds)
+
+    def expect_deletions(self, key: str, deleting: Iterable[str]) -> None:
+        """Replace the expectations of ``key`` with the deletion of exactly these object keys."""
+        names = set(deleting)
+        self._items[key] = _Expectation(0, len(names), self._clock.monotonic(), names)
 
     def raise_by(self, key: str, adds: int = 0, dels: int = 0) -> None:
         exp = self._items.get(key)
@@ -146,10 +177,25 @@ class Expectations:
         if exp is not None and exp.adds > 0:
             exp.adds -= 1
 
-    def observed_delete(self, key: str) -> None:
+    def observed_delete(self, key: str, item: str | None = None) -> None:
+        """One deletion seen; with named deletions, only ``item`` among them counts (once)."""
         exp = self._items.get(key)
-        if exp is not None and exp.dels > 0:
-            exp.dels -= 1
+        if exp is None or exp.dels <= 0:
+            return
+        if exp.deleting is not None:
+            if item is None or item not in exp.deleting:
+                return
+            exp.deleting.discard(item)
+        exp.dels -= 1
+
+    # client-go's spelling, for readers coming from there
+    creation_observed = observed_add
+    deletion_observed = observed_delete
+
+    def pending(self, key: str) -> tuple[int, int]:
+        """``(adds, deletions)`` still awaited for ``key``."""
+        exp = self._items.get(key)
+        return (0, 0) if exp is None else (max(exp.adds, 0), max(exp.dels, 0))
 
     def satisfied(self, key: str) -> bool:
         """Whether a sync of ``key`` may act: nothing pending, or pending for too long."""
@@ -178,6 +224,34 @@ def controller_ref(obj: Any) -> Any | None:
         if ref.controller:
             return ref
     return None
+
+
+def new_controller_ref(owner: Any, api_version: str, kind: str) -> OwnerReference:
+    """The ownerReference a controller puts on what it creates (metav1.NewControllerRef):
+    ``controller: true`` and ``blockOwnerDeletion: true``, so foreground deletion of the
+    owner waits for its dependents."""
+    return OwnerReference(
+        apiVersion=api_version,
+        kind=kind,
+        name=owner.metadata.name,
+        uid=owner.metadata.uid,
+        controller=True,
+        blockOwnerDeletion=True,
+    )
+
+
+def resolve_controller_ref(informer: Informer, namespace: str, ref: Any, kind: str) -> Any | None:
+    """The cached owner ``ref`` points at, if it is of ``kind`` and still the same object (uid).
+
+    A controllerRef naming a deleted-and-recreated owner (same name, new uid) resolves
+    to None, so the new owner does not treat the old one's objects as its own.
+    """
+    if ref is None or ref.kind != kind:
+        return None
+    owner = informer.get_by(namespace, ref.name)
+    if owner is None or owner.metadata.uid != ref.uid:
+        return None
+    return owner
 
 
 ControllerFactory = Callable[[ControllerContext], Controller]

@@ -49,7 +49,12 @@ def _builtin_factory(path: str) -> ControllerFactory | None:
     except ModuleNotFoundError as e:
         if e.name == f"kubelite.controllers.{module}":
             return None  # not written yet
-        raise
+        log.exception("controller module %s cannot be imported; its controller is unavailable", module)
+        return None
+    except Exception:
+        # One broken controller must not take the others down with it.
+        log.exception("controller module %s cannot be imported; its controller is unavailable", module)
+        return None
     factory: ControllerFactory = getattr(mod, cls)
     return factory
 
@@ -66,20 +71,28 @@ def available() -> dict[str, ControllerFactory]:
     return found
 
 
-def select(spec: str | Iterable[str], names: Iterable[str]) -> list[str]:
-    """The controllers ``spec`` (e.g. ``"*,-statefulset"``) switches on, in ``names`` order."""
+def select(spec: str | Iterable[str], names: Iterable[str], also_known: Iterable[str] = ()) -> list[str]:
+    """The controllers ``spec`` (e.g. ``"*,-statefulset"``) switches on, in ``names`` order.
+
+    ``*`` is every name in ``names`` not in ``OFF_BY_DEFAULT``; ``x`` adds
+    one, ``-x`` removes one (wherever it stands). A name in neither
+    ``names`` nor ``also_known`` is a ValueError; ``also_known`` names (e.g.
+    built-ins not available in this build) may be named but are never on.
+    """
     items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
     known = list(names)
+    valid = set(known) | set(also_known)
     on: set[str] = set()
     for item in items:
+        name = item[1:] if item.startswith("-") else item
+        if item != "*" and name not in valid:
+            raise ValueError(f"unknown controller {name!r}; known: {', '.join(sorted(valid))}")
         if item == "*":
             on.update(n for n in known if n not in OFF_BY_DEFAULT)
         elif item.startswith("-"):
-            on.discard(item[1:])
-        elif item in known:
-            on.add(item)
+            on.discard(name)
         else:
-            raise ValueError(f"unknown controller {item!r}; known: {', '.join(known)}")
+            on.add(item)
     for item in items:  # a later "-x" wins over an earlier "*"
         if item.startswith("-"):
             on.discard(item[1:])
@@ -98,25 +111,38 @@ class ControllerManager:
         leader_elect: bool = True,
         workers: int = 2,
         identity: str = "",
+        lease_name: str = LEASE_NAME,
     ) -> None:
         self.client = client
         self.clock = clock
         self.leader_elect = leader_elect
+        self.lease_name = lease_name
         factories = available()
-        self.names = select(controllers, factories)
+        self.names = select(controllers, factories, also_known=BUILTIN)
+        missing = [
+            n
+            for n in select(controllers, list(factories) + [n for n in BUILTIN if n not in factories])
+            if n not in factories
+        ]
+        if missing:
+            log.warning("controllers not available in this build, skipped: %s", ", ".join(missing))
         self._factories = {n: factories[n] for n in self.names}
         self.workers = workers
         self.identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
         self.controllers: list[Controller] = []
+        self.started = asyncio.Event()  # set once the controllers' caches synced (each term)
 
     async def run(self) -> None:
+        """Run until cancelled: campaign for the lease (when electing) and lead while holding it."""
         if not self.leader_elect:
             await self._run_controllers()
             return
-        elector = LeaderElector(self.client, LEASE_NAME, LEASE_NAMESPACE, self.identity, clock=self.clock)
+        elector = LeaderElector(
+            self.client, self.lease_name, LEASE_NAMESPACE, self.identity, clock=self.clock
+        )
         while True:
             await elector.run(self._run_controllers)
-            log.warning("lost the %s lease; standing by", LEASE_NAME)
+            log.warning("lost the %s lease; standing by", self.lease_name)
 
     async def _run_controllers(self) -> None:
         informers = SharedInformerFactory(self.client, clock=self.clock)
@@ -129,3 +155,13 @@ class ControllerManager:
             tg.create_task(recorder.run(), name="event-recorder")
             for name, controller in zip(self.names, self.controllers, strict=True):
                 tg.create_task(controller.run(), name=f"controller-{name}")
+            tg.create_task(self._mark_started(informers), name="controllers-started")
+
+    async def _mark_started(self, informers: SharedInformerFactory) -> None:
+        try:
+            await informers.wait_for_cache_sync()
+            self.started.set()
+            log.info("controllers running: %s", ", ".join(self.names) or "(none)")
+            await asyncio.Event().wait()
+        finally:
+            self.started.clear()
