@@ -181,7 +181,8 @@ class FitError(Exception):
             if histogram:
                 msg += f" {', '.join(histogram)}."
         if d.post_filter_msg:
-            msg += f" {d.post_filter_msg}."
+            # A PostFilter message that is itself a FitError message ends with a period already.
+            msg += f" {d.post_filter_msg.removesuffix('.')}."
         return msg
 
 

@@ -120,20 +120,24 @@ def code_of(status: Status | None) -> Code:
 class CycleState(dict[str, Any]):
     """Per-pod scratch space shared by the plugins during one scheduling attempt.
 
-    Keys are plugin-chosen strings (use your plugin name as a prefix). Values
+    ``pod_info`` is the pod's ``PodInfo`` (set by the scheduler; build one
+    with ``PodInfo(pod)`` when it is None). Keys are plugin-chosen strings
+    (use your plugin name as a prefix). Values
     that preemption may change on a clone should have a ``clone()`` method;
     ``clone()`` copies those and shares the rest.
     """
 
-    __slots__ = ("skip_filter_plugins", "skip_score_plugins")
+    __slots__ = ("pod_info", "skip_filter_plugins", "skip_score_plugins")
 
-    def __init__(self) -> None:
+    def __init__(self, pod_info: PodInfo | None = None) -> None:
         super().__init__()
         self.skip_filter_plugins: set[str] = set()
         self.skip_score_plugins: set[str] = set()
+        # The pod being scheduled, with requests, ports and affinity terms precomputed.
+        self.pod_info = pod_info
 
     def clone(self) -> CycleState:
-        new = CycleState()
+        new = CycleState(self.pod_info)
         for key, value in self.items():
             clone = getattr(value, "clone", None)
             new[key] = clone() if callable(clone) else value

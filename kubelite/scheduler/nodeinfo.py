@@ -482,11 +482,13 @@ class Snapshot:
         "have_pods_with_affinity",
         "have_pods_with_required_anti_affinity",
         "infos",
+        "positions",
     )
 
     def __init__(self, infos: list[NodeInfo] | None = None) -> None:
         self.infos: list[NodeInfo] = infos or []
         self.by_name: dict[str, NodeInfo] = {}
+        self.positions: dict[str, int] = {}
         self.have_pods_with_affinity: list[NodeInfo] = []
         self.have_pods_with_required_anti_affinity: list[NodeInfo] = []
         self.generation = 0
@@ -504,6 +506,7 @@ class Snapshot:
 
     def rebuild_indexes(self) -> None:
         self.by_name = {ni.name: ni for ni in self.infos}
+        self.positions = {ni.name: i for i, ni in enumerate(self.infos)}
         self.have_pods_with_affinity = [ni for ni in self.infos if ni.pods_with_affinity]
         self.have_pods_with_required_anti_affinity = [
             ni for ni in self.infos if ni.pods_with_required_anti_affinity

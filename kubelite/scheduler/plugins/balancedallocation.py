@@ -1,0 +1,78 @@
+"""NodeResourcesBalancedAllocation: prefer nodes whose cpu and memory would be used
+in similar proportions once the pod is placed (score = (1 - std. deviation) * 100).
+
+Args: ``resources: [{name, weight}]`` (default cpu and memory).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kubelite.api.core_v1 import Pod
+from kubelite.scheduler.framework import (
+    ASSIGNED_POD,
+    NODE,
+    ActionType,
+    ClusterEvent,
+    ClusterEventWithHint,
+    Code,
+    CycleState,
+    NodeInfo,
+    PodInfo,
+    Status,
+)
+from kubelite.scheduler.nodeinfo import CPU, MEMORY
+
+NAME = "NodeResourcesBalancedAllocation"
+_KEY = "PreScore" + NAME
+_SKIP = Status(Code.SKIP)
+
+
+class BalancedAllocation:
+    name = NAME
+
+    def __init__(self, args: dict[str, Any]) -> None:
+        resources = args.get("resources")
+        self.resources = [r["name"] for r in resources] if resources else [CPU, MEMORY]
+
+    def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
+        pi = state.pod_info or PodInfo(pod)
+        reqs = [pi.requests.get(name) for name in self.resources]
+        if not any(reqs):
+            return _SKIP  # a best-effort pod does not change the balance
+        state[_KEY] = reqs
+        return None
+
+    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
+        reqs = state.get(_KEY)
+        if reqs is None:
+            pi = state.pod_info or PodInfo(pod)
+            reqs = [pi.requests.get(name) for name in self.resources]
+        alloc = node_info.allocatable
+        used = node_info.requested
+        fractions = []
+        for i, name in enumerate(self.resources):
+            capacity = alloc.get(name)
+            if capacity == 0:
+                continue
+            f = (used.get(name) + reqs[i]) / capacity
+            fractions.append(1.0 if f > 1 else f)
+        if len(fractions) == 2:
+            std = abs(fractions[0] - fractions[1]) / 2
+        elif len(fractions) > 2:
+            mean = sum(fractions) / len(fractions)
+            std = math.sqrt(sum((f - mean) ** 2 for f in fractions) / len(fractions))
+        else:
+            std = 0.0
+        return int((1 - std) * 100), None
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        return [
+            ClusterEventWithHint(ClusterEvent(ASSIGNED_POD, ActionType.DELETE)),
+            ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE_NODE_ALLOCATABLE)),
+        ]
+
+
+def new(args: dict[str, Any], handle: Any) -> BalancedAllocation:
+    return BalancedAllocation(args)

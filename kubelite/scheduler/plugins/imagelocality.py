@@ -1,0 +1,66 @@
+"""ImageLocality: prefer nodes that already have the pod's images, weighted by image
+size and by how widely the image is spread (so pods don't pile onto one node)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubelite.api.core_v1 import Pod
+from kubelite.scheduler.cache import normalized_image_name
+from kubelite.scheduler.framework import (
+    NODE,
+    ActionType,
+    ClusterEvent,
+    ClusterEventWithHint,
+    CycleState,
+    NodeInfo,
+    Status,
+)
+
+NAME = "ImageLocality"
+_KEY = "PreScore" + NAME
+MB = 1024 * 1024
+MIN_THRESHOLD = 23 * MB
+MAX_CONTAINER_THRESHOLD = 1000 * MB
+
+
+def _images(pod: Pod) -> list[str]:
+    names = [normalized_image_name(c.image) for c in pod.spec.initContainers if c.image]
+    names += [normalized_image_name(c.image) for c in pod.spec.containers if c.image]
+    return names
+
+
+class ImageLocality:
+    name = NAME
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
+        state[_KEY] = (_images(pod), max(1, self.handle.snapshot_shared_lister().num_nodes()))
+        return None
+
+    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
+        images, total_nodes = state.get(_KEY) or (_images(pod), 1)
+        states = node_info.image_states
+        total = 0
+        if states:
+            for name in images:
+                s = states.get(name)
+                if s is not None:
+                    total += int(s.size * (s.num_nodes / total_nodes))
+        max_threshold = MAX_CONTAINER_THRESHOLD * max(
+            1, len(pod.spec.containers) + len(pod.spec.initContainers)
+        )
+        if total < MIN_THRESHOLD:
+            total = MIN_THRESHOLD
+        elif total > max_threshold:
+            total = max_threshold
+        return 100 * (total - MIN_THRESHOLD) // (max_threshold - MIN_THRESHOLD), None
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        return [ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE))]
+
+
+def new(args: dict[str, Any], handle: Any) -> ImageLocality:
+    return ImageLocality(handle)

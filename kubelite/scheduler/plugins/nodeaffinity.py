@@ -1,0 +1,160 @@
+"""NodeAffinity: ``nodeSelector`` and required node affinity filter nodes; preferred
+terms score them by the sum of the weights of the terms a node matches.
+
+Args (NodeAffinityArgs): ``addedAffinity`` — node affinity the scheduler
+enforces on every pod of the profile on top of the pod's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from kubelite.api.core_v1 import NodeAffinity as NodeAffinitySpec
+from kubelite.api.core_v1 import Pod
+from kubelite.scheduler.framework import (
+    NODE,
+    UNSCHEDULED_POD,
+    ActionType,
+    ClusterEvent,
+    ClusterEventWithHint,
+    Code,
+    CycleState,
+    NodeInfo,
+    PreFilterResult,
+    QueueingHint,
+    Status,
+)
+from kubelite.scheduler.plugins.helpers import (
+    NodeSelectorMatcher,
+    NodeSelectorTermMatcher,
+    RequiredNodeAffinity,
+    default_normalize_score,
+)
+
+NAME = "NodeAffinity"
+REASON_POD = "node(s) didn't match Pod's node affinity/selector"
+REASON_ENFORCED = "node(s) didn't match scheduler-enforced node affinity"
+_PRE_FILTER_KEY = "PreFilter" + NAME
+_PRE_SCORE_KEY = "PreScore" + NAME
+_REJECT_POD = Status.unresolvable(REASON_POD, plugin=NAME)
+_REJECT_ENFORCED = Status.unresolvable(REASON_ENFORCED, plugin=NAME)
+_SKIP = Status(Code.SKIP)
+
+
+def _preferred(terms: list[Any]) -> list[tuple[NodeSelectorTermMatcher, int]]:
+    return [(NodeSelectorTermMatcher(t.preference), t.weight) for t in terms if t.weight]
+
+
+def _node_names_of(pod: Pod) -> set[str] | None:
+    """Node names the required affinity pins via ``matchFields metadata.name In`` (None: no pin)."""
+    aff = pod.spec.affinity
+    if aff is None or aff.nodeAffinity is None:
+        return None
+    req = aff.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
+    if req is None or not req.nodeSelectorTerms:
+        return None
+    names: set[str] = set()
+    for term in req.nodeSelectorTerms:
+        pinned: set[str] | None = None
+        for r in term.matchFields:
+            if r.key == "metadata.name" and r.operator == "In" and len(r.values) == 1:
+                pinned = set(r.values) if pinned is None else pinned & set(r.values)
+        if pinned is None:
+            return None  # this term can match nodes by other means
+        names |= pinned
+    return names
+
+
+class NodeAffinity:
+    name = NAME
+
+    def __init__(self, args: dict[str, Any]) -> None:
+        self.added_required: NodeSelectorMatcher | None = None
+        self.added_preferred: list[tuple[NodeSelectorTermMatcher, int]] = []
+        added = args.get("addedAffinity")
+        if added:
+            spec = msgspec.convert(added, NodeAffinitySpec, strict=False)
+            req = spec.requiredDuringSchedulingIgnoredDuringExecution
+            if req is not None:
+                self.added_required = NodeSelectorMatcher(req)
+            self.added_preferred = _preferred(spec.preferredDuringSchedulingIgnoredDuringExecution)
+
+    def pre_filter(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
+    ) -> tuple[PreFilterResult | None, Status | None]:
+        required = RequiredNodeAffinity(pod)
+        if required.empty and self.added_required is None:
+            return None, _SKIP
+        state[_PRE_FILTER_KEY] = required
+        names = _node_names_of(pod)
+        if names is not None:
+            if not names:
+                return None, Status.unresolvable(REASON_POD, plugin=NAME)
+            return PreFilterResult(names), None
+        return None, None
+
+    def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+        node = node_info.node
+        if node is None:
+            return Status.unresolvable("node not found", plugin=NAME)
+        if self.added_required is not None and not self.added_required.matches(node):
+            return _REJECT_ENFORCED
+        required = state.get(_PRE_FILTER_KEY)
+        if required is None:
+            required = RequiredNodeAffinity(pod)
+        if not required.match(node):
+            return _REJECT_POD
+        return None
+
+    def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
+        terms = list(self.added_preferred)
+        aff = pod.spec.affinity
+        if aff is not None and aff.nodeAffinity is not None:
+            terms += _preferred(aff.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution)
+        if not terms:
+            return _SKIP
+        state[_PRE_SCORE_KEY] = terms
+        return None
+
+    def score(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> tuple[int, Status | None]:
+        node = node_info.node
+        if node is None:
+            return 0, None
+        terms = state.get(_PRE_SCORE_KEY)
+        if terms is None:
+            aff = pod.spec.affinity
+            terms = list(self.added_preferred)
+            if aff is not None and aff.nodeAffinity is not None:
+                terms += _preferred(aff.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution)
+        total = 0
+        for matcher, weight in terms:
+            if matcher.matches(node):
+                total += weight
+        return total, None
+
+    def normalize_score(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo], scores: list[int]
+    ) -> Status | None:
+        default_normalize_score(scores)
+        return None
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        return [
+            ClusterEventWithHint(
+                ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE_NODE_LABEL), self._node_change_helps
+            ),
+            ClusterEventWithHint(ClusterEvent(UNSCHEDULED_POD, ActionType.UPDATE)),
+        ]
+
+    def _node_change_helps(self, pod: Pod, old: Any, new: Any) -> QueueingHint:
+        if new is None:
+            return QueueingHint.QUEUE
+        if self.added_required is not None and not self.added_required.matches(new):
+            return QueueingHint.QUEUE_SKIP
+        return QueueingHint.QUEUE if RequiredNodeAffinity(pod).match(new) else QueueingHint.QUEUE_SKIP
+
+
+def new(args: dict[str, Any], handle: Any) -> NodeAffinity:
+    return NodeAffinity(args)

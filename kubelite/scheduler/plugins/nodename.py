@@ -1,0 +1,37 @@
+"""NodeName: a pod that names a node (``spec.nodeName``) fits only that node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubelite.api.core_v1 import Pod
+from kubelite.scheduler.framework import (
+    NODE,
+    ActionType,
+    ClusterEvent,
+    ClusterEventWithHint,
+    CycleState,
+    NodeInfo,
+    Status,
+)
+
+NAME = "NodeName"
+REASON = "node(s) didn't match the requested node name"
+_REJECT = Status.unresolvable(REASON, plugin=NAME)
+
+
+class NodeName:
+    name = NAME
+
+    def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+        wanted = pod.spec.nodeName
+        if wanted and wanted != node_info.name:
+            return _REJECT
+        return None
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        return [ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE))]
+
+
+def new(args: dict[str, Any], handle: Any) -> NodeName:
+    return NodeName()

@@ -1,0 +1,49 @@
+"""NodeUnschedulable: cordoned nodes (``spec.unschedulable``) take only pods that tolerate it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubelite.api.core_v1 import Pod, Taint
+from kubelite.scheduler.framework import (
+    NODE,
+    UNSCHEDULED_POD,
+    ActionType,
+    ClusterEvent,
+    ClusterEventWithHint,
+    CycleState,
+    NodeInfo,
+    Status,
+)
+from kubelite.scheduler.plugins.helpers import tolerations_tolerate
+
+NAME = "NodeUnschedulable"
+REASON = "node(s) were unschedulable"
+UNKNOWN_CONDITION = "node(s) had unknown conditions"
+UNSCHEDULABLE_TAINT = Taint(key="node.kubernetes.io/unschedulable", effect="NoSchedule")
+_REJECT = Status.unresolvable(REASON, plugin=NAME)
+_NO_NODE = Status.unresolvable(UNKNOWN_CONDITION, plugin=NAME)
+
+
+class NodeUnschedulable:
+    name = NAME
+
+    def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+        node = node_info.node
+        if node is None:
+            return _NO_NODE
+        if not node.spec.unschedulable:
+            return None
+        if tolerations_tolerate(pod.spec.tolerations, UNSCHEDULABLE_TAINT):
+            return None
+        return _REJECT
+
+    def events_to_register(self) -> list[ClusterEventWithHint]:
+        return [
+            ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE_NODE_TAINT)),
+            ClusterEventWithHint(ClusterEvent(UNSCHEDULED_POD, ActionType.UPDATE_POD_TOLERATIONS)),
+        ]
+
+
+def new(args: dict[str, Any], handle: Any) -> NodeUnschedulable:
+    return NodeUnschedulable()
