@@ -24,6 +24,7 @@ NS = lookup("", "v1", "Namespace")
 POD = lookup("", "v1", "Pod")
 CM = lookup("", "v1", "ConfigMap")
 RS = lookup("apps", "v1", "ReplicaSet")
+CONTROLLERS = "garbagecollector,namespace,podgc"  # for the shared ``cluster`` fixture
 
 
 @pytest.fixture
@@ -352,3 +353,23 @@ async def test_kubectl_delete_cascade(
         return all(p is None for p in left)
 
     await eventually(settled)
+
+
+async def test_through_the_controller_manager(cluster: Any) -> None:
+    """The three controllers by their manager names (the shared ``cluster`` harness runs
+    ``CONTROLLERS``): a cascade, then a namespace deletion."""
+    client, ns = cluster.client, cluster.namespace
+    _rs, pods = await make_rs(client, ns)
+    await client.resource(RS).delete("web", ns, propagation_policy="Background")
+
+    async def pods_gone() -> bool:
+        return all([await read(client, POD, p, ns) is None for p in pods])
+
+    await eventually(pods_gone)
+    await client.resource(CM, raw=True).create({"metadata": {"name": "cm", "namespace": ns}})
+    await client.resource(NS).delete(ns)
+
+    async def namespace_gone() -> bool:
+        return await read(client, NS, ns, None) is None
+
+    await eventually(namespace_gone)
