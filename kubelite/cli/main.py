@@ -5,6 +5,7 @@ Subcommands, each in its own module:
 - ``kubelite up``          the whole cluster in one process (for now: the control plane)
 - ``kubelite server``      the control plane: the API server
 - ``kubelite kubeconfig``  print the admin kubeconfig
+- ``kubelite scheduler``   the scheduler alone, against any API server
 - ``kubelite simulate``    simulated nodes (fake kubelets) for scale tests
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from kubelite.cli.kubeconfig import add_kubeconfig_arguments, run_kubeconfig
 from kubelite.cli.logs import setup_logging
+from kubelite.cli.scheduler import add_scheduler_arguments, run_scheduler
 from kubelite.cli.server import add_server_arguments, run_server, run_up
 from kubelite.cli.simulate import add_simulate_arguments, run_simulate
 
@@ -46,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     kubeconfig = sub.add_parser("kubeconfig", parents=[verbose], help="print the admin kubeconfig")
     add_kubeconfig_arguments(kubeconfig)
     kubeconfig.set_defaults(run=run_kubeconfig, command_parser=kubeconfig)
+
+    scheduler = sub.add_parser("scheduler", parents=[verbose], help="run the scheduler against an API server")
+    add_scheduler_arguments(scheduler)
+    scheduler.set_defaults(run=run_scheduler, command_parser=scheduler)
 
     simulate = sub.add_parser("simulate", parents=[verbose], help="simulated nodes for a cluster (as kwok)")
     add_simulate_arguments(simulate)

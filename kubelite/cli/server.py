@@ -130,6 +130,7 @@ async def serve(config: ServerConfig, up: bool = False) -> int:
     server = APIServer(config)
     ready = asyncio.Event()
     server_task = asyncio.create_task(server.run(ready), name="apiserver")
+    scheduler_task: asyncio.Task[None] | None = None
     stopping = False
 
     def on_signal(sig: signal.Signals) -> None:
@@ -139,6 +140,8 @@ async def serve(config: ServerConfig, up: bool = False) -> int:
             os._exit(1)
         stopping = True
         log.info("%s: shutting down", sig.name)
+        if scheduler_task is not None:
+            scheduler_task.cancel()
         server_task.cancel()
 
     loop = asyncio.get_running_loop()
@@ -152,6 +155,10 @@ async def serve(config: ServerConfig, up: bool = False) -> int:
             path = await asyncio.to_thread(write_kubeconfig, config.kubeconfig_path, url, pki)
             log.info("API server ready at %s", url)
             log.info("kubeconfig: %s (export KUBECONFIG=%s)", path, path)
+            if not stopping:
+                scheduler_task = asyncio.create_task(
+                    _run_scheduler(url, pki if config.tls else None), name="scheduler"
+                )
         await server_task
     except asyncio.CancelledError:
         if server_task.cancelled() and stopping:
@@ -164,10 +171,21 @@ async def serve(config: ServerConfig, up: bool = False) -> int:
         return 1
     finally:
         ready_wait.cancel()
+        if scheduler_task is not None:
+            scheduler_task.cancel()
+            await asyncio.gather(scheduler_task, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     log.info("stopped")
     return 0
+
+
+async def _run_scheduler(url: str, pki: PKI | None) -> None:
+    """The in-process scheduler: the admin's client of ``url``, leader election on."""
+    from kubelite.cli.scheduler import run_in_process
+
+    ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
+    await run_in_process(url, ssl_context)
 
 
 def _url_of(config: ServerConfig) -> str:

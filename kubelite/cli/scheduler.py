@@ -1,0 +1,154 @@
+"""``kubelite scheduler``: run the scheduler against any API server.
+
+``kubelite scheduler --kubeconfig FILE [--config FILE] [--leader-elect=true]``
+reads a kubeconfig, and optionally a KubeSchedulerConfiguration file
+(profiles, plugins, weights, plugin args), and schedules pending pods until
+SIGTERM/SIGINT. With leader election on (the default) only the holder of the
+``kube-system/kube-scheduler`` Lease schedules, so several copies can run for
+availability; ``kubelite server`` and ``kubelite up`` start one in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from kubelite.apiserver.config import default_data_dir
+
+log = logging.getLogger("kubelite.cli")
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "t", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "f", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def add_scheduler_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="kubeconfig of the cluster (default $KUBECONFIG, else <data dir>/kubeconfig.yaml)",
+    )
+    p.add_argument("--context", default=None, help="kubeconfig context (default: its current context)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a KubeSchedulerConfiguration file (kubescheduler.config.k8s.io/v1; default profile if absent)",
+    )
+    p.add_argument(
+        "--leader-elect",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="BOOL",
+        help="schedule only while holding the kube-scheduler Lease (default true, or the config's)",
+    )
+
+
+def _kubeconfig_path(args: argparse.Namespace) -> Path:
+    if args.kubeconfig is not None:
+        path: Path = args.kubeconfig
+    elif os.environ.get("KUBECONFIG"):
+        path = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
+    else:
+        path = default_data_dir() / "kubeconfig.yaml"
+    return path.expanduser()
+
+
+def load_config(path: Path | None) -> Any:
+    """The scheduler configuration of ``path`` (the default one for None); ValueError if invalid."""
+    from kubelite.scheduler.config import default_configuration, load_configuration
+
+    if path is None:
+        return default_configuration()
+    return load_configuration(str(path))
+
+
+def run_scheduler(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    path = _kubeconfig_path(args)
+    if not path.is_file():
+        parser.error(f"--kubeconfig {path}: no such file")
+    if args.config is not None and not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file")
+    try:
+        config = load_config(args.config)
+    except ValueError as e:
+        parser.error(f"--config: {e}")
+    if args.leader_elect is not None:
+        config.leader_election.leader_elect = args.leader_elect
+    return asyncio.run(_run(args, path, config))
+
+
+async def _run(args: argparse.Namespace, kubeconfig: Path, config: Any) -> int:
+    from kubelite.client import Client
+    from kubelite.scheduler.scheduler import Scheduler
+
+    client = await asyncio.to_thread(
+        Client.from_kubeconfig, str(kubeconfig), args.context, component="scheduler"
+    )
+    try:
+        scheduler = Scheduler(client, config)
+    except ValueError as e:
+        log.error("invalid scheduler configuration: %s", e)
+        await client.close()
+        return 2
+    task = asyncio.create_task(scheduler.run(), name="scheduler")
+    stopping = False
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal stopping
+        if stopping:
+            log.warning("%s again: exiting now", sig.name)
+            os._exit(1)
+        stopping = True
+        log.info("%s: shutting down", sig.name)
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    log.info("scheduler: profiles %s against %s", ", ".join(scheduler.frameworks), client.base_url)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not stopping:
+            raise
+    except Exception:
+        log.exception("the scheduler failed")
+        return 1
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await client.close()
+    log.info("stopped")
+    return 0
+
+
+async def run_in_process(url: str, ssl_context: Any) -> None:
+    """The scheduler inside ``kubelite server``/``up``: the admin's client of ``url``, default
+    configuration, leader election on. Runs until cancelled; a failure is logged, not raised."""
+    from kubelite.client import Client
+    from kubelite.scheduler.scheduler import Scheduler
+
+    client = Client(url, ssl=ssl_context, component="scheduler")
+    try:
+        scheduler = Scheduler(client, load_config(None))
+        log.info("scheduler: profiles %s", ", ".join(scheduler.frameworks))
+        await scheduler.run()
+    except Exception:
+        log.exception("the scheduler failed; the API server keeps serving")
+    finally:
+        await client.close()
