@@ -393,7 +393,9 @@ class StatefulSetController(Controller):
         revisions: list[apps_v1.ControllerRevision],
         live: set[str],
     ) -> None:
-        live = live | {u.pod_revision(p) for p in pods}
+        live = (
+            live | {u.pod_revision(p) for p in pods} | {ss.status.currentRevision, ss.status.updateRevision}
+        )
         limit = ss.spec.revisionHistoryLimit
         for revision in history.revisions_to_truncate(
             revisions, live, DEFAULT_HISTORY_LIMIT if limit is None else limit
@@ -510,11 +512,11 @@ class StatefulSetController(Controller):
         self._count(ss, status, everything)
         if ss.spec.updateStrategy.type == u.ON_DELETE:
             return
-        ru = ss.spec.updateStrategy.rollingUpdate
-        if ru is not None and ru.maxUnavailable is not None:
-            await self._roll_with_max_unavailable(ss, replicas, update, status, now)
-        else:
-            await self._roll_one(ss, replicas, update, status, now)
+        for pod in u.pods_to_update(ss, replicas, update.metadata.name, now):
+            await self.pod_control.delete_pod(ss, pod)
+            # Only a pod that was counted as current (one without a revision label was not).
+            if u.pod_revision(pod) == status.currentRevision and status.currentReplicas > 0:
+                status.currentReplicas -= 1
 
     async def _run_for_all(self, n: int, fn: Callable[[int], Awaitable[bool]], monotonic: bool) -> bool:
         """Run ``fn`` over 0..n-1: in order, stopping when it says so (monotonic), or in slow-start batches.
@@ -580,55 +582,6 @@ class StatefulSetController(Controller):
             return True
         await self.pod_control.delete_pod(ss, pod)
         return True
-
-    async def _roll_one(
-        self,
-        ss: apps_v1.StatefulSet,
-        replicas: list[Any],
-        update: apps_v1.ControllerRevision,
-        status: apps_v1.StatefulSetStatus,
-        now: float,
-    ) -> None:
-        """Replace the highest outdated pod at or above the partition, waiting on unavailable ones."""
-        partition = u.partition_of(ss)
-        for target in range(len(replicas) - 1, partition - 1, -1):
-            pod = replicas[target]
-            if u.pod_revision(pod) != update.metadata.name and not u.is_terminating(pod):
-                await self.pod_control.delete_pod(ss, pod)
-                self._one_less_current(status, pod)
-                return
-            if u.is_unavailable(pod, ss.spec.minReadySeconds, now):
-                return
-
-    @staticmethod
-    def _one_less_current(status: apps_v1.StatefulSetStatus, pod: Any) -> None:
-        # Only a pod that was counted as current (a pod without a revision label was not).
-        if u.pod_revision(pod) == status.currentRevision and status.currentReplicas > 0:
-            status.currentReplicas -= 1
-
-    async def _roll_with_max_unavailable(
-        self,
-        ss: apps_v1.StatefulSet,
-        replicas: list[Any],
-        update: apps_v1.ControllerRevision,
-        status: apps_v1.StatefulSetStatus,
-        now: float,
-    ) -> None:
-        """Replace outdated pods from the top, keeping at most ``maxUnavailable`` down at once."""
-        budget = u.max_unavailable(ss)
-        unavailable = sum(1 for p in replicas if u.is_unavailable(p, ss.spec.minReadySeconds, now))
-        if unavailable > budget:
-            return
-        to_delete = budget - unavailable
-        partition = u.partition_of(ss)
-        for target in range(len(replicas) - 1, partition - 1, -1):
-            if to_delete <= 0:
-                return
-            pod = replicas[target]
-            if u.pod_revision(pod) != update.metadata.name and not u.is_terminating(pod):
-                await self.pod_control.delete_pod(ss, pod)
-                self._one_less_current(status, pod)
-                to_delete -= 1
 
     # ---------------------------------------------------------------- status
 

@@ -405,6 +405,32 @@ def max_unavailable(ss: apps_v1.StatefulSet) -> int:
     return max(n, 1)
 
 
+def pods_to_update(
+    ss: apps_v1.StatefulSet, replicas: list[Any], update_revision: str, now: float
+) -> list[Any]:
+    """The pods a RollingUpdate deletes now, to come back at the update revision.
+
+    From the highest ordinal down to the partition. Without ``maxUnavailable``:
+    the first outdated pod, unless a pod above it is still unavailable (then
+    nothing). With it: outdated pods up to the budget left by those already
+    unavailable anywhere in the set.
+    """
+    min_ready = ss.spec.minReadySeconds
+    candidates = list(reversed(replicas[partition_of(ss) :]))
+    ru = ss.spec.updateStrategy.rollingUpdate
+    if ru is None or ru.maxUnavailable is None:
+        for pod in candidates:
+            if pod_revision(pod) != update_revision and not is_terminating(pod):
+                return [pod]
+            if is_unavailable(pod, min_ready, now):
+                return []
+        return []
+    outdated = [p for p in candidates if pod_revision(p) != update_revision and not is_terminating(p)]
+    unavailable = sum(1 for pod in replicas if is_unavailable(pod, min_ready, now))
+    budget = max_unavailable(ss) - unavailable
+    return outdated[:budget] if budget > 0 else []
+
+
 # ------------------------------------------------------- claim retention policy
 
 

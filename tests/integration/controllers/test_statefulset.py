@@ -236,6 +236,13 @@ class DeletionLog:
         self._task = asyncio.create_task(follow())
         return self
 
+    async def wait_for(self, count: int) -> list[str]:
+        async def enough() -> bool:
+            return len(self.names) >= count
+
+        await eventually(enough)
+        return self.names
+
     async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
@@ -315,7 +322,7 @@ async def test_claims_per_ordinal_and_scale_down_keeps_them(h: Harness) -> None:
     async with DeletionLog(h) as deletions:
         await patch_set(h, {"spec": {"replicas": 1}}, "merge")
         await eventually(lambda: _eq(h.pod_names(), ["web-0"]))
-    assert deletions.names == ["web-2", "web-1"]
+        assert await deletions.wait_for(2) == ["web-2", "web-1"]
     claims, _ = await h.claims.list_all(h.ns)
     assert len(claims) == 3
     assert "delete Pod web-2 in StatefulSet web successful" in await h.events("SuccessfulDelete")
@@ -389,7 +396,7 @@ async def test_rolling_update_with_partition_updates_from_the_top(h: Harness) ->
         await h.mark_ready("web-1")
         await eventually(lambda: status_is(h, readyReplicas=3, updatedReplicas=2, currentReplicas=1))
         await stays(lambda: _pod_at(h, "web-0", old))
-    assert deletions.names == ["web-2", "web-1"]
+        assert await deletions.wait_for(2) == ["web-2", "web-1"]
     ss = await h.get_set()
     assert (ss.status.currentRevision, ss.status.updateRevision) == (old, new)
 
@@ -402,6 +409,29 @@ async def test_rolling_update_with_partition_updates_from_the_top(h: Harness) ->
     await eventually(
         lambda: status_is(h, currentRevision=new, updateRevision=new, currentReplicas=3, updatedReplicas=3)
     )
+
+
+async def test_rolling_update_max_unavailable_replaces_several_at_once(h: Harness) -> None:
+    body = stateful_set(
+        h.ns,
+        policy="Parallel",
+        updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}},
+    )
+    await h.sets.create(body, h.ns)
+    await eventually(lambda: _has_len(h.pod_names(), 3))
+    for name in ("web-0", "web-1", "web-2"):
+        await h.mark_ready(name)
+    await eventually(lambda: status_is(h, readyReplicas=3))
+    old = (await h.get_set()).status.currentRevision
+
+    await set_image(h, "nginx:1.26")
+    new = await eventually(lambda: _new_revision(h, old))
+    # Two pods (the highest) go at once; the third waits while two are unavailable.
+    await eventually(lambda: _all_at(h, ["web-1", "web-2"], new))
+    await stays(lambda: _pod_at(h, "web-0", old))
+    await h.mark_ready("web-2")
+    await h.mark_ready("web-1")
+    await eventually(lambda: _pod_at(h, "web-0", new))
 
 
 async def test_on_delete_only_recreated_pods_get_the_new_revision(h: Harness) -> None:
@@ -504,7 +534,8 @@ async def test_adopts_orphans_and_releases_pods_it_no_longer_selects(h: Harness)
         },
         h.ns,
     )
-    ss = await h.sets.create(stateful_set(h.ns, replicas=1), h.ns)
+    # OnDelete, so the adopted pod (it has no revision label) is not replaced by a rollout.
+    ss = await h.sets.create(stateful_set(h.ns, replicas=1, updateStrategy={"type": "OnDelete"}), h.ns)
 
     async def adopted() -> bool:
         pod = await h.pod("web-0")
@@ -516,7 +547,7 @@ async def test_adopts_orphans_and_releases_pods_it_no_longer_selects(h: Harness)
 
     async def identity_restored() -> bool:
         pod = await h.pod("web-0")
-        return pod.metadata.labels.get("statefulset.kubernetes.io/pod-name") == "web-0"
+        return pod is not None and pod.metadata.labels.get("statefulset.kubernetes.io/pod-name") == "web-0"
 
     await eventually(identity_restored)
     assert "update Pod web-0 in StatefulSet web successful" in await h.events("SuccessfulUpdate")
