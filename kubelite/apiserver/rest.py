@@ -571,7 +571,8 @@ class REST:
                 raise errors.StatusError(e.code, "Invalid" if e.code == 422 else "", str(e)) from None
             except PatchError as e:
                 raise errors.StatusError(422, "Invalid", str(e)) from None
-            # A resourceVersion in the patch is a precondition; otherwise patch the latest.
+            # A resourceVersion the patch sets is a precondition; otherwise patch the latest
+            # (the current object carries its own, so only a different one can appear here).
             asked_rv = (
                 (patched.get("metadata") or {}).get("resourceVersion") if isinstance(patched, dict) else None
             )
@@ -586,8 +587,8 @@ class REST:
                 result = await self._update_object(res, new, old, old_rev, opts, subresource)
                 return self._present_result(served, result)
             except errors.StatusError as e:
-                if e.reason == "Conflict" and not asked_rv and attempt < _PATCH_RETRIES - 1:
-                    continue
+                if e.reason == "Conflict" and attempt < _PATCH_RETRIES - 1:
+                    continue  # another write came between our read and write: patch again
                 raise
         raise errors.conflict(res.plural, name, res.group)
 

@@ -183,6 +183,7 @@ class EventRecorder:
         self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
         self.written = 0  # successful writes (creates and patches)
         self.dropped = 0
+        self._last_nanos = 0
 
     def event(self, obj: Any, type: str, reason: str, message: str) -> None:
         """Record that ``reason``/``message`` happened to ``obj`` (``type`` Normal or Warning)."""
@@ -193,7 +194,9 @@ class EventRecorder:
         now = self.clock.now()
         ref = object_reference(obj, self.registry)
         ts = rfc3339(now)
-        nanos = int(now * 1e9)
+        # Names must be unique even when the clock stands still (a FakeClock) or repeats.
+        nanos = max(int(now * 1e9), self._last_nanos + 1)
+        self._last_nanos = nanos
         ev = Event(
             kind="Event",
             apiVersion="v1",
