@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,12 +19,6 @@ NODES = lookup("", "v1", "Node")
 PODS = lookup("", "v1", "Pod")
 LEASES = lookup("coordination.k8s.io", "v1", "Lease")
 NAMESPACES = lookup("", "v1", "Namespace")
-
-
-@pytest.fixture
-async def client(api_server: Any) -> AsyncIterator[Client]:
-    async with Client(api_server.url, component="test") as c:
-        yield c
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
