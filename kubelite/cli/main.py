@@ -3,7 +3,8 @@
 Subcommands, each in its own module:
 
 - ``kubelite up``          the whole cluster in one process (for now: the control plane)
-- ``kubelite server``      the control plane: the API server
+- ``kubelite server``      the control plane: the API server and the controller manager
+- ``kubelite controller-manager``  the controllers alone, against any API server
 - ``kubelite kubeconfig``  print the admin kubeconfig
 - ``kubelite scheduler``   the scheduler alone, against any API server
 - ``kubelite simulate``    simulated nodes (fake kubelets) for scale tests
@@ -15,6 +16,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from kubelite.cli.controller_manager import add_controller_manager_arguments, run_controller_manager
 from kubelite.cli.kubeconfig import add_kubeconfig_arguments, run_kubeconfig
 from kubelite.cli.logs import setup_logging
 from kubelite.cli.scheduler import add_scheduler_arguments, run_scheduler
@@ -41,9 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_arguments(up)
     up.set_defaults(run=run_up, command_parser=up)
 
-    server = sub.add_parser("server", parents=[verbose], help="run the control plane (API server)")
+    server = sub.add_parser(
+        "server", parents=[verbose], help="run the control plane (API server, controllers)"
+    )
     add_server_arguments(server)
     server.set_defaults(run=run_server, command_parser=server)
+
+    cm = sub.add_parser(
+        "controller-manager", parents=[verbose], help="run the controllers against an API server"
+    )
+    add_controller_manager_arguments(cm)
+    cm.set_defaults(run=run_controller_manager, command_parser=cm)
 
     kubeconfig = sub.add_parser("kubeconfig", parents=[verbose], help="print the admin kubeconfig")
     add_kubeconfig_arguments(kubeconfig)

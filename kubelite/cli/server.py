@@ -1,8 +1,10 @@
 """``kubelite server`` and ``kubelite up``: run the control plane in this process.
 
-``server`` runs the API server; ``up`` runs the same and, as they arrive, the
-other components (scheduler, controllers, a node agent) as asyncio tasks of
-this process. Both write the admin kubeconfig to ``<data-dir>/kubeconfig.yaml``
+``server`` runs the API server and, once it serves, the controller manager
+(``--controllers`` picks which controllers, as kube-controller-manager's flag
+does) as a client of the server's own URL with the admin credentials, leader
+election on; ``up`` runs the same and, as they arrive, the other components
+(scheduler, a node agent) as asyncio tasks of this process. Both write the admin kubeconfig to ``<data-dir>/kubeconfig.yaml``
 once the API server listens, and shut down cleanly on SIGTERM or SIGINT: the
 server task is cancelled, closes its store, and the command exits 0. A second
 signal while shutting down exits at once with status 1.
@@ -16,15 +18,18 @@ import ipaddress
 import logging
 import os
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from kubelite.apiserver.auth.certs import PKI, pki_for, write_kubeconfig
 from kubelite.apiserver.config import ServerConfig, default_data_dir
+from kubelite.cli.controller_manager import add_controller_arguments
 
 log = logging.getLogger("kubelite.cli")
 
 STORES = ("sqlite", "memory")
+MANAGER_STOP_TIMEOUT = 5.0  # seconds the controllers get to stop before the server stops anyway
 
 
 def add_server_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,6 +67,7 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve plain HTTP without authentication (tests only; loopback addresses only)",
     )
+    add_controller_arguments(p)
 
 
 def _store(value: str) -> str:
@@ -106,16 +112,42 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _controller_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> ControllerOptions:
+    from kubelite.controllers.manager import BUILTIN, available, select
+
+    try:
+        select(args.controllers, available(), also_known=BUILTIN)
+    except ValueError as e:
+        parser.error(f"--controllers: {e}")
+    if args.concurrent_syncs < 1:
+        parser.error("--concurrent-syncs must be at least 1")
+    return ControllerOptions(args.controllers, args.concurrent_syncs)
+
+
 def run_server(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    return asyncio.run(serve(config_from_args(args, parser), up=False))
+    options = _controller_options(args, parser)
+    return asyncio.run(serve(config_from_args(args, parser), up=False, controllers=options))
 
 
 def run_up(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    return asyncio.run(serve(config_from_args(args, parser), up=True))
+    options = _controller_options(args, parser)
+    return asyncio.run(serve(config_from_args(args, parser), up=True, controllers=options))
 
 
-async def serve(config: ServerConfig, up: bool = False) -> int:
-    """Run the control plane until SIGTERM/SIGINT; the process exit status."""
+@dataclass(frozen=True)
+class ControllerOptions:
+    """What ``serve`` needs to run the controller manager (None there: no controllers)."""
+
+    controllers: str = "*"
+    workers: int = 2
+
+
+async def serve(config: ServerConfig, up: bool = False, controllers: ControllerOptions | None = None) -> int:
+    """Run the control plane until SIGTERM/SIGINT; the process exit status.
+
+    With ``controllers``, a controller manager runs beside the API server
+    once it is ready and is stopped (releasing its lease) before the server.
+    """
     from kubelite.apiserver.app import APIServer  # here, so `kubelite kubeconfig` stays light
 
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -123,14 +155,13 @@ async def serve(config: ServerConfig, up: bool = False) -> int:
     if not config.tls:
         log.warning("serving plain HTTP without authentication on %s: for tests only", config.bind_address)
     if up:
-        log.info(
-            "kubelite up: the control plane only for now; scheduler, controllers and node agent come later"
-        )
+        log.info("kubelite up: the control plane only for now; scheduler and node agent come later")
 
     server = APIServer(config)
     ready = asyncio.Event()
     server_task = asyncio.create_task(server.run(ready), name="apiserver")
     scheduler_task: asyncio.Task[None] | None = None
+    manager_task: asyncio.Task[None] | None = None
     stopping = False
 
     def on_signal(sig: signal.Signals) -> None:
@@ -142,7 +173,13 @@ async def serve(config: ServerConfig, up: bool = False) -> int:
         log.info("%s: shutting down", sig.name)
         if scheduler_task is not None:
             scheduler_task.cancel()
-        server_task.cancel()
+        if manager_task is not None and not manager_task.done():
+            # Controllers first, while the server can still take their lease release.
+            manager_task.add_done_callback(lambda _: server_task.cancel())
+            manager_task.cancel()
+            loop.call_later(MANAGER_STOP_TIMEOUT, server_task.cancel)
+        else:
+            server_task.cancel()
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -159,6 +196,11 @@ async def serve(config: ServerConfig, up: bool = False) -> int:
                 scheduler_task = asyncio.create_task(
                     _run_scheduler(url, pki if config.tls else None), name="scheduler"
                 )
+            if controllers is not None and not stopping:
+                manager_task = asyncio.create_task(
+                    _run_controller_manager(url, pki if config.tls else None, controllers),
+                    name="controller-manager",
+                )
         await server_task
     except asyncio.CancelledError:
         if server_task.cancelled() and stopping:
@@ -174,10 +216,33 @@ async def serve(config: ServerConfig, up: bool = False) -> int:
         if scheduler_task is not None:
             scheduler_task.cancel()
             await asyncio.gather(scheduler_task, return_exceptions=True)
+        if manager_task is not None:
+            manager_task.cancel()
+            await asyncio.gather(manager_task, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     log.info("stopped")
     return 0
+
+
+async def _run_controller_manager(url: str, pki: PKI | None, options: ControllerOptions) -> None:
+    """The in-process controller manager: a client of ``url`` as the cluster admin, leader
+    election on (so a standby ``kubelite controller-manager`` elsewhere takes over only when
+    this one is gone). Runs until cancelled; a failure is logged and does not stop the server."""
+    from kubelite.client import Client
+    from kubelite.controllers.manager import ControllerManager
+
+    ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
+    client = Client(url, ssl=ssl_context, component="controller-manager")
+    try:
+        manager = ControllerManager(client, options.controllers, workers=options.workers)
+        log.info("controller manager: %s", ", ".join(manager.names) or "(no controllers)")
+        if manager.names:
+            await manager.run()
+    except Exception:
+        log.exception("the controller manager failed; the API server keeps serving")
+    finally:
+        await client.close()
 
 
 async def _run_scheduler(url: str, pki: PKI | None) -> None:
