@@ -1,0 +1,108 @@
+"""The scheduler cache: assume/confirm/forget/expire and incremental snapshots."""
+
+from __future__ import annotations
+
+import msgspec
+
+from kubelite.api.core_v1 import Affinity, Node, Pod
+from kubelite.client.clock import FakeClock
+from kubelite.scheduler.cache import Cache
+from kubelite.scheduler.nodeinfo import Snapshot
+
+
+def node(name: str) -> Node:
+    return msgspec.convert(
+        {"metadata": {"name": name}, "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "10"}}},
+        Node,
+    )
+
+
+def pod(name: str, node_name: str, cpu: str = "1") -> Pod:
+    return msgspec.convert(
+        {
+            "metadata": {"name": name, "namespace": "ns", "uid": name},
+            "spec": {
+                "nodeName": node_name,
+                "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}],
+            },
+        },
+        Pod,
+    )
+
+
+def test_assume_confirm_forget() -> None:
+    cache = Cache(FakeClock())
+    cache.add_node(node("n1"))
+    p = pod("p", "n1")
+    cache.assume_pod(p)
+    assert cache.is_assumed(p) and cache.nodes["n1"].requested.milli_cpu == 1000
+    cache.add_pod(p)  # the informer saw the binding
+    assert not cache.is_assumed(p) and cache.nodes["n1"].requested.milli_cpu == 1000
+    q = pod("q", "n1")
+    cache.assume_pod(q)
+    cache.forget_pod(q)
+    assert cache.nodes["n1"].requested.milli_cpu == 1000 and len(cache.nodes["n1"].pods) == 1
+    cache.remove_pod(p)
+    assert cache.nodes["n1"].requested.milli_cpu == 0
+
+
+def test_assumed_pods_expire_after_binding() -> None:
+    clock = FakeClock()
+    cache = Cache(clock, ttl=30)
+    cache.add_node(node("n1"))
+    p = pod("p", "n1")
+    cache.assume_pod(p)
+    clock.advance(100)
+    assert cache.cleanup_expired_assumed_pods() == []  # binding not finished: never expires
+    cache.finish_binding(p)
+    clock.advance(29)
+    assert cache.cleanup_expired_assumed_pods() == []
+    clock.advance(2)
+    assert [x.metadata.name for x in cache.cleanup_expired_assumed_pods()] == ["p"]
+    assert not cache.nodes["n1"].pods
+
+
+def test_snapshot_copies_only_changed_nodes() -> None:
+    cache = Cache()
+    for i in range(5):
+        cache.add_node(node(f"n{i}"))
+    snap = Snapshot()
+    cache.update_snapshot(snap)
+    assert [ni.name for ni in snap.list()] == [f"n{i}" for i in range(5)]
+    before = {ni.name: ni for ni in snap.list()}
+    cache.add_pod(pod("p", "n2"))
+    cache.update_snapshot(snap)
+    after = {ni.name: ni for ni in snap.list()}
+    assert [n for n in after if after[n] is not before[n]] == ["n2"]
+    assert snap.get("n2").requested.milli_cpu == 1000
+    # The snapshot is a copy: later cache changes don't leak into it until the next update.
+    cache.add_pod(pod("q", "n2"))
+    assert snap.get("n2").requested.milli_cpu == 1000
+    cache.remove_node(node("n4"))
+    cache.update_snapshot(snap)
+    assert [ni.name for ni in snap.list()] == ["n0", "n1", "n2", "n3"]
+    assert snap.get("n2").requested.milli_cpu == 2000
+
+
+def test_snapshot_affinity_lists() -> None:
+    cache = Cache()
+    cache.add_node(node("n1"))
+    cache.add_node(node("n2"))
+    snap = Snapshot()
+    cache.update_snapshot(snap)
+    assert snap.have_pods_with_affinity_list() == []
+    p = pod("a", "n1")
+    p.spec.affinity = msgspec.convert(
+        {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "x"}}, "topologyKey": "kubernetes.io/hostname"}
+                ]
+            }
+        },
+        Affinity,
+    )
+    cache.add_pod(p)
+    cache.update_snapshot(snap)
+    assert [ni.name for ni in snap.have_pods_with_required_anti_affinity_list()] == ["n1"]
+    assert snap.have_pods_with_affinity_list()[0] is snap.get("n1")
