@@ -385,6 +385,8 @@ class ReplicaSetController(Controller):
             await self.owners_api.update_status(obj)
             return
         except StatusError as e:
+            if e.code == 404:
+                return  # deleted meanwhile: its delete event ends the story
             if e.code != 409:
                 raise
         fresh = await self.owners_api.get(native.metadata.name, native.metadata.namespace)
