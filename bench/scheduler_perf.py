@@ -1,0 +1,485 @@
+"""Scheduler throughput in the shape of Kubernetes' scheduler_perf (issue 5).
+
+Each workload starts a fresh in-process API server (memory store, plain
+HTTP, on its own thread and event loop) and, on the main loop, the
+scheduler with its default profile. Nodes are plain API objects registered
+by ``SimulatedNodes`` (no leases, no pod loop: as in scheduler_perf, bound
+pods never run). Then, as scheduler_perf's ``createPods`` ops do, the init
+pods are created and waited for, then the measured pods are created, and a
+watch on pods records when each measured pod's binding is observed. The
+figure is measured pods bound per second, from the first to the last of
+those bindings.
+
+Workloads follow Kubernetes' performance configs (the "performance" workload
+of each test case and its ``threshold``, the minimum pods/s kube-scheduler
+must reach, used here as the reference):
+
+=================  =====  ==========  =============  =========
+workload           nodes  init pods   measured pods  reference
+=================  =====  ==========  =============  =========
+SchedulingBasic    5000   1000        10000          680
+TopologySpreading  5000   5000        5000           460
+NodeAffinity       5000   5000        10000          220
+PodAntiAffinity    5000   1000        2000           60
+Preemption         500    2000        500            18
+=================  =====  ==========  =============  =========
+
+Pods are scheduler_perf's templates: pod-default (100m cpu, 500Mi), with a
+zone spread constraint (maxSkew 5, DoNotSchedule) over nodes labelled
+moon-1..3, with required node affinity to zone1/zone2 (nodes in zone1),
+with required anti-affinity on hostname against color=green in two
+namespaces, and low (900m, priority 0) then high (3 cpu, priority 10) pods on
+4-cpu nodes, so that every high pod preempts three low ones.
+
+Each workload ends with ``RESULT name=sched_<workload> value=<pods/s>
+unit=pods/s reference=<threshold> ratio=<value/reference>``.
+
+    .venv/bin/python bench/scheduler_perf.py [--workloads SchedulingBasic,Preemption]
+        [--scale 0.1] [--timeout 240] [--profile DIR]
+
+``--scale`` multiplies every count (nodes and pods); ``--timeout`` bounds each
+workload's measured phase (a timed-out workload reports the rate of what was
+bound and says so); the whole run stops starting workloads after 25 minutes.
+``--profile DIR`` writes a cProfile of the main thread (scheduler, client)
+per workload and prints its top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import logging
+import pstats
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kubelite.apiserver.app import APIServer
+from kubelite.apiserver.config import ServerConfig
+from kubelite.client import Client, lookup
+from kubelite.scheduler.scheduler import Scheduler
+from kubelite.scheduler.simulate import SimulatedNodes
+
+RUN_LIMIT = 25 * 60.0  # no workload starts after this many seconds
+PODS = lookup("", "v1", "Pod")
+NAMESPACES = lookup("", "v1", "Namespace")
+ZONE = "topology.kubernetes.io/zone"
+CREATE_CONCURRENCY = 32
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why."""
+
+
+# --- pod templates (scheduler_perf's) ---------------------------------------------------------------
+
+
+def _container(cpu: str) -> dict[str, Any]:
+    return {
+        "name": "pause",
+        "image": "registry.k8s.io/pause:3.10",
+        "ports": [{"containerPort": 80}],
+        "resources": {"limits": {"cpu": cpu, "memory": "500Mi"}, "requests": {"cpu": cpu, "memory": "500Mi"}},
+    }
+
+
+def pod_default(**spec: Any) -> dict[str, Any]:
+    return {"metadata": {}, "spec": {"containers": [_container("100m")], **spec}}
+
+
+def pod_with_topology_spreading() -> dict[str, Any]:
+    body = pod_default(
+        topologySpreadConstraints=[
+            {
+                "maxSkew": 5,
+                "topologyKey": ZONE,
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"color": "blue"}},
+            }
+        ]
+    )
+    body["metadata"]["labels"] = {"color": "blue"}
+    return body
+
+
+def pod_with_node_affinity() -> dict[str, Any]:
+    return pod_default(
+        affinity={
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["zone1", "zone2"]}]}
+                    ]
+                }
+            }
+        }
+    )
+
+
+def pod_with_pod_anti_affinity() -> dict[str, Any]:
+    body = pod_default(
+        affinity={
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "labelSelector": {"matchLabels": {"color": "green"}},
+                        "topologyKey": "kubernetes.io/hostname",
+                        "namespaces": ["sched-1", "sched-0"],
+                    }
+                ]
+            }
+        }
+    )
+    body["metadata"]["labels"] = {"color": "green"}
+    return body
+
+
+def pod_low_priority() -> dict[str, Any]:
+    return {"metadata": {}, "spec": {"terminationGracePeriodSeconds": 0, "containers": [_container("900m")]}}
+
+
+def pod_high_priority() -> dict[str, Any]:
+    return {"metadata": {}, "spec": {"priority": 10, "containers": [_container("3000m")]}}
+
+
+# --- workloads --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    name: str
+    reference: float  # kube-scheduler's threshold, pods/s
+    nodes: int
+    init_pods: int
+    measure_pods: int
+    init_template: Callable[[], dict[str, Any]]
+    measure_template: Callable[[], dict[str, Any]]
+    zones: tuple[str, ...] = ()
+    init_namespace: str = "init"
+    measure_namespace: str = "measure"
+
+
+WORKLOADS = {
+    w.name: w
+    for w in (
+        Workload("SchedulingBasic", 680, 5000, 1000, 10000, pod_default, pod_default),
+        Workload(
+            "TopologySpreading",
+            460,
+            5000,
+            5000,
+            5000,
+            pod_default,
+            pod_with_topology_spreading,
+            zones=("moon-1", "moon-2", "moon-3"),
+        ),
+        Workload(
+            "NodeAffinity", 220, 5000, 5000, 10000, pod_with_node_affinity, pod_with_node_affinity, ("zone1",)
+        ),
+        Workload(
+            "PodAntiAffinity",
+            60,
+            5000,
+            1000,
+            2000,
+            pod_with_pod_anti_affinity,
+            pod_with_pod_anti_affinity,
+            init_namespace="sched-0",
+            measure_namespace="sched-1",
+        ),
+        Workload("Preemption", 18, 500, 2000, 500, pod_low_priority, pod_high_priority),
+    )
+}
+
+
+# --- the API server on its own thread ---------------------------------------------------------------
+
+
+class ServerThread:
+    """An ``APIServer`` (memory store, plain HTTP, port 0) on a thread and loop of its own."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.server = APIServer(ServerConfig(data_dir=data_dir, port=0, tls=False, store="memory"))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._target, name="apiserver", daemon=True)
+        self._ready = threading.Event()
+        self._failure: list[BaseException] = []
+
+    def _target(self) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def main() -> None:
+            started = asyncio.Event()
+            task = asyncio.create_task(self.server.run(started))
+            waiter = asyncio.create_task(started.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            self._ready.set()
+            await task
+
+        try:
+            self.loop.run_until_complete(main())
+        except BaseException as e:
+            self._failure.append(e)
+            self._ready.set()
+        finally:
+            self.loop.close()
+
+    def start(self) -> str:
+        self.thread.start()
+        if not self._ready.wait(60) or self._failure or not self.server.url:
+            raise BenchError(f"the API server did not start: {self._failure}")
+        return str(self.server.url)
+
+    def stop(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.server.stop)
+        self.thread.join(30)
+
+
+# --- measuring --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bindings:
+    """Binding times observed on a pod watch, per namespace."""
+
+    times: dict[str, list[float]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def count(self, namespace: str) -> int:
+        return len(self.times.get(namespace, ()))
+
+    async def wait_for(self, namespace: str, n: int, deadline: float) -> bool:
+        while self.count(namespace) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(left, 1.0))
+        return True
+
+
+async def watch_bindings(client: Client, resource_version: str, out: Bindings) -> None:
+    pods = client.resource(PODS, raw=True)
+    rv = resource_version
+    while True:
+        stream = pods.watch(None, rv, timeout_seconds=3600)
+        try:
+            async for ev in stream:
+                rv = ev.resource_version or rv
+                obj = ev.object
+                if ev.type not in ("ADDED", "MODIFIED"):
+                    continue
+                if not (obj.get("spec") or {}).get("nodeName"):
+                    continue
+                meta = obj["metadata"]
+                uid = meta["uid"]
+                if uid in out.seen:
+                    continue
+                out.seen.add(uid)
+                out.times.setdefault(meta["namespace"], []).append(time.monotonic())
+                out.changed.set()
+        finally:
+            await stream.aclose()
+
+
+async def create_pods(
+    client: Client, namespace: str, template: dict[str, Any], count: int, prefix: str
+) -> None:
+    """``count`` pods from ``template`` named ``<prefix>-<i>``, CREATE_CONCURRENCY at a time."""
+    path = client.resource(PODS).path(namespace)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            body = {
+                **template,
+                "metadata": {**template["metadata"], "name": f"{prefix}-{i}", "namespace": namespace},
+            }
+            body["apiVersion"], body["kind"] = "v1", "Pod"
+            await client.request("POST", path, body=orjson.dumps(body))
+
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(CREATE_CONCURRENCY):
+            tg.create_task(worker())
+
+
+def scaled(n: int, scale: float) -> int:
+    return max(1, round(n * scale)) if n else 0
+
+
+@dataclass
+class Outcome:
+    name: str
+    value: float
+    reference: float
+    bound: int
+    wanted: int
+    seconds: float
+    timed_out: bool
+    notes: list[str] = field(default_factory=list)
+
+
+async def run_workload(
+    url: str, w: Workload, scale: float, timeout: float, profile: cProfile.Profile | None
+) -> Outcome:
+    nodes, init, measure = scaled(w.nodes, scale), scaled(w.init_pods, scale), scaled(w.measure_pods, scale)
+    async with (
+        Client(url, component="bench", timeout=120) as client,
+        Client(url, component="scheduler") as sched_client,
+    ):
+        zones = w.zones
+        sim = SimulatedNodes(
+            client,
+            nodes,
+            cpu="4",
+            memory="32Gi",
+            pods="110",
+            name_prefix="scheduler-perf-",
+            run_pods=False,
+            run_leases=False,
+            concurrency=64,
+            label_fn=(lambda i: {ZONE: zones[i % len(zones)]}) if zones else None,
+        )
+        t0 = time.monotonic()
+        await sim.register()
+        t_nodes = time.monotonic() - t0
+        for ns in {w.init_namespace, w.measure_namespace}:
+            await client.resource(NAMESPACES).create({"metadata": {"name": ns}})
+        _, rv, _ = await client.resource(PODS).list(limit=1)
+        bindings = Bindings()
+        scheduler = Scheduler(sched_client, leader_elect=False)
+        async with asyncio.TaskGroup() as tg:
+            watcher = tg.create_task(watch_bindings(client, rv, bindings))
+            sched_task = tg.create_task(scheduler.run())
+            try:
+                await asyncio.wait_for(scheduler.started.wait(), 120)
+                # Init pods, waited for as scheduler_perf's createPods does.
+                t1 = time.monotonic()
+                await create_pods(client, w.init_namespace, w.init_template(), init, "init")
+                if not await bindings.wait_for(w.init_namespace, init, time.monotonic() + max(timeout, 60)):
+                    raise BenchError(
+                        f"{w.name}: only {bindings.count(w.init_namespace)}/{init} init pods bound in time"
+                    )
+                t_init = time.monotonic() - t1
+                if profile is not None:
+                    profile.enable()
+                start = time.monotonic()
+                deadline = start + timeout
+                creating = tg.create_task(
+                    create_pods(client, w.measure_namespace, w.measure_template(), measure, "pod")
+                )
+                done = await bindings.wait_for(w.measure_namespace, measure, deadline)
+                if profile is not None:
+                    profile.disable()
+                if not creating.done():
+                    creating.cancel()
+                times = bindings.times.get(w.measure_namespace, [])
+                bound = len(times)
+                if bound >= 2 and times[-1] > times[0]:
+                    value = (bound - 1) / (times[-1] - times[0])
+                else:
+                    value = 0.0
+                notes = [
+                    f"{nodes} nodes registered in {t_nodes:.1f}s",
+                    f"{init} init pods bound in {t_init:.1f}s",
+                    f"scheduling attempts {scheduler.attempts}, bound {scheduler.scheduled}",
+                ]
+                return Outcome(
+                    w.name, value, w.reference, bound, measure, time.monotonic() - start, not done, notes
+                )
+            finally:
+                watcher.cancel()
+                sched_task.cancel()
+
+
+def run_one(w: Workload, scale: float, timeout: float, profile_dir: Path | None) -> Outcome:
+    with tempfile.TemporaryDirectory(prefix="kubelite-sched-perf-") as tmp:
+        server = ServerThread(Path(tmp))
+        url = server.start()
+        profile = cProfile.Profile() if profile_dir is not None else None
+        try:
+            outcome = asyncio.run(run_workload(url, w, scale, timeout, profile))
+        finally:
+            server.stop()
+        if profile is not None and profile_dir is not None:
+            profile_dir.mkdir(parents=True, exist_ok=True)
+            target = profile_dir / f"{w.name}.prof"
+            profile.dump_stats(target)
+            out = io.StringIO()
+            pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
+            print(f"--- {w.name}: main-thread profile by own time ({target})")
+            print("\n".join(out.getvalue().splitlines()[:45]))
+        return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument(
+        "--workloads", default=",".join(WORKLOADS), help=f"comma-separated, of {', '.join(WORKLOADS)}"
+    )
+    p.add_argument(
+        "--scale", type=float, default=1.0, help="multiply node and pod counts (e.g. 0.1 for a quick run)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=240.0, help="seconds each measured phase may take (default 240)"
+    )
+    p.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR", help="write a cProfile per workload to DIR"
+    )
+    args = p.parse_args(argv)
+    names = [n.strip() for n in args.workloads.split(",") if n.strip()]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        p.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+    if args.scale <= 0:
+        p.error("--scale must be > 0")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    began = time.monotonic()
+    failed = False
+    for name in names:
+        if time.monotonic() - began > RUN_LIMIT:
+            print(f"{name}: skipped, the run passed {RUN_LIMIT / 60:.0f} minutes", file=sys.stderr)
+            failed = True
+            continue
+        w = WORKLOADS[name]
+        try:
+            o = run_one(w, args.scale, args.timeout, args.profile)
+        except BenchError as e:
+            print(f"{name}: {e}", file=sys.stderr)
+            failed = True
+            continue
+        state = "TIMED OUT, " if o.timed_out else ""
+        print(
+            f"{o.name}: {state}{o.bound}/{o.wanted} measured pods bound in {o.seconds:.1f}s; "
+            + "; ".join(o.notes)
+        )
+        print(
+            f"RESULT name=sched_{o.name} value={o.value:.1f} unit=pods/s reference={o.reference:.0f} "
+            f"ratio={o.value / o.reference:.3f}",
+            flush=True,
+        )
+        failed = failed or o.timed_out
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
