@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 # Debian packages the tests need, installed by `make deps-system` when root and missing.
-SYSTEM_PACKAGES ?=
+SYSTEM_PACKAGES ?= runc busybox-static
 # Acceptance scenarios switched on (names of ../shared/acceptance/NN-*.sh, without .sh).
 ACCEPTANCE ?=
 ARGS ?=

@@ -24,6 +24,14 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 
+class RuntimeFailure(Exception):
+    """A runtime call failed; the message says why (it ends up in the pod's status)."""
+
+
+class NotFound(RuntimeFailure, LookupError):
+    """No such sandbox or container."""
+
+
 class ContainerState(StrEnum):
     CREATED = "created"
     RUNNING = "running"
@@ -105,6 +113,7 @@ class ContainerConfig:
     log_path: str = ""  # where stdout and stderr go (Kubernetes' CRI log format, one line per write)
     tty: bool = False
     stdin: bool = False
+    stdin_once: bool = False  # the container's stdin closes when the first attached client closes it
     attempt: int = 0  # restart count, kept in the container's labels
     labels: dict[str, str] = field(default_factory=dict)
 
