@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import Any
 
 import pytest
 from conftest import RuntimeBox
@@ -28,11 +29,11 @@ from kubelite.kubelet.runtime.runc import RuncRuntime
 pytestmark = pytest.mark.root
 
 
-def sandbox_config(name: str = "web", **kw: object) -> SandboxConfig:
-    return SandboxConfig(pod_uid=f"uid-{name}", pod_name=name, namespace="default", hostname=name, **kw)  # type: ignore[arg-type]
+def sandbox_config(name: str = "web", **kw: Any) -> SandboxConfig:
+    return SandboxConfig(pod_uid=f"uid-{name}", pod_name=name, namespace="default", hostname=name, **kw)
 
 
-def container(layer: str, name: str, script: str, log_dir: str, **kw: object) -> ContainerConfig:
+def container(layer: str, name: str, script: str, log_dir: str, **kw: Any) -> ContainerConfig:
     return ContainerConfig(
         name=name,
         image="busybox:test",
@@ -40,7 +41,7 @@ def container(layer: str, name: str, script: str, log_dir: str, **kw: object) ->
         rootfs_layers=[layer],
         command=["sh", "-c", script],
         log_path=os.path.join(log_dir, f"{name}.log"),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
