@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import time
@@ -36,10 +37,10 @@ from kubelite.apiserver.auth.authn import (
 )
 from kubelite.apiserver.auth.authz import AlwaysAllow, Authorizer, request_attributes
 from kubelite.apiserver.auth.certs import pki_for
+from kubelite.apiserver.bootstrap import ensure_kubernetes_service, ensure_system_namespaces
 from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.handlers import ResourceHandler, json_response
 from kubelite.apiserver.metrics import APIServerMetrics, Gauges
-from kubelite.apiserver.namespaces import ensure_system_namespaces
 from kubelite.apiserver.requestinfo import parse_request_path
 from kubelite.apiserver.rest import REST
 from kubelite.apiserver.watchcache import WatchCache
@@ -124,6 +125,8 @@ class APIServer:
                 host, port = sock.getsockname()[:2]
                 shown = f"[{host}]" if ":" in host else host
                 self.url = f"{'https' if config.tls else 'http'}://{shown}:{port}"
+                advertised = "127.0.0.1" if ipaddress.ip_address(host).is_unspecified else host
+                await ensure_kubernetes_service(rest, self.registry, config.service_cidr, advertised, port)
                 self._ready = True
                 log.info("serving the Kubernetes API at %s (store: %s)", self.url, config.store)
                 if ready is not None:
