@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 # Debian packages the tests need, installed by `make deps-system` when root and missing.
-SYSTEM_PACKAGES ?= runc busybox-static
+SYSTEM_PACKAGES ?= runc busybox-static containernetworking-plugins iproute2
 # Acceptance scenarios switched on (names of ../shared/acceptance/NN-*.sh, without .sh).
 ACCEPTANCE ?=
 ARGS ?=
