@@ -13,12 +13,11 @@ What it does, in order, for ``mode: runc`` (``mode: process`` forks the
 command itself instead of the two runc calls):
 
 1. becomes a child subreaper, so the container's init (orphaned when
-   ``runc create`` exits) is re-parented to the shim, which can ``waitpid`` it;
-2. ``runc create --pid-file`` with the container's stdio as its own (pipes, or a
-   pty whose master arrives over ``--console-socket`` for ``terminal: true``);
-3. ``runc start``; writes ``started.json`` (``pid``, ``started_at``) and tells the
-   runtime over the ready pipe (one JSON line: ``{"pid": ...}`` or
-   ``{"error": ...}``);
+   ``runc run --detach`` exits) is re-parented to the shim, which can ``waitpid`` it;
+2. ``runc run --detach --pid-file`` with the container's stdio as its own (pipes,
+   or a pty whose master arrives over ``--console-socket`` for ``terminal: true``);
+3. writes ``started.json`` (``pid``, ``started_at``) and tells the runtime over
+   the ready pipe (one JSON line: ``{"pid": ...}`` or ``{"error": ...}``);
 4. copies stdout/stderr to the log file in Kubernetes' CRI format and to the
    attached clients of ``attach.sock``;
 5. on exit: reads the memory cgroup's OOM-kill count, writes ``exit.json``
@@ -277,7 +276,8 @@ class Shim:
         runc = [spec["runc"], "--root", spec["runc_root"], "--log", os.path.join(self.cdir, "runc.log")]
         runc += ["--log-format", "json"]
         pid_file = os.path.join(self.cdir, "container.pid")
-        argv = [*runc, "create", "--bundle", spec["bundle"], "--pid-file", pid_file]
+        # one runc call: ``run --detach`` is create + start without a second runc process
+        argv = [*runc, "run", "--detach", "--bundle", spec["bundle"], "--pid-file", pid_file]
         console = None
         if self.tty:
             import socket
@@ -287,6 +287,8 @@ class Shim:
             console.listen(1)
             argv += ["--console-socket", f"/proc/{os.getpid()}/fd/{self.dirfd}/console.sock"]
         argv.append(spec["id"])
+        # runc's own errors go to its log file and to stderr, which is the container's pipe
+        # here: on failure nothing of that pipe is logged, on success runc wrote nothing to it
         create = _spawn(argv, (stdio[0], stdio[1], stdio[2]))
         master = -1
         if console is not None:
@@ -296,21 +298,9 @@ class Shim:
             console.close()
             _unlink(os.path.join(self.cdir, "console.sock"))
         if code != 0 or (self.tty and master < 0):
-            return {"error": _runc_error(self.cdir, f"runc create exited with {code}")}
-        # runc create wrote nothing of the container's yet (it waits on its exec fifo):
-        # drop whatever runc itself printed on the shared stdio.
-        for fd in self.readers:
-            os.set_blocking(fd, False)
-            try:
-                while os.read(fd, 65536):
-                    pass
-            except BlockingIOError:
-                pass
+            return {"error": _runc_error(self.cdir, f"runc run exited with {code}")}
         with open(pid_file) as f:
             pid = int(f.read().strip())
-        code = _wait(_spawn([*runc, "start", spec["id"]], (stdio[0], stdio[0], stdio[0])))
-        if code != 0:
-            return {"error": _runc_error(self.cdir, f"runc start exited with {code}")}
         result = self._started(pid)
         if self.tty:
             result["master"] = master
@@ -325,7 +315,7 @@ class Shim:
             try:
                 conn, _ = console.accept()
             except TimeoutError:
-                if os.waitpid(create, os.WNOHANG)[0]:  # runc create failed before sending the pty
+                if os.waitpid(create, os.WNOHANG)[0]:  # runc failed before sending the pty
                     return -1
                 continue
             with conn:
@@ -624,7 +614,7 @@ def main(argv: list[str]) -> int:
             },
         )
         _log(cdir, "start failed: " + result["error"])
-        if spec.get("mode") == "runc" and spec.get("id"):  # runc create may have succeeded
+        if spec.get("mode") == "runc" and spec.get("id"):  # runc may have left a container
             devnull = os.open(os.devnull, os.O_RDWR)
             argv = [spec["runc"], "--root", spec["runc_root"], "delete", "--force", spec["id"]]
             _wait(_spawn(argv, (devnull, devnull, devnull)))

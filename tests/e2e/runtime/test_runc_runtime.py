@@ -277,3 +277,28 @@ async def test_stats_and_remove_leaves_nothing(box: RuntimeBox, busybox_layer: s
     assert await rt.list_sandboxes() == []
     assert await rt.list_containers() == []
     assert leftovers(box.root, box.cgroup_root, [sb.id]) == []
+
+
+async def test_tty_container_attach_and_resize(box: RuntimeBox, busybox_layer: str, tmp_path) -> None:
+    rt = box.runtime
+    sb = await rt.run_sandbox(sandbox_config("ttyc"))
+    config = container(busybox_layer, "shell", "", str(tmp_path), tty=True, stdin=True)
+    config.command = ["sh"]
+    cid = await run(rt, sb, config)
+    session = await rt.attach(cid, stdin=True, tty=True)
+    await session.resize(100, 30)
+    await session.write_stdin(b"stty size; exit 3\n")
+    out = b""
+
+    async def collect() -> None:
+        nonlocal out
+        async for stream, data in session.output():
+            assert stream == 1  # a terminal has one output stream
+            out += data
+
+    await asyncio.wait_for(collect(), 15)
+    assert await session.wait() == 3
+    assert b"30 100" in out
+    status = await wait_exited(rt, cid)
+    assert status.exit_code == 3
+    assert any("30 100" in line for _stream, line in log_records(status.log_path))
