@@ -447,10 +447,23 @@ class Framework:
         state.skip_filter_plugins = skipped
         return result, None, set()
 
-    def filter_functions(self, state: CycleState) -> list[tuple[str, Callable[..., Status | None]]]:
-        """The Filter methods to run for this cycle (skipped ones left out), for hot loops."""
+    def filter_functions(self, state: CycleState) -> list[tuple[str, Callable[..., Any]]]:
+        """Per Filter plugin of this cycle (skipped ones left out), a function of
+        ``(state, pod, nodes)`` answering a list of statuses, for the scheduler's hot loop."""
         skip = state.skip_filter_plugins
-        return [(pl.name, pl.filter) for pl in self.filter_plugins if pl.name not in skip]
+        out: list[tuple[str, Callable[..., Any]]] = []
+        for pl in self.filter_plugins:
+            if pl.name in skip:
+                continue
+            batch = getattr(pl, "filter_nodes", None)
+            if batch is None:
+                fn = pl.filter
+
+                def batch(state: CycleState, pod: Pod, nodes: list[NodeInfo], fn: Any = fn) -> list[Any]:
+                    return [fn(state, pod, ni) for ni in nodes]
+
+            out.append((pl.name, batch))
+        return out
 
     def run_filter_plugins(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
         skip = state.skip_filter_plugins
@@ -572,28 +585,41 @@ class Framework:
             name = pl.name
             if name in skip:
                 continue
-            score = pl.score
-            scores = [0] * n
-            for i in range(n):
-                s, st = score(state, pod, nodes[i])
+            batch = getattr(pl, "score_nodes", None)
+            if batch is not None:
+                scores, st = batch(state, pod, nodes)
                 if st is not None and st.code != Code.SUCCESS:
                     return totals, Status(Code.ERROR, st.reasons, name)
-                scores[i] = s
+            else:
+                score = pl.score
+                scores = [0] * n
+                for i in range(n):
+                    s, st = score(state, pod, nodes[i])
+                    if st is not None and st.code != Code.SUCCESS:
+                        return totals, Status(Code.ERROR, st.reasons, name)
+                    scores[i] = s
             normalize = getattr(pl, "normalize_score", None)
             if normalize is not None:
                 st = normalize(state, pod, nodes, scores)
                 if st is not None and st.code != Code.SUCCESS:
                     return totals, Status(Code.ERROR, st.reasons, name)
+            if not scores:
+                continue
+            low, high = min(scores), max(scores)
+            if high > MAX_NODE_SCORE or low < MIN_NODE_SCORE:
+                bad = high if high > MAX_NODE_SCORE else low
+                msg = (
+                    f"plugin {name!r} returns an invalid score {bad}, it should in the range of "
+                    f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
+                )
+                return totals, Status(Code.ERROR, [msg], name)
+            if high == 0:
+                continue
             weight = self.score_weights.get(name, 1)
-            for i in range(n):
-                s = scores[i]
-                if s > MAX_NODE_SCORE or s < MIN_NODE_SCORE:
-                    msg = (
-                        f"plugin {name!r} returns an invalid score {s}, it should in the range of "
-                        f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
-                    )
-                    return totals, Status(Code.ERROR, [msg], name)
-                totals[i] += s * weight
+            if weight == 1:
+                totals = [t + s for t, s in zip(totals, scores, strict=True)]
+            else:
+                totals = [t + s * weight for t, s in zip(totals, scores, strict=True)]
         return totals, None
 
     # ----------------------------------------------------- reserve, permit

@@ -324,7 +324,12 @@ class PreFilterPlugin(Plugin, Protocol):
 
 class FilterPlugin(Plugin, Protocol):
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
-        """Whether the pod fits ``node_info``; called once per candidate node."""
+        """Whether the pod fits ``node_info``; called once per candidate node.
+
+        Optionally ``filter_nodes(state, pod, nodes) -> list[Status | None]``
+        answers for many nodes at once (same results as ``filter`` per node);
+        the scheduler prefers it in its filter loop.
+        """
         ...
 
 
@@ -353,6 +358,9 @@ class ScorePlugin(Plugin, Protocol):
 
         Optionally ``normalize_score(state, pod, nodes, scores) -> Status | None``
         rescales ``scores`` (a list parallel to ``nodes``) in place to 0..100.
+        Optionally ``score_nodes(state, pod, nodes) -> (list[int], Status | None)``
+        scores all nodes in one call (same results as ``score`` per node); the
+        framework prefers it, as it saves a call per node.
         """
         ...
 

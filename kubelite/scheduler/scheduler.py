@@ -61,6 +61,7 @@ NODES = lookup("", "v1", "Node")
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+MIN_FILTER_CHUNK = 16
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 COMPONENT = "default-scheduler"
 PENDING_SELECTOR = "spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed"
@@ -465,31 +466,55 @@ class Scheduler:
         feasible: list[NodeInfo] = []
         statuses = diagnosis.node_to_status.statuses
         failed_plugins = diagnosis.unschedulable_plugins
-        filters = fwk.filter_functions(state)
-        with_nominated = queue.has_nominated_pods()
         start = self.next_start_node_index % n
+        order = nodes[start:] + nodes[:start] if start else nodes
         processed = 0
-        for k in range(n):
-            ni = nodes[(start + k) % n]
-            processed += 1
-            st: Status | None = None
-            if with_nominated:
+        if queue.has_nominated_pods():
+            for ni in order:
+                processed += 1
                 st = fwk.run_filter_plugins_with_nominated_pods(state, pod, ni)
-            else:
-                for name, fn in filters:
-                    r = fn(state, pod, ni)
-                    if r is not None and r.code:
-                        st = r if r.plugin else r.with_plugin(name)
+                if st is None or st.code == Code.SUCCESS:
+                    feasible.append(ni)
+                    if len(feasible) >= to_find:
                         break
-            if st is None or st.code == Code.SUCCESS:
-                feasible.append(ni)
-                if len(feasible) >= to_find:
-                    break
-                continue
-            if st.code == Code.ERROR:
-                raise RuntimeError(st.message())
-            statuses[ni.name] = st
-            failed_plugins.add(st.plugin)
+                    continue
+                if st.code == Code.ERROR:
+                    raise RuntimeError(st.message())
+                statuses[ni.name] = st
+                failed_plugins.add(st.plugin)
+        else:
+            # Plugin by plugin over chunks of nodes: one tight loop per plugin, and a chunk is
+            # only as large as the number of feasible nodes still wanted.
+            filters = fwk.filter_functions(state)
+            while processed < n and len(feasible) < to_find:
+                chunk = order[processed : processed + max(to_find - len(feasible), MIN_FILTER_CHUNK)]
+                processed += len(chunk)
+                candidates = chunk
+                for name, fn in filters:
+                    results = fn(state, pod, candidates)
+                    if results.count(None) == len(results):
+                        continue
+                    kept = []
+                    for ni, r in zip(candidates, results, strict=True):
+                        if r is None or r.code == Code.SUCCESS:
+                            kept.append(ni)
+                            continue
+                        if r.code == Code.ERROR:
+                            raise RuntimeError(r.message() or f"filter plugin {name} failed")
+                        if not r.plugin:
+                            r = r.with_plugin(name)
+                        statuses[ni.name] = r
+                        failed_plugins.add(r.plugin)
+                    candidates = kept
+                    if not candidates:
+                        break
+                feasible.extend(candidates)
+            if len(feasible) > to_find:
+                # The last chunk found more than needed: give the extra nodes back to the next cycle.
+                processed -= len(feasible) - to_find
+                for ni in feasible[to_find:]:
+                    statuses.pop(ni.name, None)
+                feasible = feasible[:to_find]
         self.next_start_node_index = (start + processed) % n
         return feasible
 
@@ -500,17 +525,9 @@ class Scheduler:
         totals, st = fwk.run_score_plugins(state, pod, feasible)
         if st is not None:
             raise RuntimeError(st.message())
-        best = -1
-        chosen = feasible[0]
-        ties = 0
-        rng = self.rng
-        for ni, score in zip(feasible, totals, strict=True):
-            if score > best:
-                best, chosen, ties = score, ni, 1
-            elif score == best:
-                ties += 1
-                if rng.randrange(ties) == 0:  # reservoir sampling: each tie equally likely
-                    chosen = ni
+        best = max(totals)
+        top = [i for i, score in enumerate(totals) if score == best]
+        chosen = feasible[top[0] if len(top) == 1 else self.rng.choice(top)]  # ties: each equally likely
         return chosen.name
 
     # ---------------------------------------------------------- binding cycle

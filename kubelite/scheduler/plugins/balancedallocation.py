@@ -67,6 +67,34 @@ class BalancedAllocation:
             std = 0.0
         return int((1 - std) * 100), None
 
+    def score_nodes(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
+    ) -> tuple[list[int], Status | None]:
+        if self.resources != [CPU, MEMORY]:
+            return [self.score(state, pod, ni)[0] for ni in nodes], None
+        reqs = state.get(_KEY)
+        if reqs is None:
+            pi = state.pod_info or PodInfo(pod)
+            reqs = [pi.requests.milli_cpu, pi.requests.memory]
+        pod_cpu, pod_mem = reqs
+        out: list[int] = []
+        append = out.append
+        for ni in nodes:
+            alloc = ni.allocatable
+            cap_cpu, cap_mem = alloc.milli_cpu, alloc.memory
+            if not (cap_cpu and cap_mem):
+                append(self.score(state, pod, ni)[0])
+                continue
+            used = ni.requested
+            f_cpu = (used.milli_cpu + pod_cpu) / cap_cpu
+            f_mem = (used.memory + pod_mem) / cap_mem
+            if f_cpu > 1:
+                f_cpu = 1.0
+            if f_mem > 1:
+                f_mem = 1.0
+            append(int((1 - abs(f_cpu - f_mem) / 2) * 100))
+        return out, None
+
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [
             ClusterEventWithHint(ClusterEvent(ASSIGNED_POD, ActionType.DELETE)),

@@ -58,6 +58,18 @@ class ImageLocality:
             total = max_threshold
         return 100 * (total - MIN_THRESHOLD) // (max_threshold - MIN_THRESHOLD), None
 
+    def score_nodes(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
+    ) -> tuple[list[int], Status | None]:
+        # Nodes without any of the pod's images all score the minimum (0): only score the others.
+        images = (state.get(_KEY) or (_images(pod), 1))[0]
+        out = [0] * len(nodes)
+        for i, ni in enumerate(nodes):
+            states = ni.image_states
+            if states and any(name in states for name in images):
+                out[i] = self.score(state, pod, ni)[0]
+        return out, None
+
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE))]
 

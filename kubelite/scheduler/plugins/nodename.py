@@ -10,18 +10,27 @@ from kubelite.scheduler.framework import (
     ActionType,
     ClusterEvent,
     ClusterEventWithHint,
+    Code,
     CycleState,
     NodeInfo,
+    PreFilterResult,
     Status,
 )
 
 NAME = "NodeName"
 REASON = "node(s) didn't match the requested node name"
 _REJECT = Status.unresolvable(REASON, plugin=NAME)
+_SKIP = Status(Code.SKIP)
 
 
 class NodeName:
     name = NAME
+
+    def pre_filter(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
+    ) -> tuple[PreFilterResult | None, Status | None]:
+        # A pod that names no node fits every node here: nothing to filter.
+        return None, (None if pod.spec.nodeName else _SKIP)
 
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
         wanted = pod.spec.nodeName

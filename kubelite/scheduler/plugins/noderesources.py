@@ -166,6 +166,28 @@ class NodeResourcesFit:
             return None
         return self._failure(req, node_info, too_many)
 
+    def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
+        req: _PodRequests | None = state.get(_KEY)
+        if req is None:
+            return [self.filter(state, pod, ni) for ni in nodes]
+        cpu, memory, ephemeral, scalar = req.cpu, req.memory, req.ephemeral, req.scalar
+        out: list[Status | None] = []
+        append = out.append
+        for ni in nodes:
+            alloc = ni.allocatable
+            used = ni.requested
+            if (
+                len(ni.pods) >= alloc.allowed_pod_number
+                or (cpu and cpu > alloc.milli_cpu - used.milli_cpu)
+                or (memory and memory > alloc.memory - used.memory)
+                or (ephemeral and ephemeral > alloc.ephemeral_storage - used.ephemeral_storage)
+                or (scalar and any(v > alloc.scalar.get(n, 0) - used.scalar.get(n, 0) for n, v in scalar))
+            ):
+                append(self.filter(state, pod, ni))
+            else:
+                append(None)
+        return out
+
     def _failure(self, req: _PodRequests, node_info: NodeInfo, too_many: bool) -> Status:
         alloc = node_info.allocatable
         used = node_info.requested
@@ -242,6 +264,32 @@ class NodeResourcesFit:
         if strategy == REQUESTED_TO_CAPACITY_RATIO:
             return round(total / weight_sum), None
         return total // weight_sum, None
+
+    def score_nodes(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
+    ) -> tuple[list[int], Status | None]:
+        if self.strategy != LEAST_ALLOCATED or self.resources != DEFAULT_RESOURCES:
+            return [self.score(state, pod, ni)[0] for ni in nodes], None
+        pod_reqs = state.get(_SCORE_KEY)
+        if pod_reqs is None:
+            pod_reqs = self._pod_request_list(state.pod_info or PodInfo(pod))
+        pod_cpu, pod_mem = pod_reqs
+        out: list[int] = []
+        append = out.append
+        for ni in nodes:
+            alloc = ni.allocatable
+            nz = ni.non_zero_requested
+            cap_cpu, cap_mem = alloc.milli_cpu, alloc.memory
+            req_cpu, req_mem = nz.milli_cpu + pod_cpu, nz.memory + pod_mem
+            cpu = (cap_cpu - req_cpu) * 100 // cap_cpu if cap_cpu and req_cpu <= cap_cpu else 0
+            mem = (cap_mem - req_mem) * 100 // cap_mem if cap_mem and req_mem <= cap_mem else 0
+            if cap_cpu and cap_mem:
+                append((cpu + mem) // 2)
+            elif cap_cpu or cap_mem:
+                append(cpu + mem)
+            else:
+                append(0)
+        return out, None
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [

@@ -38,6 +38,14 @@ class NodeUnschedulable:
             return None
         return _REJECT
 
+    def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
+        out: list[Status | None] = [None] * len(nodes)
+        for i, ni in enumerate(nodes):
+            node = ni.node
+            if node is None or node.spec.unschedulable:
+                out[i] = self.filter(state, pod, ni)
+        return out
+
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [
             ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE_NODE_TAINT)),

@@ -44,6 +44,14 @@ class TaintToleration:
             return None
         return Status.unresolvable(untolerated_taint_reason(taint), plugin=NAME)
 
+    def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
+        out: list[Status | None] = [None] * len(nodes)
+        for i, ni in enumerate(nodes):
+            node = ni.node
+            if node is not None and node.spec.taints:
+                out[i] = self.filter(state, pod, ni)
+        return out
+
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
         state[_PRE_SCORE_KEY] = [t for t in pod.spec.tolerations if t.effect in ("", "PreferNoSchedule")]
         return None
@@ -60,6 +68,16 @@ class TaintToleration:
             if taint.effect == "PreferNoSchedule" and not tolerations_tolerate(tolerations, taint):
                 count += 1
         return count, None
+
+    def score_nodes(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
+    ) -> tuple[list[int], Status | None]:
+        out = [0] * len(nodes)
+        for i, ni in enumerate(nodes):
+            node = ni.node
+            if node is not None and node.spec.taints:
+                out[i] = self.score(state, pod, ni)[0]
+        return out, None
 
     def normalize_score(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo], scores: list[int]

@@ -457,3 +457,30 @@ def test_image_locality() -> None:
     pod = make_pod(containers=[{"name": "c", "image": "registry/app:1"}])
     with_score, without_score = _score(plugin, pod, [snap.get("with"), snap.get("without")])
     assert with_score > 0 and without_score == 0
+
+
+def test_batch_methods_agree_with_per_node_ones() -> None:
+    taints = {"spec": {"taints": [{"key": "k", "value": "v", "effect": "PreferNoSchedule"}]}}
+    nodes = [
+        NodeInfo(make_node("a", cpu="4", memory="8")),
+        NodeInfo(
+            make_node("b", cpu="1", memory="2", spec={"unschedulable": True}),
+            [make_pod("e", [{"cpu": "500m"}])],
+        ),
+        NodeInfo(make_node("c", cpu="2", memory="1", **taints), [make_pod("f", [{"memory": "1"}])]),
+        NodeInfo(make_node("d", cpu="8", memory="64", pods="1"), [make_pod("g")]),
+    ]
+    pod = make_pod(requests=[{"cpu": "1", "memory": "1"}])
+    for plugin in (FIT, TT, nodeunschedulable.new({}, None), balancedallocation.new({}, None)):
+        state = CycleState(PodInfo(pod))
+        for method in ("pre_filter", "pre_score"):
+            if hasattr(plugin, method):
+                getattr(plugin, method)(state, pod, nodes)
+        if hasattr(plugin, "filter_nodes"):
+            assert [reasons(s) for s in plugin.filter_nodes(state, pod, nodes)] == [
+                reasons(plugin.filter(state, pod, ni)) for ni in nodes
+            ]
+        if hasattr(plugin, "score_nodes"):
+            assert plugin.score_nodes(state, pod, nodes)[0] == [
+                plugin.score(state, pod, ni)[0] for ni in nodes
+            ]
