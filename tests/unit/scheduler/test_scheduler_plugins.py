@@ -460,7 +460,7 @@ def test_image_locality() -> None:
 
 
 def test_batch_methods_agree_with_per_node_ones() -> None:
-    taints = {"spec": {"taints": [{"key": "k", "value": "v", "effect": "PreferNoSchedule"}]}}
+    taints: dict[str, Any] = {"spec": {"taints": [{"key": "k", "value": "v", "effect": "PreferNoSchedule"}]}}
     nodes = [
         NodeInfo(make_node("a", cpu="4", memory="8")),
         NodeInfo(
@@ -471,6 +471,7 @@ def test_batch_methods_agree_with_per_node_ones() -> None:
         NodeInfo(make_node("d", cpu="8", memory="64", pods="1"), [make_pod("g")]),
     ]
     pod = make_pod(requests=[{"cpu": "1", "memory": "1"}])
+    plugin: Any
     for plugin in (FIT, TT, nodeunschedulable.new({}, None), balancedallocation.new({}, None)):
         state = CycleState(PodInfo(pod))
         for method in ("pre_filter", "pre_score"):
