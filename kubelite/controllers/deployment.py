@@ -59,6 +59,7 @@ DEPLOYMENTS = lookup("apps", "v1", "Deployment")
 REPLICA_SETS = lookup("apps", "v1", "ReplicaSet")
 NAMESPACE_INDEX = "namespace"
 OWN_WRITE_WAIT = 30.0  # seconds to wait for the cache to show our own write before acting anyway
+PATCH_TRIES = 5
 RECHECK_AFTER = 5.0  # a sync that waits for the cache looks again this soon even without an event
 
 
@@ -197,6 +198,7 @@ class DeploymentController(Controller):
             self._written.pop(key, None)
             return
         if not self._cache_caught_up(key):
+            self.log.debug("%s: waiting for the caches to show this controller's own writes", key)
             self.enqueue_after(key, RECHECK_AFTER)
             return
         d: apps_v1.Deployment = clone(cached)
@@ -256,6 +258,20 @@ class DeploymentController(Controller):
         d.metadata.resourceVersion = written.metadata.resourceVersion
         self._remember(key, written)
 
+    async def _patch_rs(self, rs: apps_v1.ReplicaSet, patch: dict[str, Any]) -> apps_v1.ReplicaSet:
+        """Merge-patch ``rs``. The patch has no resourceVersion, so a 409 only means the server
+        lost a race with another writer (the ReplicaSet controller's status): try again."""
+        for attempt in range(PATCH_TRIES):
+            try:
+                updated: apps_v1.ReplicaSet = await self.rs_api.patch(
+                    rs.metadata.name, patch, "merge", rs.metadata.namespace
+                )
+                return updated
+            except StatusError as e:
+                if e.code != 409 or attempt == PATCH_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     async def scale_rs(
         self, d: apps_v1.Deployment, rs: apps_v1.ReplicaSet, new_scale: int, operation: str
     ) -> tuple[bool, apps_v1.ReplicaSet]:
@@ -265,11 +281,12 @@ class DeploymentController(Controller):
             return False, rs
         old = du.replicas_of(rs)
         patch = {"metadata": {"annotations": du.replicas_annotations(d)}, "spec": {"replicas": new_scale}}
-        updated: apps_v1.ReplicaSet = await self.rs_api.patch(
-            rs.metadata.name, patch, "merge", rs.metadata.namespace
-        )
+        updated = await self._patch_rs(rs, patch)
         self._remember(meta_namespace_key(d), updated)
         if size_changes:
+            self.log.debug(
+                "%s: scaled %s %s from %d to %d", d.metadata.name, operation, rs.metadata.name, old, new_scale
+            )
             self.recorder.event(
                 d,
                 "Normal",
@@ -316,9 +333,7 @@ class DeploymentController(Controller):
                     "metadata": {"annotations": annotations},
                     "spec": {"minReadySeconds": d.spec.minReadySeconds},
                 }
-                updated: apps_v1.ReplicaSet = await self.rs_api.patch(
-                    existing.metadata.name, patch, "merge", existing.metadata.namespace
-                )
+                updated = await self._patch_rs(existing, patch)
                 self._remember(key, updated)
                 return updated
             needs_update = _set_revision(d, existing.metadata.annotations.get(du.REVISION_ANNOTATION, ""))
