@@ -120,7 +120,8 @@ async def _run(args: argparse.Namespace, kubeconfig: Path, config: Any) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
-    log.info("scheduler: profiles %s against %s", ", ".join(scheduler.frameworks), client.base_url)
+    names = ", ".join(p.scheduler_name for p in config.profiles)
+    log.info("scheduler: profiles %s against %s", names, client.base_url)
     try:
         await task
     except asyncio.CancelledError:
@@ -146,7 +147,7 @@ async def run_in_process(url: str, ssl_context: Any) -> None:
     client = Client(url, ssl=ssl_context, component="scheduler")
     try:
         scheduler = Scheduler(client, load_config(None))
-        log.info("scheduler: profiles %s", ", ".join(scheduler.frameworks))
+        log.info("scheduler: profiles %s", ", ".join(p.scheduler_name for p in scheduler.config.profiles))
         await scheduler.run()
     except Exception:
         log.exception("the scheduler failed; the API server keeps serving")
