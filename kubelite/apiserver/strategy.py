@@ -10,6 +10,7 @@ keeps from the stored object (status) and what a status update keeps
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 import msgspec
@@ -62,6 +63,12 @@ RETURNS_DELETED_OBJECT = frozenset(
 )
 
 
+@functools.cache
+def _fields(cls: type) -> tuple[msgspec.structs.FieldInfo, ...]:
+    """The fields of a model class (computed once: this runs on every write)."""
+    return msgspec.structs.fields(cls)
+
+
 def tracks_generation(res: Resource) -> bool:
     return (res.group, res.plural) in GENERATION_TRACKED
 
@@ -72,7 +79,7 @@ def has_status(res: Resource) -> bool:
 
 def _fresh(obj: Any, attr: str) -> Any:
     """A new empty value of the field ``attr`` of ``obj``'s type."""
-    for f in msgspec.structs.fields(type(obj)):
+    for f in _fields(type(obj)):
         if f.name == attr:
             if f.default_factory is not msgspec.NODEFAULT:
                 return f.default_factory()
@@ -84,7 +91,7 @@ def _spec_key(obj: Any) -> bytes:
     """Everything but metadata and status: what a generation counts."""
     fields = [
         f.name
-        for f in msgspec.structs.fields(type(obj))
+        for f in _fields(type(obj))
         if f.name not in ("metadata", "status", "kind", "apiVersion")
     ]
     return msgspec.json.encode([getattr(obj, f) for f in fields])
@@ -121,7 +128,7 @@ def prepare_for_update(res: Resource, new: Any, old: Any) -> None:
 
 def prepare_for_status_update(res: Resource, new: Any, old: Any) -> None:
     """An update of /status: only status (and metadata) changes."""
-    for f in msgspec.structs.fields(type(new)):
+    for f in _fields(type(new)):
         if f.name not in ("metadata", "status", "kind", "apiVersion"):
             setattr(new, f.name, copy.deepcopy(getattr(old, f.name)))
     new.metadata.generation = old.metadata.generation
@@ -130,7 +137,7 @@ def prepare_for_status_update(res: Resource, new: Any, old: Any) -> None:
 def prepare_for_finalize(res: Resource, new: Any, old: Any) -> None:
     """An update of a namespace's /finalize: only spec.finalizers changes."""
     finalizers = list(new.spec.finalizers)
-    for f in msgspec.structs.fields(type(new)):
+    for f in _fields(type(new)):
         if f.name not in ("metadata", "kind", "apiVersion"):
             setattr(new, f.name, copy.deepcopy(getattr(old, f.name)))
     new.spec.finalizers = finalizers
