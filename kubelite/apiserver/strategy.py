@@ -10,7 +10,6 @@ keeps from the stored object (status) and what a status update keeps
 from __future__ import annotations
 
 import copy
-import functools
 from typing import Any
 
 import msgspec
@@ -63,10 +62,15 @@ RETURNS_DELETED_OBJECT = frozenset(
 )
 
 
-@functools.cache
+_FIELDS: dict[type, tuple[msgspec.structs.FieldInfo, ...]] = {}
+
+
 def _fields(cls: type) -> tuple[msgspec.structs.FieldInfo, ...]:
-    """The fields of a model class (computed once: this runs on every write)."""
-    return msgspec.structs.fields(cls)
+    """The fields of a model class (computed once per class: this runs on every write)."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = msgspec.structs.fields(cls)
+    return found
 
 
 def tracks_generation(res: Resource) -> bool:
