@@ -8,6 +8,7 @@ Subcommands, each in its own module:
 - ``kubelite kubeconfig``  print the admin kubeconfig
 - ``kubelite scheduler``   the scheduler alone, against any API server
 - ``kubelite simulate``    simulated nodes (fake kubelets) for scale tests
+- ``kubelite image``       the node's images: import, ls, rm, pull
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from kubelite.cli.controller_manager import add_controller_manager_arguments, run_controller_manager
+from kubelite.cli.image import add_image_arguments, run_image
 from kubelite.cli.kubeconfig import add_kubeconfig_arguments, run_kubeconfig
 from kubelite.cli.logs import setup_logging
 from kubelite.cli.scheduler import add_scheduler_arguments, run_scheduler
@@ -66,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser("simulate", parents=[verbose], help="simulated nodes for a cluster (as kwok)")
     add_simulate_arguments(simulate)
     simulate.set_defaults(run=run_simulate, command_parser=simulate)
+
+    image = sub.add_parser("image", parents=[verbose], help="the node's images: import, ls, rm, pull")
+    add_image_arguments(image)
+    image.set_defaults(run=run_image, command_parser=image)
     return parser
 
 

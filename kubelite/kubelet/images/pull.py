@@ -212,7 +212,7 @@ class RegistryClient:
             except ImagePullError as e:
                 log.debug("pull %s from %s: %s", ref, endpoint.url, e)
                 errors.append(e)
-        best = max(errors, key=lambda e: _RANK.get(e.reason, 2))
+        best = max(reversed(errors), key=lambda e: _RANK.get(e.reason, 2))  # the last of the most telling
         raise best
 
     async def _pull_from(
