@@ -16,6 +16,10 @@ routes the whole cluster CIDR and the service CIDR to a blackhole. The node's
 own podCIDR stays reachable through the bridge because the bridge's connected
 route is more specific; a service address only means something after the
 proxy's DNAT, and anything else of those ranges is dropped on the node.
+The bridge plugin turns IP forwarding on (the node is the pods' gateway), so
+``setup_node`` also puts a FORWARD rule first that drops whatever the bridge
+would forward to any other interface: without NAT, a pod packet to the
+outside would otherwise leave by the default route with a pod source address.
 
 Every ADD is cached on disk (``<state_dir>/results/<container id>.json``:
 the exact config list, netns, CNI_ARGS and result) *before* the plugins run,
@@ -58,6 +62,7 @@ log = logging.getLogger(__name__)
 NETWORK_NAME = "kubelite"
 IFNAME = "eth0"
 IPV4_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+IPV6_FORWARD = "/proc/sys/net/ipv6/conf/all/forwarding"
 GUARD_COMMENT = "kubelite: pod traffic stays on the node"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -138,10 +143,11 @@ async def run(*argv: str, check: bool = True) -> tuple[int, str, str]:
 class PodNetwork:
     """The node's pod network: node setup (routes) and CNI ADD/DEL/CHECK per pod sandbox.
 
-    ``forwarding=True`` turns on IPv4 forwarding (needed once the service
-    proxy DNATs pod-to-service traffic back onto the bridge) and, with it, a
-    FORWARD rule that drops anything forwarded from the bridge to another
-    interface, so pod addresses still never leave the node.
+    The bridge plugin (as gateway) switches IP forwarding on for the whole
+    node, and the service proxy's DNAT back onto the bridge needs it; so
+    :meth:`setup_node` enables it itself, together with a FORWARD rule that
+    drops anything forwarded from the bridge to another interface: pod
+    packets never leave the node un-NATed by the default route.
 
     Calls for one sandbox are serialized; calls for different sandboxes run
     concurrently (host-local locks its own lease store).
@@ -156,7 +162,6 @@ class PodNetwork:
         cni_bin_dir: str | Sequence[str] = "/usr/lib/cni",
         state_dir: str | os.PathLike[str] | None = None,
         *,
-        forwarding: bool = False,
         plugin_timeout: float = 60.0,
     ) -> None:
         self.pod_cidr = str(ipaddress.ip_network(pod_cidr))
@@ -169,7 +174,6 @@ class PodNetwork:
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
         self.ipam_dir = self.state_dir / "ipam"
         self.results_dir = self.state_dir / "results"
-        self.forwarding = forwarding
         self.cni = CniExec(paths, timeout=plugin_timeout)
         self._locks: dict[str, asyncio.Lock] = {}
         self._conflist: dict[str, Any] | None = None
@@ -181,11 +185,12 @@ class PodNetwork:
         return self.state_dir / "node.json"
 
     async def setup_node(self) -> None:
-        """Blackhole the cluster and service CIDRs; with ``forwarding``, enable it behind the guard.
+        """Blackhole the cluster and service CIDRs, enable forwarding behind the guard rule.
 
-        Idempotent. What it changed (routes it added, the previous ip_forward)
-        is recorded in ``<state_dir>/node.json`` so :meth:`teardown_node`
-        undoes exactly that and nothing another agent set up.
+        Idempotent. What it changed (routes and the rule it added, the
+        previous forwarding setting) is recorded in ``<state_dir>/node.json``
+        so :meth:`teardown_node` undoes exactly that and nothing another agent
+        set up.
         """
         state = await asyncio.to_thread(self._read_node_state)
         added: list[str] = list(state.get("routes_added", []))
@@ -199,32 +204,46 @@ class PodNetwork:
                 if cidr not in added:
                     added.append(cidr)
         state["routes_added"] = added
-        if self.forwarding:
-            rule = guard_rule(self.bridge)
-            code, _, _ = await run("iptables", "-w", "-C", "FORWARD", *rule, check=False)
-            if code != 0:
-                await run("iptables", "-w", "-I", "FORWARD", "1", *rule)
-                state["guard_bridge"] = self.bridge
-            previous = (await asyncio.to_thread(Path(IPV4_FORWARD).read_text)).strip()
-            if previous != "1":
-                await asyncio.to_thread(Path(IPV4_FORWARD).write_text, "1\n")
-                state.setdefault("ip_forward_was", previous)
         await asyncio.to_thread(self._write_json, self._node_state_path, state)
+        iptables, forward_sysctl = self._family_tools()
+        rule = guard_rule(self.bridge)
+        code, _, _ = await run(iptables, "-w", "-C", "FORWARD", *rule, check=False)
+        if code != 0:
+            await run(iptables, "-w", "-I", "FORWARD", "1", *rule)
+            state["guard"] = [iptables, self.bridge]
+        # The guard is written down before forwarding goes on, so a failure in between still undoes it.
+        await asyncio.to_thread(self._write_json, self._node_state_path, state)
+        previous = (await asyncio.to_thread(Path(forward_sysctl).read_text)).strip()
+        if previous != "1":
+            state.setdefault("forwarding_was", [forward_sysctl, previous])
+            await asyncio.to_thread(self._write_json, self._node_state_path, state)
+            await asyncio.to_thread(Path(forward_sysctl).write_text, "1\n")
 
     async def teardown_node(self) -> None:
-        """Undo :meth:`setup_node` and remove the bridge (for tests; an agent leaves the node set up)."""
+        """Undo :meth:`setup_node` and remove the bridge (for tests; an agent leaves the node set up).
+
+        Pods still attached lose their link to the bridge; DEL them first.
+        """
         state = await asyncio.to_thread(self._read_node_state)
         for cidr in state.get("routes_added", []):
             family = ["-6"] if ipaddress.ip_network(cidr).version == 6 else []
             await run("ip", *family, "route", "del", "blackhole", cidr, check=False)
-        if state.get("guard_bridge"):
-            await run("iptables", "-w", "-D", "FORWARD", *guard_rule(state["guard_bridge"]), check=False)
-        if state.get("ip_forward_was") is not None:
-            await asyncio.to_thread(Path(IPV4_FORWARD).write_text, state["ip_forward_was"] + "\n")
         if await asyncio.to_thread(os.path.exists, f"/sys/class/net/{self.bridge}"):
             await run("ip", "link", "del", self.bridge, check=False)
+        if state.get("guard"):
+            iptables, bridge = state["guard"]
+            await run(iptables, "-w", "-D", "FORWARD", *guard_rule(bridge), check=False)
+        if state.get("forwarding_was"):
+            sysctl, previous = state["forwarding_was"]
+            await asyncio.to_thread(Path(sysctl).write_text, previous + "\n")
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(self._node_state_path.unlink)
+
+    def _family_tools(self) -> tuple[str, str]:
+        """The iptables binary and forwarding sysctl for the pod CIDR's address family."""
+        if ipaddress.ip_network(self.pod_cidr).version == 6:
+            return "ip6tables", IPV6_FORWARD
+        return "iptables", IPV4_FORWARD
 
     async def is_blackholed(self, cidr: str) -> bool:
         """Whether the main table routes exactly ``cidr`` to a blackhole."""
