@@ -38,6 +38,7 @@ from kubelite.scheduler.interface import (
     Status,
 )
 from kubelite.scheduler.nodeinfo import AffinityTerm, NodeInfo, PodInfo
+from kubelite.scheduler.plugins.podtopologyspread import CountCaches
 
 NAME = "InterPodAffinity"
 
@@ -46,6 +47,10 @@ ERR_AFFINITY = "node(s) didn't match pod affinity rules"
 ERR_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
 
 _PRE_FILTER_KEY = "PreFilter" + NAME
+# Shared, read-only answers of Filter.
+_AFFINITY_NOT_MATCH = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, [ERR_AFFINITY], NAME)
+_ANTI_AFFINITY_NOT_MATCH = Status(Code.UNSCHEDULABLE, [ERR_ANTI_AFFINITY], NAME)
+_EXISTING_ANTI_AFFINITY_NOT_MATCH = Status(Code.UNSCHEDULABLE, [ERR_EXISTING_ANTI_AFFINITY], NAME)
 _PRE_SCORE_KEY = "PreScore" + NAME
 
 Pair = tuple[str, str]
@@ -54,12 +59,17 @@ Pair = tuple[str, str]
 class _Term:
     """An incoming pod's term with its namespaces resolved for this cycle (None: all namespaces)."""
 
-    __slots__ = ("namespaces", "selector", "topology_key")
+    __slots__ = ("namespaces", "selector", "signature", "topology_key")
 
     def __init__(self, term: AffinityTerm, namespaces: set[str] | None) -> None:
         self.selector = term.selector
         self.topology_key = term.topology_key
         self.namespaces = namespaces
+        self.signature = (
+            frozenset(namespaces) if namespaces is not None else None,
+            term.selector,
+            term.topology_key,
+        )
 
     def matches(self, pod: Pod) -> bool:
         if self.namespaces is not None and pod.metadata.namespace not in self.namespaces:
@@ -71,6 +81,10 @@ def _matches_all(terms: list[_Term], pod: Pod) -> bool:
     if not terms:
         return False
     return all(t.matches(pod) for t in terms)
+
+
+def _labels_key(labels: dict[str, str] | None) -> frozenset[tuple[str, str]] | None:
+    return frozenset(labels.items()) if labels is not None else None
 
 
 def _bump(counts: dict[Pair, int], pair: Pair, delta: int) -> None:
@@ -162,6 +176,7 @@ class InterPodAffinity:
             args.get("ignorePreferredTermsOfExistingPods", False)
         )
         self._namespaces = None
+        self._caches = CountCaches()
         factory = getattr(handle, "informer_factory", None)
         if factory is not None:
             self._namespaces = factory.informer_for(lookup("", "v1", "Namespace"))
@@ -195,49 +210,78 @@ class InterPodAffinity:
     def pre_filter(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status | None]:
-        pi = PodInfo(pod)
-        s = _PreFilterState(pod, self._namespace_labels(pod.metadata.namespace))
+        pi = getattr(state, "pod_info", None) or PodInfo(pod)
+        ns_labels = self._namespace_labels(pod.metadata.namespace)
+        s = _PreFilterState(pod, ns_labels)
         s.affinity_terms = self._resolve(pi.required_affinity_terms)
         s.anti_affinity_terms = self._resolve(pi.required_anti_affinity_terms)
         snapshot = self.handle.snapshot_shared_lister()
 
         # Symmetry: existing pods whose required anti-affinity terms match the incoming pod.
-        pod_ns_labels = s.namespace_labels
-        counts = s.existing_anti_affinity_counts
-        for ni in snapshot.have_pods_with_required_anti_affinity_list():
+        def count_existing(ni: NodeInfo) -> dict[Any, int] | None:
             node = ni.node
             if node is None:
-                continue
+                return None
             labels = node.metadata.labels
+            out: dict[Any, int] = {}
             for existing in ni.pods_with_required_anti_affinity:
                 for term in existing.required_anti_affinity_terms:
                     value = labels.get(term.topology_key)
-                    if value is not None and term.matches(pod, pod_ns_labels):
+                    if value is not None and term.matches(pod, ns_labels):
                         pair = (term.topology_key, value)
-                        counts[pair] = counts.get(pair, 0) + 1
-                        s.existing_anti_keys.add(term.topology_key)
+                        out[pair] = out.get(pair, 0) + 1
+            return out
 
-        if s.affinity_terms or s.anti_affinity_terms:
-            affinity_terms, anti_terms = s.affinity_terms, s.anti_affinity_terms
-            aff, anti = s.affinity_counts, s.anti_affinity_counts
-            for ni in snapshot.list():
+        signature = (
+            "existing",
+            pod.metadata.namespace,
+            _labels_key(pod.metadata.labels),
+            _labels_key(ns_labels),
+        )
+        counts = self._caches.get(signature, count_existing).refresh(
+            snapshot.have_pods_with_required_anti_affinity_list()
+        )
+        s.existing_anti_affinity_counts = dict(counts)
+        s.existing_anti_keys = {key for key, _ in counts}
+
+        all_nodes = snapshot.list()
+        affinity_terms, anti_terms = s.affinity_terms, s.anti_affinity_terms
+        if affinity_terms:
+
+            def count_affinity(ni: NodeInfo) -> dict[Any, int] | None:
                 if not ni.pods or ni.node is None:
-                    continue
+                    return None
                 labels = ni.node.metadata.labels
+                out: dict[Any, int] = {}
                 for existing in ni.pods:
-                    other = existing.pod
-                    if affinity_terms and _matches_all(affinity_terms, other):
+                    if _matches_all(affinity_terms, existing.pod):
                         for t in affinity_terms:
                             value = labels.get(t.topology_key)
                             if value is not None:
                                 pair = (t.topology_key, value)
-                                aff[pair] = aff.get(pair, 0) + 1
+                                out[pair] = out.get(pair, 0) + 1
+                return out
+
+            aff_signature = ("affinity", tuple(t.signature for t in affinity_terms))
+            s.affinity_counts = dict(self._caches.get(aff_signature, count_affinity).refresh(all_nodes))
+        if anti_terms:
+
+            def count_anti(ni: NodeInfo) -> dict[Any, int] | None:
+                if not ni.pods or ni.node is None:
+                    return None
+                labels = ni.node.metadata.labels
+                out: dict[Any, int] = {}
+                for existing in ni.pods:
                     for t in anti_terms:
                         value = labels.get(t.topology_key)
-                        if value is not None and t.matches(other):
+                        if value is not None and t.matches(existing.pod):
                             pair = (t.topology_key, value)
-                            anti[pair] = anti.get(pair, 0) + 1
-        elif not counts:
+                            out[pair] = out.get(pair, 0) + 1
+                return out
+
+            anti_signature = ("anti", tuple(t.signature for t in anti_terms))
+            s.anti_affinity_counts = dict(self._caches.get(anti_signature, count_anti).refresh(all_nodes))
+        if not affinity_terms and not anti_terms and not counts:
             return None, Status(Code.SKIP)
         state[_PRE_FILTER_KEY] = s
         return None, None
@@ -272,23 +316,23 @@ class InterPodAffinity:
             for t in s.affinity_terms:
                 value = labels.get(t.topology_key)
                 if value is None:
-                    return Status.unresolvable(ERR_AFFINITY, plugin=NAME)
+                    return _AFFINITY_NOT_MATCH
                 if s.affinity_counts.get((t.topology_key, value), 0) <= 0:
                     pods_exist = False
             # The first pod of a group whose pods attract each other: no pod matches anywhere yet,
             # but the pod matches its own terms, so let it start the group.
             if not pods_exist and not (not s.affinity_counts and _matches_all(s.affinity_terms, pod)):
-                return Status.unresolvable(ERR_AFFINITY, plugin=NAME)
+                return _AFFINITY_NOT_MATCH
         if s.anti_affinity_counts:
             for t in s.anti_affinity_terms:
                 value = labels.get(t.topology_key)
                 if value is not None and s.anti_affinity_counts.get((t.topology_key, value), 0) > 0:
-                    return Status.unschedulable(ERR_ANTI_AFFINITY, plugin=NAME)
+                    return _ANTI_AFFINITY_NOT_MATCH
         if s.existing_anti_affinity_counts:
             for key in s.existing_anti_keys:
                 value = labels.get(key)
                 if value is not None and s.existing_anti_affinity_counts.get((key, value), 0) > 0:
-                    return Status.unschedulable(ERR_EXISTING_ANTI_AFFINITY, plugin=NAME)
+                    return _EXISTING_ANTI_AFFINITY_NOT_MATCH
         return None
 
     # ----------------------------------------------------------------- score

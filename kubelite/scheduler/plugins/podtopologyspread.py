@@ -26,6 +26,7 @@ nodes that changed since the last pod are counted again.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -65,6 +66,8 @@ SYSTEM_DEFAULT_CONSTRAINTS: tuple[dict[str, Any], ...] = (
 )
 
 _PRE_FILTER_KEY = "PreFilter" + NAME
+_NOT_MATCH = Status(Code.UNSCHEDULABLE, [ERR_CONSTRAINTS_NOT_MATCH], NAME)  # shared: read-only
+_MISSING_LABEL = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, [ERR_NODE_LABEL_NOT_MATCH], NAME)
 _PRE_SCORE_KEY = "PreScore" + NAME
 
 
@@ -177,6 +180,20 @@ class Constraint:
         self.node_affinity_policy = node_affinity_policy
         self.node_taints_policy = node_taints_policy
 
+    def eligibility_signature(self, pod: Pod) -> Any:
+        """What ``includes_node`` depends on besides the node (None: every node is included)."""
+        parts: list[Any] = []
+        if self.node_affinity_policy == HONOR:
+            affinity = pod.spec.affinity
+            node_affinity = affinity.nodeAffinity if affinity is not None else None
+            if pod.spec.nodeSelector or (
+                node_affinity is not None and node_affinity.requiredDuringSchedulingIgnoredDuringExecution
+            ):
+                parts.append(msgspec.json.encode([pod.spec.nodeSelector, node_affinity]))
+        if self.node_taints_policy == HONOR:
+            parts.append(msgspec.json.encode(["taints", pod.spec.tolerations]))
+        return tuple(parts) or None
+
     def includes_node(self, pod: Pod, node: Node) -> bool:
         """Whether ``node`` counts for this constraint under its node inclusion policies."""
         if self.node_affinity_policy == HONOR and not required_node_affinity_matches(pod, node):
@@ -211,18 +228,25 @@ def _has_all_keys(labels: dict[str, str], constraints: list[Constraint]) -> bool
 class _FilterState:
     """Matching pods per domain for each hard constraint, with a lazily kept minimum."""
 
-    __slots__ = ("constraints", "counts", "minimums")
+    __slots__ = ("constraints", "counts", "minimums", "self_match")
 
-    def __init__(self, constraints: list[Constraint]) -> None:
+    def __init__(self, constraints: list[Constraint], pod_labels: dict[str, str]) -> None:
         self.constraints = constraints
         self.counts: list[dict[str, int]] = [{} for _ in constraints]
         self.minimums: list[int | None] = [None] * len(constraints)  # None: recompute on read
+        self.self_match = [1 if c.selector.matches(pod_labels) else 0 for c in constraints]
 
     def clone(self) -> _FilterState:
-        new = _FilterState(self.constraints)
+        new = _FilterState.__new__(_FilterState)
+        new.constraints = self.constraints
         new.counts = [dict(c) for c in self.counts]
         new.minimums = list(self.minimums)
+        new.self_match = self.self_match
         return new
+
+    def limits(self) -> list[int]:
+        """Per constraint, the most matching pods a domain may hold for the pod to go there."""
+        return [c.max_skew - self.self_match[i] + self.min_match(i) for i, c in enumerate(self.constraints)]
 
     def min_match(self, i: int) -> int:
         low = self.minimums[i]
@@ -268,6 +292,79 @@ def count_matching(pods: list[PodInfo], selector: LabelSelector, namespace: str)
     return n
 
 
+class DomainCountCache:
+    """Counts per domain summed over nodes, kept current by NodeInfo generation.
+
+    ``count_node(ni)`` answers one node's contribution (a mapping of domain
+    to count; None or empty: the node is in no domain). ``refresh(nodes)``
+    recounts only the nodes whose generation changed since the last call
+    (generation 0, as in hand-built snapshots, always recounts) and forgets
+    nodes that are no longer listed, so a PreFilter costs a dictionary
+    lookup per unchanged node instead of a walk over its pods. A domain with
+    member nodes but no matching pods stays, with count 0.
+    """
+
+    __slots__ = ("count_node", "members", "nodes", "totals")
+
+    def __init__(self, count_node: Callable[[NodeInfo], dict[Any, int] | None]) -> None:
+        self.count_node = count_node
+        self.nodes: dict[str, tuple[int, dict[Any, int] | None]] = {}
+        self.totals: dict[Any, int] = {}
+        self.members: dict[Any, int] = {}
+
+    def _apply(self, contribution: dict[Any, int] | None, sign: int) -> None:
+        if not contribution:
+            return
+        totals, members = self.totals, self.members
+        for domain, n in contribution.items():
+            left = members.get(domain, 0) + sign
+            if left > 0:
+                members[domain] = left
+                totals[domain] = totals.get(domain, 0) + sign * n
+            else:
+                members.pop(domain, None)
+                totals.pop(domain, None)
+
+    def refresh(self, infos: list[NodeInfo]) -> dict[Any, int]:
+        nodes = self.nodes
+        count_node = self.count_node
+        for ni in infos:
+            generation = ni.generation
+            entry = nodes.get(ni.name)
+            if entry is not None and generation and entry[0] == generation:
+                continue
+            new = count_node(ni)
+            if entry is not None:
+                self._apply(entry[1], -1)
+            self._apply(new, 1)
+            nodes[ni.name] = (generation, new)
+        if len(nodes) > len(infos):
+            listed = {ni.name for ni in infos}
+            for name in [n for n in nodes if n not in listed]:
+                self._apply(nodes.pop(name)[1], -1)
+        return self.totals
+
+
+class CountCaches:
+    """``DomainCountCache``s by signature, dropped wholesale when too many pile up."""
+
+    __slots__ = ("caches", "limit")
+
+    def __init__(self, limit: int = 64) -> None:
+        self.caches: dict[Any, DomainCountCache] = {}
+        self.limit = limit
+
+    def get(
+        self, signature: Any, count_node: Callable[[NodeInfo], dict[Any, int] | None]
+    ) -> DomainCountCache:
+        cache = self.caches.get(signature)
+        if cache is None:
+            if len(self.caches) >= self.limit:
+                self.caches.clear()
+            cache = self.caches[signature] = DomainCountCache(count_node)
+        return cache
+
+
 class PodTopologySpread:
     """The PodTopologySpread plugin (PreFilter, Filter, PreScore, Score)."""
 
@@ -285,6 +382,7 @@ class PodTopologySpread:
             self.default_constraints = [dict(c) for c in args.get("defaultConstraints") or []]
         self.system_defaulted = self.defaulting_type == "System"
         self._memo: dict[str, tuple[int, dict[tuple[Any, ...], int]]] = {}
+        self._caches = CountCaches()
         self._selecting: list[Any] = []
         factory = getattr(handle, "informer_factory", None)
         if factory is not None and self.default_constraints:
@@ -358,7 +456,7 @@ class PodTopologySpread:
     # ---------------------------------------------------------------- filter
 
     def _count_on(self, ni: NodeInfo, c: Constraint, namespace: str) -> int:
-        """``count_matching`` on one node, memoized per NodeInfo generation."""
+        """``count_matching`` on one node, memoized per NodeInfo generation (hostname scores)."""
         if not ni.pods:
             return 0
         generation = ni.generation
@@ -366,6 +464,8 @@ class PodTopologySpread:
             return count_matching(ni.pods, c.selector, namespace)
         entry = self._memo.get(ni.name)
         if entry is None or entry[0] != generation:
+            if len(self._memo) > 20000:
+                self._memo.clear()
             entry = (generation, {})
             self._memo[ni.name] = entry
         key = (namespace, c.selector_key)
@@ -374,30 +474,65 @@ class PodTopologySpread:
             n = entry[1][key] = count_matching(ni.pods, c.selector, namespace)
         return n
 
+    def domain_counts(
+        self, pod: Pod, c: Constraint, keys: tuple[str, ...], nodes: list[NodeInfo]
+    ) -> dict[str, int]:
+        """Matching pods per value of ``c``'s key over the ``nodes`` that count for it (all keys present,
+        inclusion policies met). Cached across pods by generation; do not modify the answer."""
+        ns = pod.metadata.namespace
+        key = c.topology_key
+        selector = c.selector
+
+        def count_node(ni: NodeInfo) -> dict[Any, int] | None:
+            node = ni.node
+            if node is None:
+                return None
+            labels = node.metadata.labels
+            for k in keys:
+                if k not in labels:
+                    return None
+            if not c.includes_node(pod, node):
+                return None
+            return {labels[key]: count_matching(ni.pods, selector, ns) if ni.pods else 0}
+
+        signature = (ns, c.selector_key, key, keys, c.eligibility_signature(pod))
+        return self._caches.get(signature, count_node).refresh(nodes)
+
+    def _score_counts(
+        self, pod: Pod, c: Constraint, keys: tuple[str, ...], nodes: list[NodeInfo]
+    ) -> dict[str, int]:
+        """Like ``domain_counts``, but a node without the key (allowed when ``keys`` is empty,
+        under system defaults) counts for the domain ""."""
+        ns = pod.metadata.namespace
+        key = c.topology_key
+        selector = c.selector
+
+        def count_node(ni: NodeInfo) -> dict[Any, int] | None:
+            node = ni.node
+            if node is None:
+                return None
+            labels = node.metadata.labels
+            for k in keys:
+                if k not in labels:
+                    return None
+            if not c.includes_node(pod, node):
+                return None
+            return {labels.get(key, ""): count_matching(ni.pods, selector, ns) if ni.pods else 0}
+
+        signature = ("score", ns, c.selector_key, key, keys, c.eligibility_signature(pod))
+        return self._caches.get(signature, count_node).refresh(nodes)
+
     def pre_filter(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status | None]:
         constraints = self._constraints(pod, DO_NOT_SCHEDULE)
         if not constraints:
             return None, Status(Code.SKIP)
-        s = _FilterState(constraints)
-        ns = pod.metadata.namespace
-        snapshot = self.handle.snapshot_shared_lister()
-        if len(self._memo) > 2 * max(len(snapshot), 1000):
-            self._memo.clear()
-        for ni in snapshot.list():
-            node = ni.node
-            if node is None:
-                continue
-            labels = node.metadata.labels
-            if not _has_all_keys(labels, constraints):
-                continue
-            for i, c in enumerate(constraints):
-                if not c.includes_node(pod, node):
-                    continue
-                value = labels[c.topology_key]
-                counts = s.counts[i]
-                counts[value] = counts.get(value, 0) + self._count_on(ni, c, ns)
+        s = _FilterState(constraints, pod.metadata.labels)
+        keys = tuple(sorted({c.topology_key for c in constraints}))
+        all_nodes = self.handle.snapshot_shared_lister().list()
+        for i, c in enumerate(constraints):
+            s.counts[i] = dict(self.domain_counts(pod, c, keys, all_nodes))
         state[_PRE_FILTER_KEY] = s
         return None, None
 
@@ -430,21 +565,32 @@ class PodTopologySpread:
         return self._update(state, pod, pod_info_to_remove, node_info, -1)
 
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
+        return self.filter_nodes(state, pod, [node_info])[0]
+
+    def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
+        """``filter`` for many nodes: the skew limits are worked out once."""
         s: _FilterState | None = state.get(_PRE_FILTER_KEY)
         if s is None:
-            return Status.as_error(f"{NAME}: PreFilter state missing", NAME)
-        node = node_info.node
-        labels = node.metadata.labels if node is not None else {}
-        pod_labels = pod.metadata.labels
-        for i, c in enumerate(s.constraints):
-            value = labels.get(c.topology_key)
-            if value is None:
-                return Status.unresolvable(ERR_NODE_LABEL_NOT_MATCH, plugin=NAME)
-            self_match = 1 if c.selector.matches(pod_labels) else 0
-            skew = s.counts[i].get(value, 0) + self_match - s.min_match(i)
-            if skew > c.max_skew:
-                return Status.unschedulable(ERR_CONSTRAINTS_NOT_MATCH, plugin=NAME)
-        return None
+            return [Status.as_error(f"{NAME}: PreFilter state missing", NAME)] * len(nodes)
+        checks = [
+            (c.topology_key, s.counts[i], lim)
+            for i, (c, lim) in enumerate(zip(s.constraints, s.limits(), strict=True))
+        ]
+        out: list[Status | None] = []
+        for ni in nodes:
+            node = ni.node
+            labels = node.metadata.labels if node is not None else {}
+            result = None
+            for key, counts, limit in checks:
+                value = labels.get(key)
+                if value is None:
+                    result = _MISSING_LABEL
+                    break
+                if counts.get(value, 0) > limit:
+                    result = _NOT_MATCH
+                    break
+            out.append(result)
+        return out
 
     # ----------------------------------------------------------------- score
 
@@ -476,23 +622,15 @@ class PodTopologySpread:
         for i, c in enumerate(constraints):
             size = len(nodes) - len(s.ignored) if c.topology_key == HOSTNAME else sizes[i]
             s.weights[i] = math.log(size + 2)
-        ns = pod.metadata.namespace
-        snapshot = self.handle.snapshot_shared_lister()
-        for ni in snapshot.list():
-            node = ni.node
-            if node is None:
+        all_nodes = self.handle.snapshot_shared_lister().list()
+        keys = tuple(sorted({c.topology_key for c in constraints})) if require_all else ()
+        for i, c in enumerate(constraints):
+            if c.topology_key == HOSTNAME:
                 continue
-            labels = node.metadata.labels
-            if require_all and not _has_all_keys(labels, constraints):
-                continue
-            for i, c in enumerate(constraints):
-                if c.topology_key == HOSTNAME:
-                    continue
-                pairs = s.pair_counts[i]
-                value = labels.get(c.topology_key, "")
-                if value not in pairs or not c.includes_node(pod, node):
-                    continue
-                pairs[value] += self._count_on(ni, c, ns)
+            pairs = s.pair_counts[i]
+            totals = self._score_counts(pod, c, keys, all_nodes)
+            for value in pairs:
+                pairs[value] = totals.get(value, 0)
         state[_PRE_SCORE_KEY] = s
         return None
 

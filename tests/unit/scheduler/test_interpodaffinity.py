@@ -298,3 +298,25 @@ def test_existing_pods_preferred_terms_and_the_ignore_option() -> None:
     incoming = pod("p", labels={"app": "web"})
     assert scores(incoming, existing, NODES) == {"n1": 0, "n2": 100, "n3": 100}
     assert scores(incoming, existing, NODES, ignorePreferredTermsOfExistingPods=True) is None
+
+
+def test_counts_follow_node_generations() -> None:
+    plugin, snap = setup([pod("e", "n1", {"security": "S1"})], NODES)
+    for i, ni in enumerate(snap.list(), start=1):
+        ni.generation = i
+    incoming = pod("p", anti=[term(topology="zone")])
+
+    def verdicts() -> list[Any]:
+        state = CycleState()
+        plugin.pre_filter(state, incoming, snap.list())
+        return [plugin.filter(state, incoming, ni) is None for ni in snap.list()]
+
+    assert verdicts() == [False, True, True]
+    n3 = snap.get("n3")
+    n3.add_pod(PodInfo(pod("f", "n3", {"security": "S1"})))
+    n3.generation = 10
+    assert verdicts() == [False, True, False]
+    n1 = snap.get("n1")
+    n1.remove_pod(n1.pods[0])
+    n1.generation = 11
+    assert verdicts() == [True, True, False]

@@ -12,7 +12,7 @@ import msgspec
 
 from kubelite.api.core_v1 import Node, Pod, Service
 from kubelite.scheduler.interface import Code, CycleState
-from kubelite.scheduler.nodeinfo import PodInfo, Snapshot
+from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
 from kubelite.scheduler.plugins import podtopologyspread as pts
 
 ZONE = "zone"
@@ -314,3 +314,42 @@ def test_list_defaulting_with_no_constraints() -> None:
         {"metadata": {"name": "web", "namespace": "default"}, "spec": {"selector": FOO}}, Service
     )
     assert score_all(pod("p", labels=FOO), [], services=[svc], defaultingType="List") is None
+
+
+def test_domain_counts_follow_node_generations() -> None:
+    pods = [pod("a1", "node-a", FOO), pod("x1", "node-x", FOO)]
+    plugin, snap = setup(pods, NODES)
+    for i, ni in enumerate(snap.list(), start=1):
+        ni.generation = i
+    incoming = pod("p", labels=FOO, constraints=[constraint()])
+
+    def counts() -> dict[str, int]:
+        state = CycleState()
+        plugin.pre_filter(state, incoming, snap.list())
+        return dict(state["PreFilterPodTopologySpread"].counts[0])
+
+    assert counts() == {"zone1": 1, "zone2": 1}
+    # A pod added to node-b without a new generation is not seen (the cache trusts generations) ...
+    node_b = snap.get("node-b")
+    node_b.add_pod(PodInfo(pod("b1", "node-b", FOO)))
+    assert counts() == {"zone1": 1, "zone2": 1}
+    # ... and is once the generation moves, as the scheduler cache does on every change.
+    node_b.generation = 10
+    assert counts() == {"zone1": 2, "zone2": 1}
+    # A node that leaves the snapshot takes its pods and, when it was the last, its domain along.
+    snap.infos = [ni for ni in snap.infos if ni.name not in ("node-x", "node-y")]
+    snap.rebuild_indexes()
+    assert counts() == {"zone1": 2}
+
+
+def test_domain_count_cache_keeps_empty_domains_while_they_have_nodes() -> None:
+    cache = pts.DomainCountCache(
+        lambda ni: {ni.node.metadata.labels["zone"]: len(ni.pods)} if ni.node else None
+    )
+    a, x = NodeInfo(NODES[0]), NodeInfo(NODES[2])
+    a.generation, x.generation = 1, 2
+    assert cache.refresh([a, x]) == {"zone1": 0, "zone2": 0}
+    x.add_pod(PodInfo(pod("x1", "node-x", FOO)))
+    x.generation = 3
+    assert cache.refresh([a, x]) == {"zone1": 0, "zone2": 1}
+    assert cache.refresh([x]) == {"zone2": 1}
