@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 SHARED ?= ../shared
 
 # Debian packages the tests need, installed by `make deps-system` when root and missing.
-SYSTEM_PACKAGES ?= runc busybox-static containernetworking-plugins iproute2
+SYSTEM_PACKAGES ?= runc busybox-static containernetworking-plugins iproute2 docker-registry skopeo
 # Acceptance scenarios switched on (names of ../shared/acceptance/NN-*.sh, without .sh).
 ACCEPTANCE ?=
 ARGS ?=
@@ -30,10 +30,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-up: install
+up: install busybox-image
 	$(BIN)/kubelite up $(ARGS)
 
-test: install deps-system
+test: install deps-system busybox-image
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory pytest
 	$(MAKE) --no-print-directory acceptance
@@ -70,6 +70,14 @@ deps-system:
 
 bench: install
 	@set -e; for b in bench/*.py; do [ -f "$$b" ] || continue; echo "== $$b"; $(BIN)/python "$$b"; done
+
+# The busybox image `kubelite up` imports so that pods run offline (from busybox-static's /bin/busybox).
+.PHONY: busybox-image
+busybox-image: .build/busybox-oci.tar
+
+.build/busybox-oci.tar: tools/build_busybox_image.py $(wildcard /bin/busybox)
+	@if [ -x /bin/busybox ]; then $(PYTHON) tools/build_busybox_image.py --output $@; \
+	else echo "busybox-image: /bin/busybox missing (apt-get install busybox-static), skipping"; fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .import_linter_cache build *.egg-info

@@ -18,6 +18,7 @@ Requests have connect and read timeouts; there is no progress reporting.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import uuid
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ class _EndpointSession:
                     f"failed to authorize: {url}: the registry wants basic credentials and none are configured",
                     "Unauthorized",
                 )
-            self.authorization = aiohttp.BasicAuth(self.auth.username, self.auth.password).encode()
+            self.authorization = _basic(self.auth)
             return
         if scheme != "bearer" or not params.get("realm"):
             raise ImagePullError(
@@ -142,14 +143,10 @@ class _EndpointSession:
         query = {"scope": params.get("scope") or f"repository:{self.repo}:pull"}
         if params.get("service"):
             query["service"] = params["service"]
-        basic = (
-            aiohttp.BasicAuth(self.auth.username, self.auth.password)
-            if self.auth and self.auth.has_basic
-            else None
-        )
-        who = "authorized" if basic else "anonymous"
+        headers = {"Authorization": _basic(self.auth)} if self.auth and self.auth.has_basic else {}
+        who = "authorized" if headers else "anonymous"
         try:
-            async with self.http.get(params["realm"], params=query, auth=basic, ssl=self.ssl) as resp:
+            async with self.http.get(params["realm"], params=query, headers=headers, ssl=self.ssl) as resp:
                 body = await resp.read()
                 if resp.status != 200:
                     raise ImagePullError(
@@ -170,6 +167,10 @@ class _EndpointSession:
         if not token:
             raise ImagePullError(f"failed to authorize: {params['realm']} returned no token", "Unauthorized")
         self.authorization = f"Bearer {token}"
+
+
+def _basic(auth: RegistryAuth) -> str:
+    return "Basic " + base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
 
 
 def _describe(e: BaseException) -> str:
