@@ -46,6 +46,7 @@ from kubelite.scheduler.interface import (
     Status,
 )
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
+from kubelite.scheduler.plugins.helpers import RequiredNodeAffinity, find_untolerated_taint
 
 NAME = "PodTopologySpread"
 
@@ -71,82 +72,6 @@ _MISSING_LABEL = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, [ERR_NODE_LABEL_NOT
 _PRE_SCORE_KEY = "PreScore" + NAME
 
 
-# ------------------------------------------------------- node matching helpers
-
-
-def node_selector_requirement_matches(req: Any, labels: dict[str, str]) -> bool:
-    """One NodeSelectorRequirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) against node labels."""
-    op = req.operator
-    value = labels.get(req.key)
-    if op == "In":
-        return value is not None and value in req.values
-    if op == "NotIn":
-        return value is None or value not in req.values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt"):
-        if value is None or len(req.values) != 1:
-            return False
-        try:
-            have, want = int(value), int(req.values[0])
-        except ValueError:
-            return False
-        return have > want if op == "Gt" else have < want
-    return False
-
-
-def node_selector_terms_match(terms: list[Any], node: Node) -> bool:
-    """Whether ``node`` matches any of the NodeSelectorTerms (an empty term matches nothing)."""
-    labels = node.metadata.labels
-    fields = {"metadata.name": node.metadata.name}
-    for term in terms:
-        if not term.matchExpressions and not term.matchFields:
-            continue
-        if all(node_selector_requirement_matches(r, labels) for r in term.matchExpressions) and all(
-            node_selector_requirement_matches(r, fields) for r in term.matchFields
-        ):
-            return True
-    return False
-
-
-def required_node_affinity_matches(pod: Pod, node: Node) -> bool:
-    """The pod's nodeSelector and required node affinity, as the NodeAffinity filter checks them."""
-    labels = node.metadata.labels
-    for key, value in pod.spec.nodeSelector.items():
-        if labels.get(key) != value:
-            return False
-    affinity = pod.spec.affinity
-    if affinity is not None and affinity.nodeAffinity is not None:
-        required = affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution
-        if required is not None and not node_selector_terms_match(required.nodeSelectorTerms, node):
-            return False
-    return True
-
-
-def toleration_tolerates(toleration: Any, taint: Any) -> bool:
-    if toleration.effect and toleration.effect != taint.effect:
-        return False
-    if toleration.key != taint.key and toleration.key:
-        return False
-    if not toleration.key and toleration.operator != "Exists":
-        return False
-    if toleration.operator == "Exists":
-        return True
-    return toleration.value == taint.value
-
-
-def tolerates_node_taints(pod: Pod, node: Node) -> bool:
-    """Whether the pod tolerates every NoSchedule/NoExecute taint of the node."""
-    for taint in node.spec.taints:
-        if taint.effect not in ("NoSchedule", "NoExecute"):
-            continue
-        if not any(toleration_tolerates(t, taint) for t in pod.spec.tolerations):
-            return False
-    return True
-
-
 # ---------------------------------------------------------------- constraints
 
 
@@ -156,10 +81,12 @@ class Constraint:
     __slots__ = (
         "max_skew",
         "min_domains",
+        "node_affinity",
         "node_affinity_policy",
         "node_taints_policy",
         "selector",
         "selector_key",
+        "tolerations",
         "topology_key",
     )
 
@@ -179,6 +106,16 @@ class Constraint:
         self.min_domains = min_domains
         self.node_affinity_policy = node_affinity_policy
         self.node_taints_policy = node_taints_policy
+        self.node_affinity: RequiredNodeAffinity | None = None  # set by for_pod
+        self.tolerations: list[Any] = []
+
+    def for_pod(self, pod: Pod) -> Constraint:
+        """Compile the pod's node affinity and tolerations for ``includes_node``."""
+        if self.node_affinity_policy == HONOR:
+            affinity = RequiredNodeAffinity(pod)
+            self.node_affinity = None if affinity.empty else affinity
+        self.tolerations = list(pod.spec.tolerations)
+        return self
 
     def eligibility_signature(self, pod: Pod) -> Any:
         """What ``includes_node`` depends on besides the node (None: every node is included)."""
@@ -196,9 +133,15 @@ class Constraint:
 
     def includes_node(self, pod: Pod, node: Node) -> bool:
         """Whether ``node`` counts for this constraint under its node inclusion policies."""
-        if self.node_affinity_policy == HONOR and not required_node_affinity_matches(pod, node):
+        if self.node_affinity is not None and not self.node_affinity.match(node):
             return False
-        return not (self.node_taints_policy == HONOR and not tolerates_node_taints(pod, node))
+        if self.node_taints_policy != HONOR:
+            return True
+        return find_untolerated_taint(node.spec.taints, self.tolerations, _schedule_effects) is None
+
+
+def _schedule_effects(taint: Any) -> bool:
+    return bool(taint.effect in ("NoSchedule", "NoExecute"))
 
 
 def _selector_of(
@@ -412,7 +355,7 @@ class PodTopologySpread:
                         c.minDomains if c.minDomains is not None else 1,
                         c.nodeAffinityPolicy or HONOR,
                         c.nodeTaintsPolicy or IGNORE,
-                    )
+                    ).for_pod(pod)
                 )
             return out
         return self._default_constraints(pod, when)
@@ -424,7 +367,7 @@ class PodTopologySpread:
         selector = self.default_selector(pod)
         if selector.empty or selector.selects_nothing:
             return []
-        return [Constraint(int(c["maxSkew"]), c["topologyKey"], selector) for c in wanted]
+        return [Constraint(int(c["maxSkew"]), c["topologyKey"], selector).for_pod(pod) for c in wanted]
 
     def default_selector(self, pod: Pod) -> LabelSelector:
         """The union of the selectors of the Services, RCs, ReplicaSets and StatefulSets selecting the pod."""

@@ -36,7 +36,7 @@ from kubelite.scheduler.interface import (
     Status,
 )
 from kubelite.scheduler.nodeinfo import NodeInfo
-from kubelite.scheduler.plugins.podtopologyspread import node_selector_terms_match
+from kubelite.scheduler.plugins.helpers import NodeSelectorMatcher
 
 NAME = "VolumeBinding"
 
@@ -145,7 +145,7 @@ class VolumeBinding:
                 continue
             affinity = pv.spec.nodeAffinity
             required = affinity.required if affinity is not None else None
-            if required is not None and not node_selector_terms_match(required.nodeSelectorTerms, node):
+            if required is not None and not NodeSelectorMatcher(required).matches(node):
                 if ERR_NODE_CONFLICT not in reasons:
                     reasons.append(ERR_NODE_CONFLICT)
         if s.delayed_claims:
