@@ -156,11 +156,14 @@ class ImageService:
     async def ensure(
         self,
         ref: str,
-        pull_policy: PullPolicy = "IfNotPresent",
+        pull_policy: PullPolicy | str = "IfNotPresent",
         credentials: dict[str, RegistryAuth] | None = None,
     ) -> ImageInfo:
-        """The image ``ref`` names, pulled first if ``pull_policy`` says so. ``credentials``
+        """The image ``ref`` names, pulled first if ``pull_policy`` (Always, IfNotPresent, Never: a
+        container's imagePullPolicy) says so; other values raise ``ValueError``. ``credentials``
         (registry host -> auth, e.g. from imagePullSecrets) come before the configured ones."""
+        if pull_policy not in ("Always", "IfNotPresent", "Never"):
+            raise ValueError(f"unknown pull policy {pull_policy!r}")
         parsed = _parse(ref)
         if pull_policy == "Always":
             return await self.pull(ref, credentials)
@@ -168,8 +171,6 @@ class ImageService:
         if record is None:
             if pull_policy == "Never":
                 raise ImageNotFound(f'Container image "{ref}" is not present with pull policy of Never')
-            if pull_policy != "IfNotPresent":
-                raise ValueError(f"unknown pull policy {pull_policy!r}")
             return await self.pull(ref, credentials)
         await self._unpack(record)
         await asyncio.to_thread(self.store.touch, record.id)
