@@ -209,8 +209,7 @@ class ShimRuntime:
         """Until the shim has recorded the exit (or is gone); True if it has."""
         deadline = time.monotonic() + timeout
         while True:
-            status = shimclient.status_from_disk(cdir, record)
-            if status.state == ContainerState.EXITED and not shimclient.shim_alive(cdir):
+            if await asyncio.to_thread(_exited, cdir, record):
                 return True
             if time.monotonic() >= deadline:
                 return False
@@ -302,6 +301,12 @@ class ShimRuntime:
         ``stdin`` only reaches containers created with ``stdin: true``."""
         cdir, _record = await self._running(container_id)
         return await shimclient.AttachSession.connect(cdir)
+
+
+def _exited(cdir: str, record: dict[str, Any]) -> bool:
+    """The exit is recorded and the shim is done (the runc container deleted)."""
+    status = shimclient.status_from_disk(cdir, record)
+    return status.state == ContainerState.EXITED and not shimclient.shim_alive(cdir)
 
 
 def _kill_exec(pid_file: str) -> None:

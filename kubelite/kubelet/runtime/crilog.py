@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kubelite.kubelet.runtime.shim import LineWriter, format_log_line
+from kubelite.kubelet.runtime.shimio import LineWriter, format_log_line
 
 __all__ = ["LineWriter", "LogRecord", "format_log_line", "parse_log_line", "parse_timestamp"]
 

@@ -38,7 +38,7 @@ from kubelite.kubelet.runtime.interface import (
     Sandbox,
     SandboxConfig,
 )
-from kubelite.kubelet.runtime.shim import format_log_line
+from kubelite.kubelet.runtime.shimio import format_log_line
 
 
 @dataclass

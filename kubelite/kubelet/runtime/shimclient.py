@@ -19,6 +19,7 @@ import fcntl
 import json
 import marshal
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -30,6 +31,7 @@ from dataclasses import asdict
 from typing import Any
 
 from kubelite.kubelet.runtime import shim as shim_module
+from kubelite.kubelet.runtime import shimio
 from kubelite.kubelet.runtime.interface import (
     ContainerConfig,
     ContainerState,
@@ -42,8 +44,10 @@ from kubelite.kubelet.runtime.interface import (
 
 SHIM_DIR = os.path.dirname(os.path.abspath(shim_module.__file__))
 # ``-c`` and an import rather than running shim.py as a script: imported modules load from their
-# cached bytecode, scripts are compiled on every start. -S -E -s: no site, no environment, fast.
-SHIM_BOOT = "import sys; sys.path[0:0] = [sys.argv[1]]; import shim; sys.exit(shim.main(sys.argv[1:]))"
+# cached bytecode, scripts are compiled on every start. -S -E -s: no site, no environment, fast;
+# sys.path[0] (the working directory for -c) becomes the runtime directory, so only the
+# stdlib and the shim's own modules can be imported.
+SHIM_BOOT = "import sys; sys.path[0] = sys.argv[1]; import shim; sys.exit(shim.main(sys.argv[1:]))"
 ATTACH_WAIT = 2.0  # the shim opens attach.sock just after the container started
 START_TIMEOUT = 60.0
 
@@ -122,8 +126,6 @@ def launch_shim(cdir: str, spec: dict[str, Any], python: str = sys.executable) -
         data = b""
         deadline = time.monotonic() + START_TIMEOUT
         while not data.endswith(b"\n"):
-            import select
-
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([ready_r], [], [], left)[0]:
                 raise RuntimeFailure("container did not start in time")
@@ -231,21 +233,21 @@ class AttachSession:
     async def _send(self, kind: int, payload: bytes) -> None:
         if self._writer.is_closing():
             return
-        self._writer.write(shim_module.HEADER.pack(kind, len(payload)) + payload)
+        self._writer.write(shimio.HEADER.pack(kind, len(payload)) + payload)
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
 
     async def write_stdin(self, data: bytes) -> None:
-        await self._send(shim_module.STDIN, data)
+        await self._send(shimio.STDIN, data)
 
     async def close_stdin(self) -> None:
-        await self._send(shim_module.CLOSE_STDIN, b"")
+        await self._send(shimio.CLOSE_STDIN, b"")
 
     async def resize(self, width: int, height: int) -> None:
-        await self._send(shim_module.RESIZE, struct.pack("!HH", width, height))
+        await self._send(shimio.RESIZE, struct.pack("!HH", width, height))
 
     async def output(self) -> AsyncIterator[tuple[int, bytes]]:
-        header = shim_module.HEADER
+        header = shimio.HEADER
         try:
             while True:
                 try:
@@ -254,7 +256,7 @@ class AttachSession:
                     payload = await self._reader.readexactly(length)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     break
-                if kind == shim_module.EXIT:
+                if kind == shimio.EXIT:
                     self._exit_code = struct.unpack("!i", payload)[0]
                     break
                 yield kind, payload

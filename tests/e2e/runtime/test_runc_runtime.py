@@ -100,21 +100,18 @@ async def test_containers_share_network_and_hostname(box: RuntimeBox, busybox_la
     rt = box.runtime
     sb = await rt.run_sandbox(sandbox_config("shared"))
     assert sb.netns_path and os.path.exists(sb.netns_path)  # noqa: ASYNC240
-    server = await run(
-        rt, sb, container(busybox_layer, "server", "hostname; nc -l -p 9090; echo done", str(tmp_path))
-    )
-    client_script = (
-        "hostname; for i in $(seq 100); do echo ping | nc 127.0.0.1 9090 && exit 0; sleep 0.1; done; exit 1"
-    )
+    server_script = "mkdir -p /www; echo pong > /www/index.html; hostname; exec httpd -f -p 9090 -h /www"
+    server = await run(rt, sb, container(busybox_layer, "server", server_script, str(tmp_path)))
+    client_script = "hostname; for i in $(seq 100); do wget -q -O - http://127.0.0.1:9090/ && exit 0; sleep 0.1; done; exit 1"
     client = await run(rt, sb, container(busybox_layer, "client", client_script, str(tmp_path)))
     client_status = await wait_exited(rt, client)
-    server_status = await wait_exited(rt, server)
     assert client_status.exit_code == 0, log_records(client_status.log_path)
-    assert server_status.exit_code == 0
-    server_log = log_records(server_status.log_path)
-    assert ("stdout", "ping") in server_log
-    assert ("stdout", "shared") in server_log
-    assert ("stdout", "shared") in log_records(client_status.log_path)
+    assert log_records(client_status.log_path) == [("stdout", "shared"), ("stdout", "pong")]
+    server_status = await rt.container_status(server)
+    assert server_status.state == ContainerState.RUNNING
+    assert ("stdout", "shared") in log_records(server_status.log_path)
+    result = await rt.exec_sync(server, ["hostname"], 10)
+    assert result.stdout == b"shared\n"
 
 
 async def test_memory_limit_oom_killed(box: RuntimeBox, busybox_layer: str, tmp_path) -> None:

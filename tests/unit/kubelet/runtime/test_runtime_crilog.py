@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from kubelite.kubelet.runtime import shim
+from kubelite.kubelet.runtime import shimio as shim
 from kubelite.kubelet.runtime.crilog import LineWriter, format_log_line, parse_log_line, parse_timestamp
 
 STAMP = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
