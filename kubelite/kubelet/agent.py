@@ -1,0 +1,590 @@
+"""The node agent: registers this machine as a Node, keeps it alive, and runs its pods.
+
+``NodeAgent.run()`` does what the kubelet does around its pod workers:
+
+- registers the Node (or refreshes an existing one) with what the host
+  has: capacity and allocatable (cpu count, memory from /proc/meminfo less
+  the 100Mi eviction threshold, ephemeral-storage of the data dir's
+  filesystem less 10%, 110 pods), nodeInfo (kernel, OS image, container
+  runtime, kubelet ``v1.32.0+kubelite``), addresses (InternalIP,
+  Hostname), the well-known labels and any node roles;
+- takes ``spec.podCIDR`` from the node IPAM controller when one assigns
+  it shortly after registration, else sets the configured one;
+- renews its Lease in ``kube-node-lease`` every 10 s (40 s duration), the
+  heartbeat the node lifecycle controller watches;
+- computes node status every ``status_update_frequency`` (Ready with
+  KubeletReady, MemoryPressure/DiskPressure/PIDPressure from real
+  measurements) and writes it when it changed or at least every 5 minutes;
+- runs the ``PodManager`` (one worker per pod) with the runtime, image
+  service, pod network, volume manager, prober, status manager and event
+  recorder they share.
+
+Host measurements go through ``HostInfo`` so tests can pin them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import platform
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from kubelite.api import meta
+from kubelite.api.coordination_v1 import Lease, LeaseSpec
+from kubelite.api.core_v1 import (
+    DaemonEndpoint,
+    Node,
+    NodeAddress,
+    NodeCondition,
+    NodeDaemonEndpoints,
+    NodeSpec,
+    NodeStatus,
+    NodeSystemInfo,
+)
+from kubelite.api.errors import StatusError
+from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, lookup
+from kubelite.kubelet.config import KUBELET_VERSION, LEASE_NAMESPACE, AgentConfig
+from kubelite.kubelet.podmanager import ApiObjects, PodManager
+from kubelite.kubelet.podworker import (
+    API_ERRORS,
+    ImageServiceLike,
+    NetworkLike,
+    PodFiles,
+    PodServices,
+    maybe_await,
+)
+from kubelite.kubelet.probes import Prober
+from kubelite.kubelet.runtime.interface import Runtime
+from kubelite.kubelet.status import StatusManager, rfc3339
+from kubelite.kubelet.volumes import VolumeManager
+
+log = logging.getLogger(__name__)
+
+_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+}
+
+
+def micro_time(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+class HostInfo:
+    """What the node agent measures about its host (override in tests)."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = data_dir
+
+    def cpus(self) -> int:
+        return os.cpu_count() or 1
+
+    def meminfo(self) -> dict[str, int]:
+        """/proc/meminfo in bytes (MemTotal, MemAvailable...)."""
+        out: dict[str, int] = {}
+        for line in _read("/proc/meminfo").splitlines():
+            key, _, rest = line.partition(":")
+            parts = rest.split()
+            if parts and parts[0].isdigit():
+                out[key] = int(parts[0]) * (1024 if len(parts) > 1 and parts[1] == "kB" else 1)
+        return out
+
+    def filesystem(self) -> tuple[int, int]:
+        """(total, available) bytes of the data dir's filesystem."""
+        path = self.data_dir
+        while path and not os.path.exists(path):
+            path = os.path.dirname(path)
+        st = os.statvfs(path or "/")
+        return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+
+    def pids(self) -> tuple[int, int]:
+        """(pid_max, processes running)."""
+        pid_max = int(_read("/proc/sys/kernel/pid_max") or 32768)
+        try:
+            running = sum(1 for e in os.listdir("/proc") if e.isdigit())
+        except OSError:
+            running = 0
+        return pid_max, running
+
+    def node_ip(self) -> str:
+        """The address of the interface with the default route (a UDP connect sends nothing)."""
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))
+            ip: str = s.getsockname()[0]
+            return ip
+        return "127.0.0.1"
+
+    def system(self) -> dict[str, str]:
+        os_image = "Linux"
+        for line in _read("/etc/os-release").splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_image = line.split("=", 1)[1].strip().strip('"')
+        machine = platform.machine()
+        return {
+            "machineID": _read("/etc/machine-id"),
+            "systemUUID": _read("/sys/class/dmi/id/product_uuid"),
+            "bootID": _read("/proc/sys/kernel/random/boot_id"),
+            "kernelVersion": platform.release(),
+            "osImage": os_image,
+            "architecture": _ARCH.get(machine, machine),
+        }
+
+
+@dataclass
+class _Pressure:
+    memory: bool = False
+    disk: bool = False
+    pid: bool = False
+
+
+class _StubImageInfo:
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.id = "sha256:" + "0" * 64
+        self.digest = ""
+        self.layers: list[str] = []
+        self.config: dict[str, Any] = {}
+        self.size = 0
+
+
+class FakeImages:
+    """Images for the fake runtime: every reference is present and has no layers."""
+
+    async def ensure(self, ref: str, pull_policy: str) -> Any:
+        return _StubImageInfo(ref)
+
+    def present(self, ref: str) -> bool:
+        return True
+
+
+class NodeAgent:
+    """The kubelet of one node; see the module docstring."""
+
+    def __init__(
+        self,
+        client: Client,
+        config: AgentConfig,
+        *,
+        runtime: Runtime | None = None,
+        images: ImageServiceLike | None = None,
+        network: NetworkLike | None = None,
+        pod_files: PodFiles | None = None,
+        clock: Clock = REAL_CLOCK,
+        host: HostInfo | None = None,
+        ipam_wait: float = 5.0,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.runtime = runtime
+        self.images = images
+        self.network = network
+        self.pod_files = pod_files
+        self.clock = clock
+        self.host = host or HostInfo(str(config.data_dir))
+        self.ipam_wait = ipam_wait
+        self.nodes = client.resource(lookup("", "v1", "Node", client.registry))
+        self.leases = client.resource(lookup("coordination.k8s.io", "v1", "Lease", client.registry))
+        self.pods_api = client.resource(lookup("", "v1", "Pod", client.registry))
+        self.recorder = EventRecorder(client, "kubelet", config.node_name, clock=clock)
+        self.node: Node | None = None
+        self.pod_cidr = ""
+        self.pod_manager: PodManager | None = None
+        self.ready = asyncio.Event()
+        self.lease_renewals = 0
+        self.status_writes = 0
+        self._lease: Lease | None = None
+        self._last_status: bytes = b""
+        self._last_status_write = -1e18
+        self._transitions: dict[str, tuple[str, str]] = {}
+        self._node_ip = ""
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> None:
+        """Register, then heartbeat and run pods until cancelled."""
+        cfg = self.config
+        await asyncio.to_thread(cfg.ensure_dirs)
+        if self.runtime is None:
+            from kubelite.kubelet.runtime import make_runtime
+
+            self.runtime = make_runtime(cfg.runtime, str(cfg.runtime_dir))
+        await self.runtime.start()
+        if self.images is None:
+            self.images = self._default_images()
+        self._node_ip = cfg.node_ip or await asyncio.to_thread(self.host.node_ip)
+        await self.register()
+        self.pod_cidr = await self._settle_pod_cidr()
+        if self.network is None:
+            self.network = await self._default_network()
+        prober = Prober(self.runtime, self.clock)
+        objects = ApiObjects(self.client)
+        services = PodServices(
+            config=cfg,
+            runtime=self.runtime,
+            images=self.images,
+            volumes=VolumeManager(cfg.pods_dir, objects, node_allocatable=self.allocatable()),
+            objects=objects,
+            status=StatusManager(self.pods_api, self.clock),
+            recorder=self.recorder,
+            prober=prober,
+            pods_api=self.pods_api,
+            network=self.network,
+            clock=self.clock,
+            node_ip=lambda: self._node_ip,
+            node_allocatable=self.allocatable,
+            pod_files=self.pod_files,
+        )
+        self.pod_manager = PodManager(services, self.client, cfg.node_name)
+        log.info(
+            "node agent %s: runtime %s %s, pod CIDR %s, node IP %s",
+            cfg.node_name,
+            self.runtime.name,
+            self.runtime.version,
+            self.pod_cidr,
+            self._node_ip,
+        )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.recorder.run(), name="kubelet-events")
+                tg.create_task(self._lease_loop(), name="node-lease")
+                tg.create_task(self._status_loop(), name="node-status")
+                tg.create_task(self.pod_manager.run(), name="pod-manager")
+                await self.pod_manager.ready.wait()
+                self.ready.set()
+        finally:
+            await prober.close()
+
+    def _default_images(self) -> ImageServiceLike:
+        assert self.runtime is not None
+        if self.runtime.name == "fake":
+            return FakeImages()
+        from kubelite.kubelet.images import ImageService
+
+        return ImageService(str(self.config.data_dir))
+
+    async def _default_network(self) -> NetworkLike | None:
+        assert self.runtime is not None
+        if self.runtime.name != "runc":
+            return None  # the process runtime shares the host's network; fake has none
+        try:
+            from kubelite.kubelet.network import PodNetwork  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            log.warning(
+                "pod networking is not available (kubelite.kubelet.network missing): pods get no IP of their own"
+            )
+            return None
+        network: NetworkLike = PodNetwork(self.pod_cidr)
+        setup = getattr(network, "setup_node", None)
+        if setup is not None:
+            await maybe_await(setup())
+        return network
+
+    # ------------------------------------------------------------------ node object
+
+    def labels(self) -> dict[str, str]:
+        arch = self.host.system().get("architecture", "amd64")
+        labels = {
+            "kubernetes.io/hostname": self.config.node_name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": arch,
+            "beta.kubernetes.io/os": "linux",
+            "beta.kubernetes.io/arch": arch,
+        }
+        for role in self.config.node_roles:
+            labels[f"node-role.kubernetes.io/{role}"] = ""
+        labels.update(self.config.node_labels)
+        return labels
+
+    def capacity(self) -> dict[str, str]:
+        mem = self.host.meminfo().get("MemTotal", 0)
+        total, _ = self.host.filesystem()
+        return {
+            "cpu": str(self.host.cpus()),
+            "memory": f"{mem // 1024}Ki",
+            "ephemeral-storage": f"{total // 1024}Ki",
+            "pods": str(self.config.max_pods),
+            "hugepages-2Mi": "0",
+        }
+
+    def allocatable(self) -> dict[str, str]:
+        mem = self.host.meminfo().get("MemTotal", 0)
+        total, _ = self.host.filesystem()
+        return {
+            "cpu": str(self.host.cpus()),
+            "memory": f"{max(0, mem - self.config.memory_available_min) // 1024}Ki",
+            "ephemeral-storage": str(int(total * (1 - self.config.disk_free_min_fraction))),
+            "pods": str(self.config.max_pods),
+            "hugepages-2Mi": "0",
+        }
+
+    def pressure(self) -> _Pressure:
+        cfg = self.config
+        mem = self.host.meminfo()
+        total, free = self.host.filesystem()
+        pid_max, running = self.host.pids()
+        return _Pressure(
+            memory="MemAvailable" in mem and mem["MemAvailable"] < cfg.memory_available_min,
+            disk=total > 0 and free / total < cfg.disk_free_min_fraction,
+            pid=pid_max > 0 and (pid_max - running) / pid_max < cfg.pid_available_min_fraction,
+        )
+
+    def _conditions(self, now: str) -> list[NodeCondition]:
+        p = self.pressure()
+        runtime_ok = self.runtime is not None
+        specs = [
+            (
+                "MemoryPressure",
+                p.memory,
+                ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+                ("KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            ),
+            (
+                "DiskPressure",
+                p.disk,
+                ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+                ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            ),
+            (
+                "PIDPressure",
+                p.pid,
+                ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+                ("KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+            ),
+            (
+                "Ready",
+                runtime_ok,
+                ("KubeletReady", "kubelet is posting ready status"),
+                ("KubeletNotReady", "container runtime is down"),
+            ),
+        ]
+        out = []
+        for type_, flag, (reason_t, msg_t), (reason_f, msg_f) in specs:
+            status = "True" if flag else "False"
+            reason, message = (reason_t, msg_t) if flag else (reason_f, msg_f)
+            prev = self._transitions.get(type_)
+            if prev is None or prev[0] != status:
+                self._transitions[type_] = (status, now)
+            out.append(
+                NodeCondition(
+                    type=type_,
+                    status=status,
+                    reason=reason,
+                    message=message,
+                    lastHeartbeatTime=now,
+                    lastTransitionTime=self._transitions[type_][1],
+                )
+            )
+        return out
+
+    def node_status(self) -> NodeStatus:
+        assert self.runtime is not None
+        now = rfc3339(self.clock.now())
+        sysinfo = self.host.system()
+        return NodeStatus(
+            capacity=self.capacity(),
+            allocatable=self.allocatable(),
+            conditions=self._conditions(now),
+            addresses=[
+                NodeAddress(type="InternalIP", address=self._node_ip),
+                NodeAddress(type="Hostname", address=socket.gethostname()),
+            ],
+            daemonEndpoints=NodeDaemonEndpoints(kubeletEndpoint=DaemonEndpoint(Port=10250)),
+            nodeInfo=NodeSystemInfo(
+                machineID=sysinfo.get("machineID", ""),
+                systemUUID=sysinfo.get("systemUUID", ""),
+                bootID=sysinfo.get("bootID", ""),
+                kernelVersion=sysinfo.get("kernelVersion", ""),
+                osImage=sysinfo.get("osImage", ""),
+                containerRuntimeVersion=f"{self.runtime.name}://{self.runtime.version}",
+                kubeletVersion=KUBELET_VERSION,
+                kubeProxyVersion=KUBELET_VERSION,
+                operatingSystem="linux",
+                architecture=sysinfo.get("architecture", ""),
+            ),
+        )
+
+    @staticmethod
+    def _fingerprint(status: NodeStatus) -> bytes:
+        """The status without heartbeat times, to tell a change from a heartbeat."""
+        conditions = [msgspec.structs.replace(c, lastHeartbeatTime=None) for c in status.conditions]
+        return msgspec.json.encode(msgspec.structs.replace(status, conditions=conditions))
+
+    async def register(self) -> Node:
+        """Create the Node, or refresh labels and status of the one already there."""
+        name = self.config.node_name
+        status = self.node_status()
+        node = Node(
+            metadata=meta.ObjectMeta(
+                name=name, labels=self.labels(), annotations={"node.alpha.kubernetes.io/ttl": "0"}
+            ),
+            spec=NodeSpec(),
+            status=status,
+        )
+        delay = 0.5
+        while True:
+            try:
+                try:
+                    created: Node = await self.nodes.create(node)
+                    # Some servers drop the status on create: write it through the subresource.
+                    created.status = status
+                    self.node = await self.nodes.update_status(created)
+                except StatusError as e:
+                    if e.code != 409:
+                        raise
+                    current: Node = await self.nodes.get(name)
+                    labels = dict(current.metadata.labels or {})
+                    labels.update(self.labels())
+                    if labels != current.metadata.labels:
+                        current.metadata.labels = labels
+                        current = await self.nodes.update(current)
+                    current.status = status
+                    self.node = await self.nodes.update_status(current)
+                break
+            except API_ERRORS as e:
+                log.warning("registering node %s: %s; retrying in %.1fs", name, e, delay)
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self._last_status = self._fingerprint(status)
+        self._last_status_write = self.clock.monotonic()
+        self.status_writes += 1
+        log.info("node %s registered", name)
+        assert self.node is not None
+        return self.node
+
+    async def _settle_pod_cidr(self) -> str:
+        """The node IPAM controller's podCIDR if it assigns one within ``ipam_wait``, else ours."""
+        assert self.node is not None
+        waited = 0.0
+        while not self.node.spec.podCIDR and waited < self.ipam_wait:
+            await self.clock.sleep(0.5)
+            waited += 0.5
+            with contextlib.suppress(*API_ERRORS):
+                self.node = await self.nodes.get(self.config.node_name)
+        if self.node.spec.podCIDR:
+            return self.node.spec.podCIDR
+        cidr = self.config.pod_cidr
+        for _ in range(5):
+            try:
+                current: Node = await self.nodes.get(self.config.node_name)
+                if current.spec.podCIDR:
+                    return current.spec.podCIDR
+                current.spec.podCIDR = cidr
+                current.spec.podCIDRs = [cidr]
+                self.node = await self.nodes.update(current)
+                return cidr
+            except StatusError as e:
+                if e.code != 409:
+                    log.warning("setting podCIDR of node %s: %s", self.config.node_name, e)
+                    return cidr
+            except API_ERRORS as e:
+                log.warning("setting podCIDR of node %s: %s", self.config.node_name, e)
+                await self.clock.sleep(1.0)
+        return cidr
+
+    # ------------------------------------------------------------------ heartbeats
+
+    async def _status_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.config.status_update_frequency)
+            try:
+                await self.update_node_status()
+            except API_ERRORS as e:
+                log.warning("node status of %s: %s", self.config.node_name, e)
+
+    async def update_node_status(self, force: bool = False) -> bool:
+        """Write the node status if it changed or the report period passed; True if written."""
+        status = self.node_status()
+        fp = self._fingerprint(status)
+        due = self.clock.monotonic() - self._last_status_write >= self.config.status_report_frequency
+        if not force and not due and fp == self._last_status:
+            return False
+        for _ in range(5):
+            try:
+                current: Node = await self.nodes.get(self.config.node_name)
+            except StatusError as e:
+                if e.code == 404:  # deleted under us: register again
+                    await self.register()
+                    return True
+                raise
+            current.status = msgspec.structs.replace(
+                status,
+                images=current.status.images,
+                volumesInUse=current.status.volumesInUse,
+                volumesAttached=current.status.volumesAttached,
+            )
+            try:
+                self.node = await self.nodes.update_status(current)
+            except StatusError as e:
+                if e.code == 409:
+                    continue
+                raise
+            self._last_status = fp
+            self._last_status_write = self.clock.monotonic()
+            self.status_writes += 1
+            return True
+        return False
+
+    def lease_object(self) -> Lease:
+        now = micro_time(self.clock.now())
+        name = self.config.node_name
+        owner = []
+        if self.node is not None and self.node.metadata.uid:
+            owner = [meta.OwnerReference(apiVersion="v1", kind="Node", name=name, uid=self.node.metadata.uid)]
+        lease = self._lease or Lease(metadata=meta.ObjectMeta(name=name, namespace=LEASE_NAMESPACE))
+        lease.metadata.ownerReferences = owner or lease.metadata.ownerReferences
+        lease.spec = LeaseSpec(
+            holderIdentity=name, leaseDurationSeconds=self.config.lease_duration, renewTime=now
+        )
+        return lease
+
+    async def renew_lease(self) -> None:
+        lease = self.lease_object()
+        try:
+            if self._lease is None:
+                try:
+                    self._lease = await self.leases.create(lease)
+                except StatusError as e:
+                    if e.code != 409:
+                        raise
+                    current: Lease = await self.leases.get(lease.metadata.name, LEASE_NAMESPACE)
+                    self._lease = current
+                    lease = self.lease_object()
+                    self._lease = await self.leases.update(lease)
+            else:
+                self._lease = await self.leases.update(lease)
+        except StatusError as e:
+            if e.code in (404, 409):
+                self._lease = None  # start afresh next time
+            raise
+        self.lease_renewals += 1
+
+    async def _lease_loop(self) -> None:
+        while True:
+            try:
+                await self.renew_lease()
+            except API_ERRORS as e:
+                log.warning("renewing the lease of %s: %s", self.config.node_name, e)
+                if self._lease is None:
+                    await self.clock.sleep(1.0)
+                    continue
+            await self.clock.sleep(self.config.lease_renew_interval)

@@ -1,0 +1,309 @@
+"""Pod status: the phase and conditions the kubelet derives, and the status manager that writes them.
+
+``pod_phase`` is the kubelet's getPhase: Pending while a sandbox, image or
+init container is outstanding, Running once every container has started
+and one runs (or is being restarted), Succeeded/Failed once all are
+terminated and none will restart. ``pod_conditions`` computes the four
+conditions the kubelet owns (PodReadyToStartContainers, Initialized,
+ContainersReady, Ready including readiness gates) with Kubernetes'
+reasons and messages.
+
+``StatusManager.update(pod, status)`` merges a computed status into what
+the API has — conditions the kubelet does not own (PodScheduled, readiness
+gates, DisruptionTarget...) stay as they are, transition times stay when a
+condition did not change, ``startTime`` and ``qosClass`` are kept — and
+writes it through the status subresource only when something changed. A
+pod whose phase is terminal in the API never goes back (a restarted agent
+cannot resurrect a Succeeded pod as Running).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import msgspec
+
+from kubelite.api.core_v1 import ContainerStatus, Pod, PodCondition, PodSpec, PodStatus
+from kubelite.api.errors import StatusError
+from kubelite.client import REAL_CLOCK, Clock, ResourceClient
+
+log = logging.getLogger(__name__)
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready")
+_CONDITION_ORDER = {
+    t: i
+    for i, t in enumerate(
+        ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+    )
+}
+
+
+def rfc3339(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_sidecar(container: object) -> bool:
+    """An init container with ``restartPolicy: Always`` (a sidecar: it keeps running)."""
+    return getattr(container, "restartPolicy", None) == "Always"
+
+
+def _by_name(statuses: list[ContainerStatus]) -> dict[str, ContainerStatus]:
+    return {s.name: s for s in statuses}
+
+
+def _exit_code(s: ContainerStatus) -> int | None:
+    return s.state.terminated.exitCode if s.state.terminated is not None else None
+
+
+def pod_phase(spec: PodSpec, init_statuses: list[ContainerStatus], statuses: list[ContainerStatus]) -> str:
+    """The phase of a pod whose containers are in these states (the kubelet's getPhase)."""
+    policy = spec.restartPolicy or "Always"
+    inits = _by_name(init_statuses)
+    pending_init = False
+    failed_init = False
+    for ic in spec.initContainers:
+        s = inits.get(ic.name)
+        if is_sidecar(ic):
+            if s is None or s.state.running is None or not s.started:
+                pending_init = True
+            continue
+        if s is None:
+            pending_init = True
+            continue
+        if s.state.terminated is not None:
+            if s.state.terminated.exitCode == 0:
+                continue
+            failed_init = True
+            continue
+        last = s.lastState.terminated
+        if s.state.waiting is not None and last is not None and last.exitCode != 0:
+            failed_init = True
+            continue
+        pending_init = True
+    if failed_init and policy == "Never":
+        return "Failed"
+    if pending_init or failed_init:
+        return "Pending"
+
+    mains = _by_name(statuses)
+    running = waiting = stopped = succeeded = unknown = 0
+    for c in spec.containers:
+        s = mains.get(c.name)
+        if s is None:
+            unknown += 1
+        elif s.state.running is not None:
+            running += 1
+        elif s.state.terminated is not None:
+            stopped += 1
+            if s.state.terminated.exitCode == 0:
+                succeeded += 1
+        elif s.state.waiting is not None:
+            if s.lastState.terminated is not None:
+                stopped += 1
+            else:
+                waiting += 1
+        else:
+            unknown += 1
+    if waiting > 0:
+        return "Pending"
+    if running > 0 and unknown == 0:
+        return "Running"
+    if running == 0 and stopped > 0 and unknown == 0:
+        if policy == "Always":
+            return "Running"
+        if stopped == succeeded:
+            return "Succeeded"
+        if policy == "Never":
+            return "Failed"
+        return "Running"
+    return "Pending"
+
+
+def _cond(type_: str, ok: bool, reason: str = "", message: str = "") -> PodCondition:
+    return PodCondition(type=type_, status="True" if ok else "False", reason=reason, message=message)
+
+
+def pod_conditions(
+    pod: Pod,
+    phase: str,
+    init_statuses: list[ContainerStatus],
+    statuses: list[ContainerStatus],
+    sandbox_ready: bool,
+) -> list[PodCondition]:
+    """The kubelet-owned conditions (transition times are filled in by ``merge_status``)."""
+    spec = pod.spec
+    conditions = [_cond("PodReadyToStartContainers", sandbox_ready)]
+
+    inits = _by_name(init_statuses)
+    incomplete = []
+    for ic in spec.initContainers:
+        s = inits.get(ic.name)
+        if is_sidecar(ic):
+            if s is None or not s.started:
+                incomplete.append(ic.name)
+        elif s is None or _exit_code(s) != 0:
+            incomplete.append(ic.name)
+    if not incomplete:
+        conditions.append(_cond("Initialized", True))
+    elif phase == "Succeeded":
+        conditions.append(_cond("Initialized", True, "PodCompleted"))
+    else:
+        conditions.append(
+            _cond(
+                "Initialized",
+                False,
+                "ContainersNotInitialized",
+                f"containers with incomplete status: [{' '.join(incomplete)}]",
+            )
+        )
+
+    mains = _by_name(statuses)
+    if phase in TERMINAL_PHASES:
+        containers_ready = _cond("ContainersReady", False, "PodCompleted")
+    else:
+        unready = [c.name for c in spec.containers if not (mains.get(c.name) and mains[c.name].ready)]
+        unready += [
+            c.name
+            for c in spec.initContainers
+            if is_sidecar(c) and not (inits.get(c.name) and inits[c.name].ready)
+        ]
+        if unready:
+            containers_ready = _cond(
+                "ContainersReady",
+                False,
+                "ContainersNotReady",
+                f"containers with unready status: [{' '.join(unready)}]",
+            )
+        else:
+            containers_ready = _cond("ContainersReady", True)
+    conditions.append(containers_ready)
+
+    if containers_ready.status != "True":
+        ready = _cond("Ready", False, containers_ready.reason, containers_ready.message)
+    else:
+        existing = {c.type: c for c in pod.status.conditions}
+        unmet = []
+        for gate in spec.readinessGates:
+            c = existing.get(gate.conditionType)
+            if c is None:
+                unmet.append(
+                    f'corresponding condition of pod readiness gate "{gate.conditionType}" does not exist.'
+                )
+            elif c.status != "True":
+                unmet.append(
+                    f'the status of pod readiness gate "{gate.conditionType}" is not "True", but {c.status}'
+                )
+        if unmet:
+            ready = _cond("Ready", False, "ReadinessGatesNotReady", ", ".join(unmet))
+        else:
+            ready = _cond("Ready", True)
+    conditions.append(ready)
+    return conditions
+
+
+def merge_status(current: PodStatus, computed: PodStatus, now: float) -> PodStatus:
+    """``computed`` merged into ``current`` (what the API has); see the module docstring."""
+    merged = msgspec.structs.replace(computed)
+    old_conditions = {c.type: c for c in current.conditions}
+    conditions: list[PodCondition] = []
+    for c in computed.conditions:
+        old = old_conditions.get(c.type)
+        keep_time = old is not None and old.status == c.status and old.lastTransitionTime
+        conditions.append(
+            msgspec.structs.replace(
+                c,
+                lastTransitionTime=old.lastTransitionTime if keep_time and old is not None else rfc3339(now),
+                lastProbeTime=None,
+            )
+        )
+    ours = {c.type for c in computed.conditions}
+    conditions += [c for c in current.conditions if c.type not in ours]
+    conditions.sort(key=lambda c: _CONDITION_ORDER.get(c.type, len(_CONDITION_ORDER)))
+    merged.conditions = conditions
+    merged.startTime = current.startTime or computed.startTime
+    merged.qosClass = current.qosClass or computed.qosClass
+    merged.nominatedNodeName = current.nominatedNodeName
+    merged.resourceClaimStatuses = current.resourceClaimStatuses
+    merged.observedGeneration = computed.observedGeneration or current.observedGeneration
+    if current.phase in TERMINAL_PHASES and merged.phase != current.phase:
+        merged.phase = current.phase
+        merged.reason = current.reason
+        merged.message = current.message
+    return merged
+
+
+def _encode(status: PodStatus) -> bytes:
+    return msgspec.json.encode(status)
+
+
+class StatusManager:
+    """Writes pod statuses through the status subresource, only when they changed."""
+
+    def __init__(self, pods: ResourceClient, clock: Clock = REAL_CLOCK, *, tries: int = 4) -> None:
+        self.pods = pods
+        self.clock = clock
+        self.tries = tries
+        self._last: dict[str, bytes] = {}  # pod uid -> the status we last wrote
+        self.writes = 0
+
+    def forget(self, uid: str) -> None:
+        self._last.pop(uid, None)
+
+    def last_written(self, uid: str) -> bytes | None:
+        return self._last.get(uid)
+
+    async def update(self, pod: Pod, computed: PodStatus) -> Pod | None:
+        """Merge ``computed`` into ``pod`` (the latest copy known) and write it if it changed.
+
+        Returns the stored pod after a write, ``pod`` itself when nothing needed writing, and
+        None when the pod is gone (404) or is another pod of the same name (uid changed).
+        Connection errors propagate (the caller retries on its next sync).
+        """
+        uid = pod.metadata.uid
+        current = pod
+        for attempt in range(self.tries):
+            merged = merge_status(current.status, computed, self.clock.now())
+            encoded = _encode(merged)
+            if encoded == _encode(current.status) or (attempt == 0 and encoded == self._last.get(uid)):
+                return current
+            body = msgspec.structs.replace(current, status=merged)
+            try:
+                stored: Pod = await self.pods.update_status(body)
+            except StatusError as e:
+                if e.code == 404:
+                    return None
+                if e.code != 409:
+                    raise
+                try:
+                    current = await self.pods.get(pod.metadata.name, pod.metadata.namespace)
+                except StatusError as ge:
+                    if ge.code == 404:
+                        return None
+                    raise
+                if current.metadata.uid != uid:
+                    return None
+                continue
+            self._last[uid] = encoded
+            self.writes += 1
+            return stored
+        log.warning(
+            "status of pod %s/%s: gave up after %d conflicts",
+            pod.metadata.namespace,
+            pod.metadata.name,
+            self.tries,
+        )
+        return current
+
+
+__all__ = [
+    "KUBELET_CONDITIONS",
+    "TERMINAL_PHASES",
+    "StatusManager",
+    "is_sidecar",
+    "merge_status",
+    "pod_conditions",
+    "pod_phase",
+    "rfc3339",
+]
