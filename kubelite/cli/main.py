@@ -4,6 +4,7 @@ Subcommands, each in its own module:
 
 - ``kubelite up``          the whole cluster in one process (for now: the control plane)
 - ``kubelite server``      the control plane: the API server and the controller manager
+- ``kubelite agent``       the node agent (kubelet) of this machine, against any API server
 - ``kubelite controller-manager``  the controllers alone, against any API server
 - ``kubelite kubeconfig``  print the admin kubeconfig
 - ``kubelite scheduler``   the scheduler alone, against any API server
@@ -17,6 +18,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from kubelite.cli.agent import add_agent_arguments, run_agent
 from kubelite.cli.controller_manager import add_controller_manager_arguments, run_controller_manager
 from kubelite.cli.image import add_image_arguments, run_image
 from kubelite.cli.kubeconfig import add_kubeconfig_arguments, run_kubeconfig
@@ -50,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_server_arguments(server)
     server.set_defaults(run=run_server, command_parser=server)
+
+    agent = sub.add_parser("agent", parents=[verbose], help="run the node agent (kubelet) of this machine")
+    add_agent_arguments(agent)
+    agent.set_defaults(run=run_agent, command_parser=agent)
 
     cm = sub.add_parser(
         "controller-manager", parents=[verbose], help="run the controllers against an API server"

@@ -161,6 +161,7 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
     ready = asyncio.Event()
     server_task = asyncio.create_task(server.run(ready), name="apiserver")
     scheduler_task: asyncio.Task[None] | None = None
+    agent_task: asyncio.Task[None] | None = None
     manager_task: asyncio.Task[None] | None = None
     stopping = False
 
@@ -173,6 +174,8 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
         log.info("%s: shutting down", sig.name)
         if scheduler_task is not None:
             scheduler_task.cancel()
+        if agent_task is not None:
+            agent_task.cancel()
         if manager_task is not None and not manager_task.done():
             # Controllers first, while the server can still take their lease release.
             manager_task.add_done_callback(lambda _: server_task.cancel())
@@ -196,6 +199,10 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
                 scheduler_task = asyncio.create_task(
                     _run_scheduler(url, pki if config.tls else None), name="scheduler"
                 )
+            if up and not stopping:  # the node agent of this machine, as the admin
+                agent_task = asyncio.create_task(
+                    _run_node_agent(url, pki if config.tls else None, config.data_dir), name="node-agent"
+                )
             if controllers is not None and not stopping:
                 manager_task = asyncio.create_task(
                     _run_controller_manager(url, pki if config.tls else None, controllers),
@@ -216,6 +223,9 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
         if scheduler_task is not None:
             scheduler_task.cancel()
             await asyncio.gather(scheduler_task, return_exceptions=True)
+        if agent_task is not None:
+            agent_task.cancel()
+            await asyncio.gather(agent_task, return_exceptions=True)
         if manager_task is not None:
             manager_task.cancel()
             await asyncio.gather(manager_task, return_exceptions=True)
@@ -251,6 +261,14 @@ async def _run_scheduler(url: str, pki: PKI | None) -> None:
 
     ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
     await run_in_process(url, ssl_context)
+
+
+async def _run_node_agent(url: str, pki: PKI | None, data_dir: Path) -> None:
+    """The in-process node agent of ``kubelite up`` (runtime auto; containers outlive it)."""
+    from kubelite.cli.agent import run_in_process
+
+    ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
+    await run_in_process(url, ssl_context, data_dir)
 
 
 def _url_of(config: ServerConfig) -> str:
