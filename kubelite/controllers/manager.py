@@ -34,6 +34,7 @@ BUILTIN: dict[str, str] = {
     "garbagecollector": "garbagecollector:GarbageCollector",
     "namespace": "namespace:NamespaceController",
     "podgc": "podgc:PodGCController",
+    "nodeipam": "nodeipam:NodeIPAMController",
 }
 # Controllers a bare "*" does not switch on.
 OFF_BY_DEFAULT: frozenset[str] = frozenset()
