@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import RuntimeBox
+from runtime_harness import RuntimeBox
 
 from kubelite.kubelet.runtime.crilog import parse_log_line
 from kubelite.kubelet.runtime.interface import (
@@ -254,7 +254,7 @@ async def test_readoption_after_agent_restart(box: RuntimeBox, busybox_layer: st
 
 
 async def test_stats_and_remove_leaves_nothing(box: RuntimeBox, busybox_layer: str, tmp_path) -> None:
-    from conftest import leftovers
+    from runtime_harness import leftovers
 
     rt = box.runtime
     sb = await rt.run_sandbox(sandbox_config("stats"))

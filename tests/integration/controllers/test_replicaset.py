@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ControllerCluster, namespace_for, pod_template, start_controllers
+from controller_harness import ControllerCluster, namespace_for, pod_template, start_controllers
 
 from kubelite.api.errors import StatusError
 from kubelite.client import Client

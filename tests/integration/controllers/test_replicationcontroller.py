@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import ControllerCluster, pod_template
+from controller_harness import ControllerCluster, pod_template
 
 CONTROLLERS = "replicationcontroller"
 
