@@ -25,6 +25,7 @@ class ServerConfig:
     extra_sans: list[str] = field(default_factory=list)  # more names/IPs for the serving certificate
     max_body_bytes: int = 3 * 1024 * 1024
     service_cidr: str = "10.43.0.0/16"
+    cluster_cidr: str = "10.42.0.0/16"  # pod addresses; the node IPAM cuts it into per-node ranges
     cluster_domain: str = "cluster.local"
 
     @property

@@ -205,7 +205,7 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
                 )
             if controllers is not None and not stopping:
                 manager_task = asyncio.create_task(
-                    _run_controller_manager(url, pki if config.tls else None, controllers),
+                    _run_controller_manager(url, pki if config.tls else None, controllers, config),
                     name="controller-manager",
                 )
         await server_task
@@ -235,7 +235,9 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
     return 0
 
 
-async def _run_controller_manager(url: str, pki: PKI | None, options: ControllerOptions) -> None:
+async def _run_controller_manager(
+    url: str, pki: PKI | None, options: ControllerOptions, config: ServerConfig
+) -> None:
     """The in-process controller manager: a client of ``url`` as the cluster admin, leader
     election on (so a standby ``kubelite controller-manager`` elsewhere takes over only when
     this one is gone). Runs until cancelled; a failure is logged and does not stop the server."""
@@ -245,7 +247,8 @@ async def _run_controller_manager(url: str, pki: PKI | None, options: Controller
     ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
     client = Client(url, ssl=ssl_context, component="controller-manager")
     try:
-        manager = ControllerManager(client, options.controllers, workers=options.workers)
+        settings = {"cluster-cidr": config.cluster_cidr, "service-cluster-ip-range": config.service_cidr}
+        manager = ControllerManager(client, options.controllers, workers=options.workers, options=settings)
         log.info("controller manager: %s", ", ".join(manager.names) or "(no controllers)")
         if manager.names:
             await manager.run()

@@ -19,6 +19,7 @@ import socket
 import uuid
 from collections.abc import Iterable
 from importlib.metadata import entry_points
+from typing import Any
 
 from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, LeaderElector, SharedInformerFactory
 from kubelite.controllers.base import Controller, ControllerContext, ControllerFactory
@@ -113,8 +114,11 @@ class ControllerManager:
         workers: int = 2,
         identity: str = "",
         lease_name: str = LEASE_NAME,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self.client = client
+        # Settings by name (e.g. "cluster-cidr"), optionally per controller ({"podgc": {...}}).
+        self.options = dict(options or {})
         self.clock = clock
         self.leader_elect = leader_elect
         self.lease_name = lease_name
@@ -148,7 +152,7 @@ class ControllerManager:
     async def _run_controllers(self) -> None:
         informers = SharedInformerFactory(self.client, clock=self.clock)
         recorder = EventRecorder(self.client, "kube-controller-manager", clock=self.clock)
-        ctx = ControllerContext(self.client, informers, recorder, self.clock, self.workers)
+        ctx = ControllerContext(self.client, informers, recorder, self.clock, self.workers, self.options)
         self.controllers = [self._factories[name](ctx) for name in self.names]
         log.info("starting controllers: %s", ", ".join(self.names) or "(none)")
         async with asyncio.TaskGroup() as tg:
