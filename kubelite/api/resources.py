@@ -81,6 +81,7 @@ def _r(group: str, version: str, kind: str, plural: str, namespaced: bool, model
 _ALL = ("all",)
 _STATUS = ("status",)
 _STATUS_SCALE = ("status", "scale")
+_CREATE_ONLY = ("create",)
 
 RESOURCES: tuple[Resource, ...] = (
     # core/v1
@@ -353,6 +354,61 @@ RESOURCES: tuple[Resource, ...] = (
         "clusterrolebindings",
         False,
         "rbac_v1:ClusterRoleBinding",
+    ),
+    # reviews: create-only questions to the authorizer and authenticator, never stored
+    _r(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        False,
+        "authorization_v1:SelfSubjectAccessReview",
+        verbs=_CREATE_ONLY,
+    ),
+    _r(
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        False,
+        "authorization_v1:SubjectAccessReview",
+        verbs=_CREATE_ONLY,
+    ),
+    _r(
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        True,
+        "authorization_v1:LocalSubjectAccessReview",
+        verbs=_CREATE_ONLY,
+    ),
+    _r(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        False,
+        "authorization_v1:SelfSubjectRulesReview",
+        verbs=_CREATE_ONLY,
+    ),
+    _r(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        False,
+        "authentication_v1:SelfSubjectReview",
+        verbs=_CREATE_ONLY,
+    ),
+    _r(
+        "authentication.k8s.io",
+        "v1",
+        "TokenReview",
+        "tokenreviews",
+        False,
+        "authentication_v1:TokenReview",
+        verbs=_CREATE_ONLY,
     ),
 )
 

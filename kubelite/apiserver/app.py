@@ -22,7 +22,7 @@ from aiohttp import web
 
 from kubelite import __version__
 from kubelite.api import errors
-from kubelite.api.resources import Registry
+from kubelite.api.resources import Registry, Resource
 from kubelite.apiserver import discovery, openapi
 from kubelite.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from kubelite.apiserver.admission.service_allocation import ServiceAllocation
@@ -43,6 +43,7 @@ from kubelite.apiserver.handlers import ResourceHandler, json_response
 from kubelite.apiserver.metrics import APIServerMetrics, Gauges
 from kubelite.apiserver.requestinfo import parse_request_path
 from kubelite.apiserver.rest import REST
+from kubelite.apiserver.reviews import Reviews
 from kubelite.apiserver.watchcache import WatchCache
 from kubelite.storage import open_store
 from kubelite.storage.interface import Store
@@ -99,13 +100,14 @@ class APIServer:
         if config.token_file:
             authenticators.append(TokenFileAuthenticator(config.token_file))
         self.authenticator = UnionAuthenticator(authenticators) if config.tls else None
-        prefixes = sorted({r.storage_prefix for r in self.registry.all()})
+        prefixes = sorted({r.storage_prefix for r in _stored(self.registry)})
         cache = WatchCache(store, prefixes)
         rest = REST(store, cache, self.registry)
         rest.admission.append(NamespaceLifecycle(self._namespace_getter(rest)))
         rest.admission.append(ServiceAllocation(config.service_cidr, self._service_lister(rest)))
         self.rest = rest
         self.resources = ResourceHandler(rest, self.registry, self._stopping)
+        self.resources.reviews = Reviews(lambda: self.authorizer, lambda: self.authenticator)
         self._add_store_metrics(store, cache)
         app = web.Application(client_max_size=config.max_body_bytes, middlewares=[self._pipeline])
         app.router.add_route("*", "/{tail:.*}", self._route)
@@ -186,7 +188,7 @@ class APIServer:
             return {(p,): float(n) for p, n in cache.watch_count().items()}
 
         def objects() -> dict[tuple[str, ...], float]:
-            return {(r.group_resource,): float(cache.count(r.storage_prefix)) for r in self.registry.all()}
+            return {(r.group_resource,): float(cache.count(r.storage_prefix)) for r in _stored(self.registry)}
 
         self.metrics.add_gauges(Gauges("kubelite_storage", "Store statistics.", ("stat",), storage))
         self.metrics.add_gauges(
@@ -320,6 +322,11 @@ class APIServer:
 
 class _Stop(Exception):
     """Raised inside the task group to end it when stop() is called."""
+
+
+def _stored(registry: Registry) -> list[Resource]:
+    """Resources that keep objects (the review kinds, create-only, keep none)."""
+    return [r for r in registry.all() if "list" in r.verbs]
 
 
 def _address_of(request: web.Request) -> str:

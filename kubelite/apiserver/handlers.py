@@ -31,6 +31,7 @@ from kubelite.apiserver.rest import (
     compile_selection,
     list_body,
 )
+from kubelite.apiserver.reviews import Reviews
 from kubelite.apiserver.subresources import ScaleHandler
 from kubelite.apiserver.watchcache import WatchClosed
 from kubelite.storage.interface import CompactedError
@@ -141,6 +142,7 @@ class ResourceHandler:
         self.rest = rest
         self.registry = registry
         self.scale = ScaleHandler(rest)
+        self.reviews = Reviews()  # the app gives it the server's authorizer and authenticator
         self._stopping = stopping
 
     def resolve(self, info: RequestInfo, method: str) -> Resource:
@@ -163,6 +165,11 @@ class ResourceHandler:
         method = request.method
         query = request.query
         sub = info.subresource
+        if self.reviews.serves(res):  # create-only review kinds: answered, never stored
+            self.reviews.check_request(method, info.name, sub)
+            raw, data = await self._body(request, res)
+            opts = self._write_options(request, user, raw)
+            return _written(self.reviews.create(res, ns, data, opts), opts)
         if sub == "scale":
             return await self.scale.handle(request, res, ns, info.name, user)
         if sub == "binding" and method == "POST" and res.plural == "pods":
