@@ -908,10 +908,29 @@ def test_create_pdb_and_ingress(kn: Kubectl) -> None:
     assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "svc", "port": {"number": 80}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="authorization.k8s.io (SelfSubjectAccessReview) is not served: kubectl auth can-i gets 404",
-)
 def test_auth_can_i(kubectl: Kubectl) -> None:
     assert out(kubectl, "auth", "can-i", "create", "pods").strip() == "yes"
     assert out(kubectl, "auth", "can-i", "*", "*", "--all-namespaces").strip() == "yes"
+    assert out(kubectl, "auth", "can-i", "get", "/healthz").strip() == "yes"  # a non-resource URL
+
+
+def test_auth_can_i_list(kubectl: Kubectl) -> None:
+    lines = out(kubectl, "auth", "can-i", "--list").splitlines()
+    assert columns(lines[0]) == ["Resources", "Non-Resource URLs", "Resource Names", "Verbs"]
+    assert columns(lines[1]) == ["*.*", "[]", "[]", "[*]"]
+    assert columns(lines[2]) == ["[*]", "[]", "[*]"]  # the first cell, Resources, is empty
+
+
+def test_auth_whoami(kubectl: Kubectl) -> None:
+    lines = out(kubectl, "auth", "whoami").splitlines()
+    assert [columns(line) for line in lines] == [
+        ["ATTRIBUTE", "VALUE"],
+        ["Username", "kubelite-admin"],
+        ["Groups", "[system:masters system:authenticated]"],
+    ]
+    review = json.loads(out(kubectl, "auth", "whoami", "-o", "json"))
+    assert review["kind"] == "SelfSubjectReview"
+    assert review["status"]["userInfo"] == {
+        "username": "kubelite-admin",
+        "groups": ["system:masters", "system:authenticated"],
+    }
