@@ -286,6 +286,11 @@ def _namespace(ns: core_v1.Namespace) -> None:
 
 
 def _node(node: core_v1.Node) -> None:
+    # podCIDR and podCIDRs say the same thing; Kubernetes fills one from the other.
+    if node.spec.podCIDR and not node.spec.podCIDRs:
+        node.spec.podCIDRs = [node.spec.podCIDR]
+    elif node.spec.podCIDRs and not node.spec.podCIDR:
+        node.spec.podCIDR = node.spec.podCIDRs[0]
     if not node.status.allocatable and node.status.capacity:
         node.status.allocatable = dict(node.status.capacity)
 

@@ -462,7 +462,22 @@ def validate_node(node: Any) -> list[FieldError]:
                 )
         if node.spec.podCIDR and node.spec.podCIDR != cidrs[0]:
             errs.append(invalid_value("spec.podCIDRs", cidrs, "must match `spec.podCIDR`"))
+        families = [ipaddress.ip_network(c, strict=False).version for c in cidrs if _is_cidr(c)]
+        if len(cidrs) > 2 or len(set(families)) != len(families):
+            errs.append(
+                invalid_value("spec.podCIDRs", cidrs, "may specify no more than one CIDR for each IP family")
+            )
     return errs
+
+
+def _is_cidr(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_taints(taints: list[Any], path: str) -> list[FieldError]:
@@ -489,6 +504,8 @@ def validate_node_update(new: Any, old: Any) -> list[FieldError]:
     errs = validate_node(new)
     if old.spec.podCIDR and new.spec.podCIDR != old.spec.podCIDR:
         errs.append(forbidden("spec.podCIDR", 'node updates may not change podCIDR except from "" to valid'))
+    elif old.spec.podCIDRs and new.spec.podCIDRs != old.spec.podCIDRs:
+        errs.append(forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid'))
     if old.spec.providerID and new.spec.providerID != old.spec.providerID:
         errs.append(
             forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid')

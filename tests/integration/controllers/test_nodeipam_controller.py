@@ -129,7 +129,7 @@ async def test_pod_cidrs_nodes_had_before_the_start_are_taken_first(api_server: 
     await make_node(client, "early-b", pod_cidr="10.42.2.0/24")
     await make_node(client, "early-c", "10.42.0.0/24")
     await make_node(client, "early-d", "192.168.7.0/24")
-    await make_node(client, "early-e", pod_cidr="garbage")
+    # (A malformed podCIDR never gets this far: the API server refuses it, as Kubernetes does.)
     async with start_controllers(api_server.url, "c-nodeipam-start", CONTROLLERS) as cluster:
         for name in ("late-1", "late-2"):
             await make_node(client, name)
@@ -142,13 +142,10 @@ async def test_pod_cidrs_nodes_had_before_the_start_are_taken_first(api_server: 
         assert "10.42.0.0/24" in conflict.message and "early-a" in conflict.message
         out_of_range = await event_of(client, "early-d", "PodCIDROutOfRange")
         assert out_of_range.type == "Warning" and "10.42.0.0/16" in out_of_range.message
-        invalid = await event_of(client, "early-e", "InvalidPodCIDR")
-        assert "garbage" in invalid.message
         # Left alone: what they had, they still have.
         nodes = client.resource(NODE)
         assert (await nodes.get("early-c")).spec.podCIDRs == ["10.42.0.0/24"]
         assert (await nodes.get("early-d")).spec.podCIDRs == ["192.168.7.0/24"]
-        assert (await nodes.get("early-e")).spec.podCIDR == "garbage"
         assert (await nodes.get("early-b")).spec.podCIDR == "10.42.2.0/24"
         assert await node_events(client, "early-a") == [] and await node_events(client, "early-b") == []
         # Once the older claimant is gone, the younger one's range is its own.
