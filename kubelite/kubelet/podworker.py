@@ -132,6 +132,8 @@ class PodServices:
     pod_files: PodFiles | None = None  # overrides the hosts/resolv.conf/hostname files of podfiles.py
     host_files: tuple[str, str, str] | None = None  # the node's resolv.conf, hosts, hostname (read once)
     admit: Admit | None = None
+    # Blocking filesystem work goes through this (asyncio.to_thread; unit tests run it inline).
+    offload: Callable[..., Awaitable[Any]] = asyncio.to_thread
 
 
 @dataclass
@@ -260,7 +262,7 @@ class PodWorker:
     def _next_wait(self) -> float:
         now = self.clock.monotonic()
         wait = self.s.config.resync_period
-        self._wake_at = [t for t in self._wake_at if t > now - 0.001]
+        self._wake_at = [t for t in self._wake_at if t > now]
         if self._wake_at:
             wait = min(wait, max(0.0, min(self._wake_at) - now))
         return wait
@@ -352,7 +354,7 @@ class PodWorker:
             found = await self._find_sandboxes()
             if found and found[-1].ready:
                 self.sandbox = found[-1]
-                record = await asyncio.to_thread(self._read_record)
+                record = await self.s.offload(self._read_record)
                 if record is not None and record.id == self.sandbox.id:
                     self.pod_ip, self.pod_ips = record.ip, record.ips
                 elif pod.status.podIP:
@@ -419,7 +421,7 @@ class PodWorker:
         self.pod_ip, self.pod_ips = ip, ips or [ip]
         self.sandbox = sandbox
         self.sandbox_ready = True
-        await asyncio.to_thread(self._write_record, _SandboxRecord(sandbox.id, self.pod_ip, self.pod_ips))
+        await self.s.offload(self._write_record, _SandboxRecord(sandbox.id, self.pod_ip, self.pod_ips))
         return True
 
     def _sandbox_failed(self, pod: Pod, message: str) -> None:
@@ -572,6 +574,8 @@ class PodWorker:
         now = self.clock.now()
         finished = latest.finished_at or now
         entry = self.backoff.get(c.name)
+        if entry is not None and finished - entry.last_update > 2 * BACKOFF_MAX:
+            entry = None  # it ran long enough (10 min): the back-off starts over
         if entry is not None and now - finished < entry.delay:
             message = f"back-off {go_duration(entry.delay)} restarting failed container={c.name} pod={format_pod(pod)}"
             self.waiting[c.name] = ("CrashLoopBackOff", message)
@@ -718,7 +722,7 @@ class PodWorker:
             self._config_error(c, "CreateContainerConfigError", e.message)
             return
         term_file = self._termination_file(c.name, attempt)
-        mounts += await asyncio.to_thread(self._termination_mount, c, term_file)
+        mounts += await self.s.offload(self._termination_mount, c, term_file)
         mounts += await self._pod_file_mounts(pod)
         md = pod.metadata
         config = rt.interface.ContainerConfig(
@@ -745,7 +749,7 @@ class PodWorker:
                 "io.kubernetes.container.restartCount": str(attempt),
             },
         )
-        await asyncio.to_thread(os.makedirs, os.path.dirname(config.log_path), 0o755, True)
+        await self.s.offload(os.makedirs, os.path.dirname(config.log_path), 0o755, True)
         try:
             cid = await self.s.runtime.create_container(self.sandbox, config)
         except rt.interface.RuntimeFailure as e:
@@ -781,7 +785,7 @@ class PodWorker:
                 mounts = await self.s.pod_files(pod, self._pod_dir(), self.pod_ip)
             else:
                 if self.s.host_files is None:
-                    self.s.host_files = await asyncio.to_thread(podfiles.read_host_files)
+                    self.s.host_files = await self.s.offload(podfiles.read_host_files)
                 resolv, hosts, hostname = self.s.host_files
                 files = podfiles.render_pod_files(
                     pod,
@@ -794,7 +798,7 @@ class PodWorker:
                 )
                 for w in files.warnings:
                     self.s.recorder.event(pod, "Warning", "DNSConfigForming", w)
-                paths = await podfiles.write_pod_files(self._pod_dir() / "etc", files)
+                paths = await self.s.offload(podfiles.write_pod_files_sync, self._pod_dir() / "etc", files)
                 mounts = podfiles.pod_file_mounts(paths)
         except Exception as e:  # hosts/resolv.conf are nice to have, not a reason to fail the pod
             log.warning("pod %s: pod files: %s", self.key, e)
@@ -832,7 +836,7 @@ class PodWorker:
             self._messages.pop(old.id, None)
             if old.log_path:
                 with contextlib.suppress(OSError):
-                    await asyncio.to_thread(os.unlink, old.log_path)
+                    await self.s.offload(os.unlink, old.log_path)
 
     # ------------------------------------------------------------------ killing
 
@@ -939,8 +943,8 @@ class PodWorker:
         self.history = {}
         await self.s.volumes.teardown(self.uid)
         md = pod.metadata
-        await asyncio.to_thread(shutil.rmtree, self._pod_dir(), True)
-        await asyncio.to_thread(shutil.rmtree, self.s.config.pod_log_dir(md.namespace, md.name, md.uid), True)
+        await self.s.offload(shutil.rmtree, self._pod_dir(), True)
+        await self.s.offload(shutil.rmtree, self.s.config.pod_log_dir(md.namespace, md.name, md.uid), True)
         self.s.status.forget(self.uid)
         if not self.removed:
             await self._confirm_deletion(pod)
@@ -977,7 +981,7 @@ class PodWorker:
     async def _termination_message(self, c: Container, cs: rt.interface.ContainerStatus) -> str:
         if cs.id in self._messages:
             return self._messages[cs.id]
-        message = await asyncio.to_thread(self._read_termination_message, c, cs)
+        message = await self.s.offload(self._read_termination_message, c, cs)
         self._messages[cs.id] = message
         return message
 

@@ -28,11 +28,11 @@ import logging
 import os
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from kubelite.api.core_v1 import (
     ConfigMap,
@@ -235,7 +235,9 @@ class VolumeManager:
         source: VolumeSource,
         *,
         node_allocatable: Mapping[str, str] | None = None,
+        offload: Callable[..., Awaitable[Any]] = asyncio.to_thread,
     ) -> None:
+        self.offload = offload  # where blocking filesystem work runs (a thread; inline in tests)
         self.pods_dir = Path(pods_dir)
         self.source = source
         self.node_allocatable: Mapping[str, str] = node_allocatable or {}
@@ -274,23 +276,23 @@ class VolumeManager:
 
     async def teardown(self, uid: str) -> None:
         """Remove the pod's volume directories (blocking work in a thread)."""
-        await asyncio.to_thread(shutil.rmtree, self.pods_dir / uid / "volumes", True)
+        await self.offload(shutil.rmtree, self.pods_dir / uid / "volumes", True)
 
     async def _setup_one(self, pod: Pod, vol: Volume, *, refresh: bool) -> PodVolume:
         uid, ns = pod.metadata.uid, pod.metadata.namespace
         name = vol.name
         if vol.emptyDir is not None:
             d = self.volume_dir(uid, "emptyDir", name)
-            await asyncio.to_thread(d.mkdir, 0o777, True, True)
+            await self.offload(d.mkdir, 0o777, True, True)
             if vol.emptyDir.medium == "Memory":
                 options = ["rw", "nosuid", "nodev"]
                 if vol.emptyDir.sizeLimit:
                     options.append(f"size={parse_quantity(vol.emptyDir.sizeLimit).value()}")
                 return PodVolume(name, str(d), "tmpfs", options)
-            await asyncio.to_thread(os.chmod, d, 0o777)
+            await self.offload(os.chmod, d, 0o777)
             return PodVolume(name, str(d))
         if vol.hostPath is not None:
-            await asyncio.to_thread(_check_host_path, name, vol.hostPath.path, vol.hostPath.type or "")
+            await self.offload(_check_host_path, name, vol.hostPath.path, vol.hostPath.type or "")
             return PodVolume(name, vol.hostPath.path)
         if vol.persistentVolumeClaim is not None:
             return await self._pvc(pod, vol)
@@ -330,7 +332,7 @@ class VolumeManager:
         target = self.volume_dir(uid, plugin, name)
         if files is None:  # optional source missing: an empty directory
             files = {}
-        changed = await asyncio.to_thread(write_atomic, target, files)
+        changed = await self.offload(write_atomic, target, files)
         return PodVolume(name, str(target), read_only=True, refreshable=True, changed=changed and refresh)
 
     async def _configmap_files(
@@ -415,7 +417,7 @@ class VolumeManager:
                 vol.name,
                 f"persistentvolume {pv.metadata.name!r}: only hostPath and local volumes are supported",
             )
-        await asyncio.to_thread(os.makedirs, path, 0o777, True)
+        await self.offload(os.makedirs, path, 0o777, True)
         return PodVolume(vol.name, path, read_only=vol.persistentVolumeClaim.readOnly)
 
 

@@ -1,0 +1,358 @@
+"""PodWorker with the fake runtime in fake time: restarts, back-off, probes, hooks, deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from podworker_fakes import Harness, advance, harness, make_pod, worker
+
+from kubelite.api.core_v1 import ConfigMap, PodCondition
+from kubelite.kubelet.podworker import PodWorker, go_duration
+from kubelite.kubelet.runtime.fake import FakeBehavior
+from kubelite.kubelet.runtime.interface import ContainerConfig, ExecResult
+
+
+@pytest.fixture
+def h(tmp_path: Path) -> Harness:
+    return harness(tmp_path)
+
+
+@contextlib.asynccontextmanager
+async def running(w: PodWorker) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(w.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def c(name: str = "c", **kw: Any) -> dict[str, Any]:
+    return {"name": name, "image": "busybox", "command": ["sh"], **kw}
+
+
+async def test_crash_loop_back_off_doubles_to_five_minutes(h: Harness) -> None:
+    creations: list[tuple[int, float]] = []
+
+    def behavior(config: ContainerConfig) -> FakeBehavior:
+        creations.append((config.attempt, h.clock.now()))
+        return FakeBehavior(exit_code=3, exit_after=1)
+
+    h.runtime.behavior_for = behavior
+    w = worker(h, make_pod({"containers": [c()]}))
+    async with running(w):
+        await advance(h.clock, 1500)
+    assert [a for a, _ in creations[:9]] == list(range(9)), creations
+    waits = [round(creations[i][1] - creations[i - 1][1] - 1) for i in range(1, 9)]
+    assert waits[0] <= 1  # the first restart is at once
+    assert waits[1:] == [10, 20, 40, 80, 160, 300, 300]
+    status = h.statuses.last.containerStatuses[0]
+    assert status.lastState.terminated is not None and status.lastState.terminated.exitCode == 3
+    assert h.statuses.last.phase == "Running"
+    backoffs = [e for e in h.recorder.events if e[2] == "BackOff"]
+    assert backoffs and backoffs[0][3] == "Back-off restarting failed container c in pod p_default(uid-p)"
+    assert backoffs[0][0] == "spec.containers{c}"
+    crash = [
+        s.containerStatuses[0].state.waiting
+        for s in h.statuses.history
+        if s.containerStatuses[0].state.waiting
+    ]
+    assert any(
+        wt.reason == "CrashLoopBackOff" and "back-off 20s restarting failed container=c" in wt.message
+        for wt in crash
+    )
+
+
+def test_go_duration() -> None:
+    assert [go_duration(s) for s in (10, 80, 300, 3700)] == ["10s", "1m20s", "5m0s", "1h1m40s"]
+
+
+async def test_back_off_resets_after_ten_minutes_of_running(h: Harness) -> None:
+    h.runtime.behaviors["c"] = [
+        FakeBehavior(exit_code=1, exit_after=1),
+        FakeBehavior(exit_code=1, exit_after=1),
+        FakeBehavior(exit_code=1, exit_after=1000),
+        FakeBehavior(exit_code=1, exit_after=1),
+    ]
+    w = worker(h, make_pod({"containers": [c()]}))
+    async with running(w):
+        await advance(h.clock, 1030)
+    # attempt 2 ran ~1000 s, so attempt 3 started without waiting out a doubled back-off
+    assert h.statuses.last.containerStatuses[0].restartCount >= 3
+    assert w.backoff["c"].delay <= 20  # started over at 10 s, not 40 s
+
+
+async def test_restart_policies(h: Harness) -> None:
+    h.runtime.behaviors["ok"] = FakeBehavior(exit_code=0, exit_after=1)
+    h.runtime.behaviors["bad"] = FakeBehavior(exit_code=7, exit_after=1)
+    h.runtime.behaviors["retry"] = [
+        FakeBehavior(exit_code=1, exit_after=1),
+        FakeBehavior(exit_code=0, exit_after=1),
+    ]
+    workers = {
+        "ok": worker(h, make_pod({"restartPolicy": "Never", "containers": [c("ok")]}, name="ok")),
+        "bad": worker(h, make_pod({"restartPolicy": "Never", "containers": [c("bad")]}, name="bad")),
+        "retry": worker(
+            h, make_pod({"restartPolicy": "OnFailure", "containers": [c("retry")]}, name="retry")
+        ),
+    }
+    tasks = [asyncio.create_task(w.run()) for w in workers.values()]
+    await advance(h.clock, 30)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    final = {name: w.final for name, w in workers.items()}
+    assert final["ok"] is not None and final["ok"][0] == "Succeeded"
+    assert final["bad"] is not None and final["bad"][0] == "Failed"
+    assert final["retry"] is not None and final["retry"][0] == "Succeeded"
+    bad_status = await workers["bad"].build_status()
+    term = bad_status.containerStatuses[0].state.terminated
+    assert term is not None and term.exitCode == 7 and term.reason == "Error"
+    retry_status = await workers["retry"].build_status()
+    assert retry_status.containerStatuses[0].restartCount == 1
+    # a finished pod keeps its containers for logs, but nothing runs and its sandbox is stopped
+    assert all(not sb.ready for sb in h.runtime.sandboxes.values())
+
+
+async def test_init_containers_in_order_and_failure_under_never(h: Harness) -> None:
+    h.runtime.behaviors["i1"] = FakeBehavior(exit_after=2)
+    h.runtime.behaviors["i2"] = FakeBehavior(exit_code=1, exit_after=2)
+    pod = make_pod(
+        {"restartPolicy": "Never", "initContainers": [c("i1"), c("i2")], "containers": [c("main")]}
+    )
+    w = worker(h, pod)
+    async with running(w):
+        await advance(h.clock, 10)
+    created = [n for call, n in h.runtime.calls if call == "create_container"]
+    assert created == ["i1", "i2"]  # main never starts
+    last = h.statuses.last
+    assert last.phase == "Failed"
+    assert last.containerStatuses[0].state.waiting is not None
+    assert last.containerStatuses[0].state.waiting.reason == "PodInitializing"
+    init_cond = next(x for x in last.conditions if x.type == "Initialized")
+    assert init_cond.status == "False" and init_cond.message == "containers with incomplete status: [i2]"
+
+
+async def test_init_container_restarts_under_always(h: Harness) -> None:
+    h.runtime.behaviors["i1"] = [FakeBehavior(exit_code=1, exit_after=1), FakeBehavior(exit_after=1)]
+    w = worker(h, make_pod({"initContainers": [c("i1")], "containers": [c("main")]}))
+    async with running(w):
+        await advance(h.clock, 10)
+    last = h.statuses.last
+    assert last.phase == "Running"
+    assert last.initContainerStatuses[0].restartCount == 1
+    assert last.initContainerStatuses[0].state.terminated is not None
+    assert last.initContainerStatuses[0].ready
+
+
+async def test_graceful_deletion_runs_pre_stop_then_kills_then_deletes(h: Harness) -> None:
+    h.runtime.behaviors["c"] = FakeBehavior(term_exit_code=None)  # ignores SIGTERM
+    execs: list[list[str]] = []
+
+    def on_exec(status: Any, command: list[str]) -> ExecResult:
+        execs.append(command)
+        return ExecResult(0, b"", b"")
+
+    h.runtime.on_exec = on_exec
+    pod = make_pod(
+        {
+            "terminationGracePeriodSeconds": 5,
+            "containers": [c(lifecycle={"preStop": {"exec": {"command": ["sh", "-c", "drain"]}}})],
+        }
+    )
+    w = worker(h, pod)
+    async with running(w) as task:
+        await advance(h.clock, 3)
+        assert h.statuses.last.phase == "Running"
+        cid = next(iter(h.runtime.containers))
+        deleting = make_pod(
+            pod_spec_dict(pod), deletionTimestamp="2024-01-01T00:00:10Z", deletionGracePeriodSeconds=5
+        )
+        w.update(deleting)
+        await advance(h.clock, 10)
+        assert task.done()
+    assert execs == [["sh", "-c", "drain"]]
+    assert ("stop_container", cid) in h.runtime.calls
+    assert h.pods_api.deleted == [("p", "default", 0, "uid-p")]
+    assert not h.runtime.sandboxes and not h.runtime.containers
+    killing = [e for e in h.recorder.events if e[2] == "Killing"]
+    assert killing and killing[0][3] == "Stopping container c"
+    last = h.statuses.last
+    assert last.containerStatuses[0].state.terminated is not None
+    assert last.containerStatuses[0].state.terminated.exitCode == 137
+
+
+def pod_spec_dict(pod: Any) -> dict[str, Any]:
+    import msgspec
+
+    return msgspec.to_builtins(pod.spec)  # type: ignore[no-any-return]
+
+
+async def test_liveness_failure_restarts_the_container(h: Harness) -> None:
+    healthy = {"ok": True}
+
+    def on_exec(status: Any, command: list[str]) -> ExecResult:
+        if healthy["ok"] or status.attempt > 0:
+            return ExecResult(0, b"", b"")
+        return ExecResult(1, b"", b"cat: can't open '/tmp/healthy': No such file or directory")
+
+    h.runtime.on_exec = on_exec
+    probe = {"exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 1, "failureThreshold": 2}
+    w = worker(h, make_pod({"terminationGracePeriodSeconds": 1, "containers": [c(livenessProbe=probe)]}))
+    async with running(w):
+        await advance(h.clock, 5)
+        assert h.statuses.last.containerStatuses[0].restartCount == 0
+        healthy["ok"] = False
+        await advance(h.clock, 10)
+    cs = h.statuses.last.containerStatuses[0]
+    assert cs.restartCount == 1 and cs.state.running is not None
+    assert cs.lastState.terminated is not None
+    unhealthy = [e for e in h.recorder.events if e[2] == "Unhealthy"]
+    assert (
+        unhealthy[0][3] == "Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory"
+    )
+    assert any(
+        e[2] == "Killing" and e[3] == "Container c failed liveness probe, will be restarted"
+        for e in h.recorder.events
+    )
+
+
+async def test_startup_probe_holds_back_liveness_and_readiness(h: Harness) -> None:
+    calls: list[str] = []
+    started = {"ok": False}
+
+    def on_exec(status: Any, command: list[str]) -> ExecResult:
+        calls.append(command[0])
+        if command[0] == "startup":
+            return ExecResult(0 if started["ok"] else 1, b"", b"not yet")
+        if command[0] == "live":
+            return ExecResult(1, b"", b"dead")  # would kill the container if it ran
+        return ExecResult(0, b"", b"")
+
+    h.runtime.on_exec = on_exec
+    container = c(
+        startupProbe={"exec": {"command": ["startup"]}, "periodSeconds": 1, "failureThreshold": 30},
+        livenessProbe={"exec": {"command": ["live"]}, "periodSeconds": 1, "failureThreshold": 100},
+        readinessProbe={"exec": {"command": ["ready"]}, "periodSeconds": 1},
+    )
+    w = worker(h, make_pod({"containers": [container]}))
+    async with running(w):
+        await advance(h.clock, 10)
+        assert set(calls) == {"startup"}
+        cs = h.statuses.last.containerStatuses[0]
+        assert cs.started is False and cs.ready is False
+        started["ok"] = True
+        await advance(h.clock, 5)
+    assert {"live", "ready"} <= set(calls)
+    cs = h.statuses.last.containerStatuses[0]
+    assert cs.started and cs.ready
+
+
+async def test_readiness_gates(h: Harness) -> None:
+    pod = make_pod({"readinessGates": [{"conditionType": "example.com/ready"}], "containers": [c()]})
+    w = worker(h, pod)
+    async with running(w):
+        await advance(h.clock, 3)
+        ready = next(x for x in h.statuses.last.conditions if x.type == "Ready")
+        assert ready.status == "False" and ready.reason == "ReadinessGatesNotReady"
+        assert (
+            'corresponding condition of pod readiness gate "example.com/ready" does not exist.'
+            in ready.message
+        )
+        gated = make_pod(pod_spec_dict(pod))
+        gated.status.conditions = [PodCondition(type="example.com/ready", status="True")]
+        w.update(gated)
+        await advance(h.clock, 2)
+    ready = next(x for x in h.statuses.last.conditions if x.type == "Ready")
+    assert ready.status == "True"
+    assert next(x for x in h.statuses.last.conditions if x.type == "ContainersReady").status == "True"
+
+
+async def test_worker_restart_adopts_running_containers(h: Harness) -> None:
+    pod = make_pod({"containers": [c()]})
+    first = worker(h, pod)
+    async with running(first):
+        await advance(h.clock, 3)
+    cid = next(iter(h.runtime.containers))
+    before = len(h.runtime.calls)
+    second = worker(h, pod)  # a new agent process: nothing in memory
+    async with running(second):
+        await advance(h.clock, 3)
+    assert [
+        call
+        for call, _ in h.runtime.calls[before:]
+        if call in ("create_container", "run_sandbox", "stop_container")
+    ] == []
+    cs = h.statuses.last.containerStatuses[0]
+    assert cs.containerID == f"fake://{cid}" and cs.restartCount == 0 and cs.state.running is not None
+    assert h.statuses.last.podIP == first.pod_ip
+
+
+async def test_active_deadline(h: Harness) -> None:
+    w = worker(h, make_pod({"activeDeadlineSeconds": 5, "containers": [c()]}))
+    async with running(w):
+        await advance(h.clock, 8)
+    last = h.statuses.last
+    assert last.phase == "Failed" and last.reason == "DeadlineExceeded"
+    assert not any(ct.status.state == "running" for ct in h.runtime.containers.values())
+    assert "DeadlineExceeded" in h.recorder.reasons()
+
+
+async def test_missing_configmap_is_a_config_error(h: Harness) -> None:
+    env = [{"name": "G", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "greeting"}}}]
+    w = worker(h, make_pod({"containers": [c(env=env)]}))
+    async with running(w):
+        await advance(h.clock, 2)
+        waiting = h.statuses.last.containerStatuses[0].state.waiting
+        assert waiting is not None and waiting.reason == "CreateContainerConfigError"
+        assert waiting.message == 'configmap "cfg" not found'
+        assert h.statuses.last.phase == "Pending"
+        h.objects.configmaps["cfg"] = ConfigMap(data={"greeting": "hi"})
+        await advance(h.clock, 10)
+    assert h.statuses.last.containerStatuses[0].state.running is not None
+    config = next(iter(h.runtime.containers.values())).config
+    assert config.env["G"] == "hi"
+
+
+async def test_post_start_failure_kills_the_container(h: Harness) -> None:
+    h.runtime.exec_results[("c", ("hook",))] = ExecResult(1, b"", b"boom")
+    w = worker(
+        h,
+        make_pod(
+            {
+                "restartPolicy": "Never",
+                "containers": [c(lifecycle={"postStart": {"exec": {"command": ["hook"]}}})],
+            }
+        ),
+    )
+    async with running(w):
+        await advance(h.clock, 5)
+    assert "FailedPostStartHook" in h.recorder.reasons()
+    assert h.statuses.last.phase == "Failed"
+
+
+async def test_termination_message_is_read_after_exit(h: Harness) -> None:
+    h.runtime.behaviors["c"] = FakeBehavior(exit_code=2, exit_after=1)
+    w = worker(h, make_pod({"restartPolicy": "Never", "containers": [c()]}))
+    async with running(w):
+        await advance(h.clock, 0.5)
+        path = next(
+            m.host_path
+            for m in next(iter(h.runtime.containers.values())).config.mounts
+            if m.container_path == "/dev/termination-log"
+        )
+        _write(path, "bye")
+        await advance(h.clock, 3)
+    term = h.statuses.last.containerStatuses[0].state.terminated
+    assert term is not None and term.message == "bye"
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
