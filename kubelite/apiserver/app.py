@@ -107,6 +107,8 @@ class APIServer:
         rest.admission.append(ServiceAllocation(config.service_cidr, self._service_lister(rest)))
         self.rest = rest
         self.resources = ResourceHandler(rest, self.registry, self._stopping)
+        if config.tls:
+            await asyncio.to_thread(self.resources.pods.use_pki, pki)  # kubelet client certificate
         self.resources.reviews = Reviews(lambda: self.authorizer, lambda: self.authenticator)
         self._add_store_metrics(store, cache)
         app = web.Application(client_max_size=config.max_body_bytes, middlewares=[self._pipeline])

@@ -20,6 +20,10 @@ SERVED_SUBRESOURCES: dict[str, dict[str, Any]] = {
     "status": {"verbs": ["get", "patch", "update"]},
     "scale": {"verbs": ["get", "patch", "update"], "group": "autoscaling", "version": "v1", "kind": "Scale"},
     "binding": {"verbs": ["create"], "kind": "Binding"},
+    "log": {"verbs": ["get"], "kind": "Pod"},
+    "exec": {"verbs": ["create", "get"], "kind": "PodExecOptions"},
+    "attach": {"verbs": ["create", "get"], "kind": "PodAttachOptions"},
+    "portforward": {"verbs": ["create", "get"], "kind": "PodPortForwardOptions"},
 }
 
 

@@ -22,6 +22,8 @@ from kubelite.api.fieldvalidation import duplicate_fields
 from kubelite.api.resources import Registry, Resource
 from kubelite.apiserver import codec, tables
 from kubelite.apiserver.binding import create_binding
+from kubelite.apiserver.podproxy import SUBRESOURCES as NODE_SUBRESOURCES
+from kubelite.apiserver.podproxy import PodProxy
 from kubelite.apiserver.requestinfo import RequestInfo
 from kubelite.apiserver.rest import (
     REST,
@@ -142,6 +144,7 @@ class ResourceHandler:
         self.rest = rest
         self.registry = registry
         self.scale = ScaleHandler(rest)
+        self.pods = PodProxy(rest, registry)  # log, exec, attach, portforward: served by the node's kubelet
         self.reviews = Reviews()  # the app gives it the server's authorizer and authenticator
         self._stopping = stopping
 
@@ -172,6 +175,8 @@ class ResourceHandler:
             return _written(self.reviews.create(res, ns, data, opts), opts)
         if sub == "scale":
             return await self.scale.handle(request, res, ns, info.name, user)
+        if sub in NODE_SUBRESOURCES and res.plural == "pods" and not res.group:
+            return await self.pods.handle(request, res, ns, info.name, sub)
         if sub == "binding" and method == "POST" and res.plural == "pods":
             return await create_binding(self.rest, res, ns, info.name, (await self._body(request, res))[1])
         if sub not in ("", "status", "finalize") or (sub == "finalize" and method != "PUT"):
