@@ -55,6 +55,13 @@ TYPES: dict[str, str] = {
     "ClusterRole": "A ClusterRole grants permissions cluster-wide or for use in any namespace.",
     "RoleBinding": "A RoleBinding grants the permissions of a role to subjects within one namespace.",
     "ClusterRoleBinding": "A ClusterRoleBinding grants the permissions of a ClusterRole to subjects in the whole cluster.",
+    # authorization.k8s.io/v1, authentication.k8s.io/v1: create-only reviews, never stored
+    "SelfSubjectAccessReview": "A SelfSubjectAccessReview asks whether the requesting user may perform an action.",
+    "SubjectAccessReview": "A SubjectAccessReview asks whether a given user or group may perform an action.",
+    "LocalSubjectAccessReview": "A LocalSubjectAccessReview asks whether a given user or group may perform an action in one namespace.",
+    "SelfSubjectRulesReview": "A SelfSubjectRulesReview lists the actions the requesting user may perform in a namespace.",
+    "SelfSubjectReview": "A SelfSubjectReview reports the user, groups and extra attributes the server sees for the request.",
+    "TokenReview": "A TokenReview asks the server's authenticator which user a bearer token names.",
     "TokenRequest": "A TokenRequest asks for a token that authenticates as a service account.",
     # meta/v1 and building blocks
     "ObjectMeta": "Metadata that every persisted object has: name, namespace, labels, annotations and bookkeeping.",

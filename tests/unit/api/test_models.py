@@ -338,10 +338,11 @@ def test_every_resource_has_a_model_and_a_list(res: Any) -> None:
     names = fields_of(cls)
     assert list(names)[:2] == ["kind", "apiVersion"]
     assert "metadata" in names
-    module = __import__(cls.__module__, fromlist=["_"])
-    list_cls = getattr(module, res.list_kind)
-    items = fields_of(list_cls)["items"]
-    assert items.type == list[cls]  # type: ignore[valid-type]
+    if "list" in res.verbs:  # the create-only review kinds have no List
+        module = __import__(cls.__module__, fromlist=["_"])
+        list_cls = getattr(module, res.list_kind)
+        items = fields_of(list_cls)["items"]
+        assert items.type == list[cls]  # type: ignore[valid-type]
     obj = msgspec.json.decode(b'{"kind": "%s", "metadata": {"name": "x"}}' % res.kind.encode(), type=cls)
     assert obj.metadata.name == "x"
 
