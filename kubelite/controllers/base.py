@@ -50,6 +50,17 @@ class ControllerContext:
     workers: int = 2  # concurrent syncs per controller
     options: dict[str, Any] = field(default_factory=dict)  # per-controller settings by name
 
+    def option(self, controller: str, key: str, default: Any) -> Any:
+        """A setting of ``controller``: ``options[controller][key]``, else ``options[key]``.
+
+        The top-level fallback lets one flag (``cluster-cidr``, say) reach every
+        controller that reads it, while a controller's own section still wins.
+        """
+        own = self.options.get(controller)
+        if isinstance(own, dict) and key in own:
+            return own[key]
+        return self.options.get(key, default)
+
 
 class Controller:
     """Base class: a work queue of keys drained by ``workers`` calling ``sync``.

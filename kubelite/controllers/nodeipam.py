@@ -182,13 +182,6 @@ class CIDRSet:
         self._used.difference_update(self.indices(cidr))
 
 
-def _option(ctx: ControllerContext, key: str, default: Any) -> Any:
-    own = ctx.options.get(NodeIPAMController.NAME)
-    if isinstance(own, dict) and key in own:
-        return own[key]
-    return ctx.options.get(key, default)
-
-
 def _cidr_list(value: Any) -> list[IPNetwork]:
     items = value.split(",") if isinstance(value, str) else list(value or [])
     return [parse_cidr(c) for c in items if str(c).strip()]
@@ -196,7 +189,7 @@ def _cidr_list(value: Any) -> list[IPNetwork]:
 
 def cidr_sets_from_options(ctx: ControllerContext) -> list[CIDRSet]:
     """The CIDR sets the options describe: one per cluster CIDR, at most one per IP family."""
-    clusters = _cidr_list(_option(ctx, "cluster-cidr", DEFAULT_CLUSTER_CIDR))
+    clusters = _cidr_list(ctx.option(NodeIPAMController.NAME, "cluster-cidr", DEFAULT_CLUSTER_CIDR))
     if not clusters:
         raise ValueError("nodeipam: cluster-cidr is empty")
     if len(clusters) > 2 or len({c.version for c in clusters}) != len(clusters):
@@ -204,10 +197,10 @@ def cidr_sets_from_options(ctx: ControllerContext) -> list[CIDRSet]:
             f"nodeipam: cluster-cidr takes one CIDR, or one IPv4 and one IPv6 CIDR; got "
             f"{', '.join(map(str, clusters))}"
         )
-    common = _option(ctx, "node-cidr-mask-size", None)
+    common = ctx.option(NodeIPAMController.NAME, "node-cidr-mask-size", None)
     sets = []
     for cluster in clusters:
-        mask = _option(ctx, f"node-cidr-mask-size-ipv{cluster.version}", None)
+        mask = ctx.option(NodeIPAMController.NAME, f"node-cidr-mask-size-ipv{cluster.version}", None)
         if mask is None:
             mask = common if common is not None else DEFAULT_MASK_SIZE[cluster.version]
         sets.append(CIDRSet(cluster, int(mask)))
@@ -237,7 +230,9 @@ class NodeIPAMController(Controller):
         self.nodes = ctx.informers.informer_for(NODE)
         self.cidr_sets = cidr_sets_from_options(ctx)
         self.reserved: list[IPNetwork] = []  # never handed out: the service range where it overlaps
-        for service in _cidr_list(_option(ctx, "service-cluster-ip-range", DEFAULT_SERVICE_CIDR)):
+        for service in _cidr_list(
+            ctx.option(NodeIPAMController.NAME, "service-cluster-ip-range", DEFAULT_SERVICE_CIDR)
+        ):
             cidr_set = self._set_for(service)
             if cidr_set is not None and overlaps(service, cidr_set.cluster):
                 cidr_set.occupy(service)

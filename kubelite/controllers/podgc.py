@@ -37,14 +37,6 @@ QUARANTINE_TIME = 40.0
 OUT_OF_SERVICE_TAINT = "node.kubernetes.io/out-of-service"
 
 
-def option(ctx: ControllerContext, name: str, key: str, default: Any) -> Any:
-    """A setting of controller ``name``: ``options[name][key]``, else ``options[key]``."""
-    own = ctx.options.get(name)
-    if isinstance(own, dict) and key in own:
-        return own[key]
-    return ctx.options.get(key, default)
-
-
 def is_terminated(pod: Any) -> bool:
     return pod.status.phase not in ("Pending", "Running", "Unknown")
 
@@ -66,9 +58,9 @@ class PodGCController(Controller):
         super().__init__(ctx)
         self.pods = ctx.informers.informer_for(POD)
         self.nodes = ctx.informers.informer_for(NODE)
-        self.threshold = int(option(ctx, self.NAME, "terminated-pod-gc-threshold", DEFAULT_THRESHOLD))
-        self.period = float(option(ctx, self.NAME, "gc-check-period", GC_CHECK_PERIOD))
-        self.quarantine = float(option(ctx, self.NAME, "quarantine-time", QUARANTINE_TIME))
+        self.threshold = int(ctx.option(self.NAME, "terminated-pod-gc-threshold", DEFAULT_THRESHOLD))
+        self.period = float(ctx.option(self.NAME, "gc-check-period", GC_CHECK_PERIOD))
+        self.quarantine = float(ctx.option(self.NAME, "quarantine-time", QUARANTINE_TIME))
         self._missing_since: dict[str, float] = {}  # node name -> when first missing from the cache
         self.passes = 0  # completed gc passes (for tests and metrics)
 
