@@ -26,6 +26,7 @@ from kubelite.api import apps_v1, meta
 from kubelite.api.errors import StatusError
 from kubelite.api.selectors import LabelSelector
 from kubelite.client import Client, Informer, lookup
+from kubelite.controllers.base import controller_ref, new_controller_ref
 
 HASH_LABEL = "controller.kubernetes.io/hash"
 # Kubernetes keeps revision names within the 253-character limit for any hash length.
@@ -93,22 +94,10 @@ def new_revision(
             name=revision_name(parent.metadata.name, hash_),
             namespace=parent.metadata.namespace,
             labels=labels,
-            ownerReferences=[owner_reference(parent, parent_api_version, parent_kind)],
+            ownerReferences=[new_controller_ref(parent, parent_api_version, parent_kind)],
         ),
         data=copy.deepcopy(data),
         revision=revision,
-    )
-
-
-def owner_reference(parent: Any, api_version: str, kind: str) -> meta.OwnerReference:
-    """A controller reference to ``parent`` that blocks its foreground deletion."""
-    return meta.OwnerReference(
-        apiVersion=api_version,
-        kind=kind,
-        name=parent.metadata.name,
-        uid=parent.metadata.uid,
-        controller=True,
-        blockOwnerDeletion=True,
     )
 
 
@@ -154,13 +143,6 @@ def revisions_to_truncate(
     return history[:excess] if excess > 0 else []
 
 
-def controller_of(obj: Any) -> meta.OwnerReference | None:
-    for ref in obj.metadata.ownerReferences:
-        if ref.controller:
-            return ref
-    return None
-
-
 class ControllerHistory:
     """Reads and writes the ControllerRevisions of parents of one kind.
 
@@ -180,7 +162,7 @@ class ControllerHistory:
         for rev in self.informer.by_index("namespace", parent.metadata.namespace):
             if not selector.matches(rev.metadata.labels):
                 continue
-            ref = controller_of(rev)
+            ref = controller_ref(rev)
             if ref is None or ref.uid == uid:
                 found.append(rev)
         return found
@@ -237,7 +219,7 @@ class ControllerHistory:
         self, parent: Any, api_version: str, kind: str, revision: apps_v1.ControllerRevision
     ) -> apps_v1.ControllerRevision:
         """Make ``parent`` the controller of an orphaned revision (fails if its uid changed)."""
-        ref = msgspec.to_builtins(owner_reference(parent, api_version, kind))
+        ref = msgspec.to_builtins(new_controller_ref(parent, api_version, kind))
         patch = {"metadata": {"ownerReferences": [ref], "uid": revision.metadata.uid}}
         result: apps_v1.ControllerRevision = await self.revisions.patch(
             revision.metadata.name, patch, "strategic", namespace=revision.metadata.namespace

@@ -319,7 +319,7 @@ class StatefulSetController(Controller):
         return bool(fresh.metadata.uid == ss.metadata.uid and fresh.metadata.deletionTimestamp is None)
 
     async def _adopt_orphan_revisions(self, ss: apps_v1.StatefulSet, selector: LabelSelector) -> None:
-        orphans = [r for r in self.history.list(ss, selector) if history.controller_of(r) is None]
+        orphans = [r for r in self.history.list(ss, selector) if controller_ref(r) is None]
         if not orphans or ss.metadata.deletionTimestamp is not None:
             return
         if not await self._can_adopt(ss):

@@ -28,6 +28,7 @@ import msgspec
 from kubelite.api import apps_v1, core_v1, meta
 from kubelite.api.strategic import apply_strategic_merge_patch
 from kubelite.controllers import history
+from kubelite.controllers.base import new_controller_ref
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
@@ -162,7 +163,7 @@ def update_storage(ss: apps_v1.StatefulSet, pod: Any) -> None:
 
 
 def controller_reference(ss: apps_v1.StatefulSet) -> meta.OwnerReference:
-    return history.owner_reference(ss, API_VERSION, KIND)
+    return new_controller_ref(ss, API_VERSION, KIND)
 
 
 def new_pod(ss: apps_v1.StatefulSet, ordinal: int) -> core_v1.Pod:
@@ -519,7 +520,7 @@ def update_claim_owners(claim: Any, ss: apps_v1.StatefulSet, pod: Any) -> None:
         when_deleted, when_scaled = retention_policy(ss)
         scaled_down = not in_ordinal_range(pod, ss)
         if when_scaled == DELETE and scaled_down:
-            refs.append(history.owner_reference(pod, "v1", "Pod"))
+            refs.append(new_controller_ref(pod, "v1", "Pod"))
         elif when_deleted == DELETE:
             refs.append(controller_reference(ss))
     claim.metadata.ownerReferences = refs

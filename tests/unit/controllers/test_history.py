@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kubelite.api import apps_v1, meta
 from kubelite.controllers import history
+from kubelite.controllers.base import controller_ref
 
 DATA = {
     "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx"}]}, "$patch": "replace"}}
@@ -96,12 +97,12 @@ def test_truncation_keeps_live_revisions_and_the_newest_history() -> None:
     assert history.revisions_to_truncate(revs, live, -1) == []
 
 
-def test_controller_of() -> None:
+def test_controller_ref() -> None:
     rev = _rev("a", 1)
-    assert history.controller_of(rev) is None
+    assert controller_ref(rev) is None
     rev.metadata.ownerReferences = [
         meta.OwnerReference(kind="X", name="x", uid="1"),
         meta.OwnerReference(kind="StatefulSet", name="web", uid="2", controller=True),
     ]
-    ref = history.controller_of(rev)
+    ref = controller_ref(rev)
     assert ref is not None and ref.uid == "2"
