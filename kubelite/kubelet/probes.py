@@ -224,6 +224,11 @@ class Prober:
 
 
 def _reason(e: BaseException) -> str:
+    errno_ = getattr(e, "errno", None) or getattr(getattr(e, "os_error", None), "errno", None)
+    if isinstance(e, ConnectionRefusedError) or errno_ == 111:
+        return "connection refused"
+    if errno_ in (101, 113):
+        return "no route to host"
     text = str(e).lower()
     if "refused" in text:
         return "connection refused"
