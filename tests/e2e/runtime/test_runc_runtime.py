@@ -99,7 +99,7 @@ async def test_start_error_is_reported(box: RuntimeBox, busybox_layer: str, tmp_
 async def test_containers_share_network_and_hostname(box: RuntimeBox, busybox_layer: str, tmp_path) -> None:
     rt = box.runtime
     sb = await rt.run_sandbox(sandbox_config("shared"))
-    assert sb.netns_path and os.path.exists(sb.netns_path)  # noqa: ASYNC240
+    assert sb.netns_path and os.path.exists(sb.netns_path)
     server_script = "mkdir -p /www; echo pong > /www/index.html; hostname; exec httpd -f -p 9090 -h /www"
     server = await run(rt, sb, container(busybox_layer, "server", server_script, str(tmp_path)))
     client_script = "hostname; for i in $(seq 100); do wget -q -O - http://127.0.0.1:9090/ && exit 0; sleep 0.1; done; exit 1"

@@ -97,7 +97,7 @@ async def test_exec_results_logs_and_removal(tmp_path) -> None:
     assert (await rt.exec_sync(cid, ["true"], 1)).exit_code == 0
     session = await rt.exec(cid, ["cat", "/ready"], stdin=False, tty=False)
     assert [item async for item in session.output()] == [(2, b"missing")]
-    with open(log, "rb") as f:  # noqa: ASYNC230
+    with open(log, "rb") as f:
         assert parse_log_line(f.readline()).content == b"hello"
     stats = await rt.stats(cid)
     assert stats["workingSetBytes"] > 0
