@@ -43,7 +43,7 @@ from kubelite.kubelet.runtime.shimio import format_log_line
 from kubelite.kubelet.server import KubeletServer, client_cert_authenticator, serving_ssl_context
 
 KUBECTL = Path("/usr/bin/kubectl")
-KUBECTL_129 = Path("/usr/lib/google-cloud-sdk/bin/kubectl.1.29")
+KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
 NS = "default"
 
 pytestmark = pytest.mark.skipif(not KUBECTL.exists(), reason=f"{KUBECTL} is not installed")
@@ -191,7 +191,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _binaries() -> list[Path]:
-    return [KUBECTL, *([KUBECTL_129] if KUBECTL_129.exists() else [])]
+    """The default kubectl (1.32: WebSocket) and the older ones of other wire paths: 1.29 (SPDY
+    only), 1.30 (WebSocket exec, SPDY port-forward), 1.31 (first with WebSocket-tunnelled SPDY)."""
+    others = [KUBECTL_DIR / f"kubectl.1.{minor}" for minor in (29, 30, 31)]
+    return [KUBECTL, *(p for p in others if p.exists())]
 
 
 # --- logs -----------------------------------------------------------------------------------------
@@ -338,5 +341,36 @@ def test_port_forward_refused(cluster: Cluster) -> None:
         assert proc.wait(15) != 0  # kubectl gives up on a pod port that refuses
         assert proc.stderr is not None and "error forwarding port" in proc.stderr.read()
     finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("binary", _binaries(), ids=lambda p: p.name)
+def test_exec_tty(cluster: Cluster, binary: Path) -> None:
+    """``exec -it`` from a terminal: the terminal's size reaches the session, keys reach stdin."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    argv = [str(binary), "--kubeconfig", str(cluster.kubeconfig), "--cache-dir", str(cluster.cache_dir)]
+    proc = subprocess.Popen(
+        [*argv, "exec", "-it", "web", "--", "size"], stdin=slave, stdout=slave, stderr=slave
+    )
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"111x33" not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                out += os.read(master, 4096)
+        assert b"111x33" in out
+        os.write(master, b"q")
+        assert proc.wait(30) == 0
+    finally:
+        os.close(master)
         proc.kill()
         proc.wait()

@@ -5,7 +5,7 @@ Shared by the kubelet server's unit tests and the pod-proxy integration tests
 Exec commands of ``EchoRuntime``: ``cat`` copies stdin to stdout until stdin
 closes; ``echo words..`` prints them; ``fail <code>`` writes ``oops`` to stderr
 and exits with the code; ``size`` prints each terminal size it is given until
-stdin closes.
+stdin closes or sends a ``q``.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class EchoSession:
             self.code = 127
 
     async def _stdin_closed(self) -> None:
-        while await self._stdin.get() is not None:
+        while (data := await self._stdin.get()) is not None and b"q" not in data:
             pass
 
     async def wait(self) -> int:
@@ -169,3 +169,84 @@ async def echo_server() -> AsyncIterator[int]:
     finally:
         server.close()
         await server.wait_closed()
+
+
+class SpdyTestClient:
+    """The client side of SPDY/3.1 for tests: opens streams, collects what the server sends."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from kubelite.kubelet.streams import spdy
+
+        self.spdy = spdy
+        self.reader = reader
+        self.writer = writer
+        self.compressor = spdy.HeaderCompressor()
+        self.frames = spdy.FrameReader()
+        self.next_id = 1
+        self.data: dict[int, bytes] = {}
+        self.fin: set[int] = set()
+        self.replied: set[int] = set()
+        self.pings: list[int] = []
+        self.goaway = False
+
+    async def open(self, headers: dict[str, str], fin: bool = False) -> int:
+        sid = self.next_id
+        self.next_id += 2
+        self.writer.write(self.spdy.syn_stream_frame(self.compressor, sid, dict(headers), fin))
+        await self.writer.drain()
+        return sid
+
+    async def send(self, sid: int, data: bytes, fin: bool = False) -> None:
+        self.writer.write(self.spdy.data_frame(sid, data, fin))
+        await self.writer.drain()
+
+    async def raw(self, frame: bytes) -> None:
+        self.writer.write(frame)
+        await self.writer.drain()
+
+    async def pump(self) -> bool:
+        """Read what is there; False at the end of the connection."""
+        chunk = await self.reader.read(65536)
+        if not chunk:
+            return False
+        for frame in self.frames.feed(chunk):
+            if not frame.control:
+                self.data[frame.stream_id] = self.data.get(frame.stream_id, b"") + frame.payload
+                if frame.fin:
+                    self.fin.add(frame.stream_id)
+            elif frame.type == self.spdy.SYN_REPLY:
+                self.replied.add(frame.stream_id)
+            elif frame.type == self.spdy.PING:
+                self.pings.append(frame.value)
+            elif frame.type == self.spdy.GOAWAY:
+                self.goaway = True
+        return True
+
+    async def until(self, check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+        async def loop() -> None:
+            while not check():
+                if not await self.pump():
+                    assert check(), "the connection ended first"
+                    return
+
+        await asyncio.wait_for(loop(), timeout)
+
+
+async def spdy_upgrade(
+    port: int, path: str, protocols: list[str], method: str = "POST"
+) -> tuple[int, dict[str, str], SpdyTestClient]:
+    """Upgrade ``path`` on 127.0.0.1:port to SPDY/3.1; (status, headers, client)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Connection: Upgrade",
+        "Upgrade: SPDY/3.1",
+    ]
+    lines += [f"X-Stream-Protocol-Version: {p}" for p in protocols]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    status_line, *rest = head.split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in rest if line)}
+    return int(status_line.split()[1]), headers, SpdyTestClient(reader, writer)
