@@ -238,8 +238,9 @@ class InterPodAffinity:
             _labels_key(pod.metadata.labels),
             _labels_key(ns_labels),
         )
+        generation = getattr(snapshot, "generation", 0)
         counts = self._caches.get(signature, count_existing).refresh(
-            snapshot.have_pods_with_required_anti_affinity_list()
+            snapshot.have_pods_with_required_anti_affinity_list(), generation
         )
         s.existing_anti_affinity_counts = dict(counts)
         s.existing_anti_keys = {key for key, _ in counts}
@@ -263,7 +264,9 @@ class InterPodAffinity:
                 return out
 
             aff_signature = ("affinity", tuple(t.signature for t in affinity_terms))
-            s.affinity_counts = dict(self._caches.get(aff_signature, count_affinity).refresh(all_nodes))
+            s.affinity_counts = dict(
+                self._caches.get(aff_signature, count_affinity).refresh(all_nodes, generation)
+            )
         if anti_terms:
 
             def count_anti(ni: NodeInfo) -> dict[Any, int] | None:
@@ -280,7 +283,9 @@ class InterPodAffinity:
                 return out
 
             anti_signature = ("anti", tuple(t.signature for t in anti_terms))
-            s.anti_affinity_counts = dict(self._caches.get(anti_signature, count_anti).refresh(all_nodes))
+            s.anti_affinity_counts = dict(
+                self._caches.get(anti_signature, count_anti).refresh(all_nodes, generation)
+            )
         if not affinity_terms and not anti_terms and not counts:
             return None, Status(Code.SKIP)
         state[_PRE_FILTER_KEY] = s

@@ -247,13 +247,14 @@ class DomainCountCache:
     member nodes but no matching pods stays, with count 0.
     """
 
-    __slots__ = ("count_node", "members", "nodes", "totals")
+    __slots__ = ("count_node", "members", "nodes", "seen_generation", "totals")
 
     def __init__(self, count_node: Callable[[NodeInfo], dict[Any, int] | None]) -> None:
         self.count_node = count_node
         self.nodes: dict[str, tuple[int, dict[Any, int] | None]] = {}
         self.totals: dict[Any, int] = {}
         self.members: dict[Any, int] = {}
+        self.seen_generation = 0
 
     def _apply(self, contribution: dict[Any, int] | None, sign: int) -> None:
         if not contribution:
@@ -268,23 +269,34 @@ class DomainCountCache:
                 members.pop(domain, None)
                 totals.pop(domain, None)
 
-    def refresh(self, infos: list[NodeInfo]) -> dict[Any, int]:
+    def refresh(self, infos: list[NodeInfo], generation: int = 0) -> dict[Any, int]:
+        """The totals over ``infos``, a snapshot's NodeInfos (or a sublist) at snapshot ``generation``.
+
+        With the generation, only NodeInfos newer than the last refresh are
+        looked at (a change bumps a NodeInfo past every older snapshot).
+        """
         nodes = self.nodes
         count_node = self.count_node
-        for ni in infos:
-            generation = ni.generation
+        seen = self.seen_generation
+        if generation and seen and generation >= seen and len(nodes) >= len(infos):
+            changed = [ni for ni in infos if ni.generation > seen]
+        else:
+            changed = infos
+        for ni in changed:
+            gen = ni.generation
             entry = nodes.get(ni.name)
-            if entry is not None and generation and entry[0] == generation:
+            if entry is not None and gen and entry[0] == gen:
                 continue
             new = count_node(ni)
             if entry is not None:
                 self._apply(entry[1], -1)
             self._apply(new, 1)
-            nodes[ni.name] = (generation, new)
+            nodes[ni.name] = (gen, new)
         if len(nodes) > len(infos):
             listed = {ni.name for ni in infos}
             for name in [n for n in nodes if n not in listed]:
                 self._apply(nodes.pop(name)[1], -1)
+        self.seen_generation = generation
         return self.totals
 
 
@@ -418,7 +430,7 @@ class PodTopologySpread:
         return n
 
     def domain_counts(
-        self, pod: Pod, c: Constraint, keys: tuple[str, ...], nodes: list[NodeInfo]
+        self, pod: Pod, c: Constraint, keys: tuple[str, ...], nodes: list[NodeInfo], generation: int = 0
     ) -> dict[str, int]:
         """Matching pods per value of ``c``'s key over the ``nodes`` that count for it (all keys present,
         inclusion policies met). Cached across pods by generation; do not modify the answer."""
@@ -439,10 +451,10 @@ class PodTopologySpread:
             return {labels[key]: count_matching(ni.pods, selector, ns) if ni.pods else 0}
 
         signature = (ns, c.selector_key, key, keys, c.eligibility_signature(pod))
-        return self._caches.get(signature, count_node).refresh(nodes)
+        return self._caches.get(signature, count_node).refresh(nodes, generation)
 
     def _score_counts(
-        self, pod: Pod, c: Constraint, keys: tuple[str, ...], nodes: list[NodeInfo]
+        self, pod: Pod, c: Constraint, keys: tuple[str, ...], nodes: list[NodeInfo], generation: int = 0
     ) -> dict[str, int]:
         """Like ``domain_counts``, but a node without the key (allowed when ``keys`` is empty,
         under system defaults) counts for the domain ""."""
@@ -463,7 +475,7 @@ class PodTopologySpread:
             return {labels.get(key, ""): count_matching(ni.pods, selector, ns) if ni.pods else 0}
 
         signature = ("score", ns, c.selector_key, key, keys, c.eligibility_signature(pod))
-        return self._caches.get(signature, count_node).refresh(nodes)
+        return self._caches.get(signature, count_node).refresh(nodes, generation)
 
     def pre_filter(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
@@ -473,9 +485,10 @@ class PodTopologySpread:
             return None, Status(Code.SKIP)
         s = _FilterState(constraints, pod.metadata.labels)
         keys = tuple(sorted({c.topology_key for c in constraints}))
-        all_nodes = self.handle.snapshot_shared_lister().list()
+        snapshot = self.handle.snapshot_shared_lister()
+        all_nodes, generation = snapshot.list(), getattr(snapshot, "generation", 0)
         for i, c in enumerate(constraints):
-            s.counts[i] = dict(self.domain_counts(pod, c, keys, all_nodes))
+            s.counts[i] = dict(self.domain_counts(pod, c, keys, all_nodes, generation))
         state[_PRE_FILTER_KEY] = s
         return None, None
 
@@ -565,13 +578,14 @@ class PodTopologySpread:
         for i, c in enumerate(constraints):
             size = len(nodes) - len(s.ignored) if c.topology_key == HOSTNAME else sizes[i]
             s.weights[i] = math.log(size + 2)
-        all_nodes = self.handle.snapshot_shared_lister().list()
+        snapshot = self.handle.snapshot_shared_lister()
+        all_nodes, generation = snapshot.list(), getattr(snapshot, "generation", 0)
         keys = tuple(sorted({c.topology_key for c in constraints})) if require_all else ()
         for i, c in enumerate(constraints):
             if c.topology_key == HOSTNAME:
                 continue
             pairs = s.pair_counts[i]
-            totals = self._score_counts(pod, c, keys, all_nodes)
+            totals = self._score_counts(pod, c, keys, all_nodes, generation)
             for value in pairs:
                 pairs[value] = totals.get(value, 0)
         state[_PRE_SCORE_KEY] = s

@@ -353,3 +353,26 @@ def test_domain_count_cache_keeps_empty_domains_while_they_have_nodes() -> None:
     x.generation = 3
     assert cache.refresh([a, x]) == {"zone1": 0, "zone2": 1}
     assert cache.refresh([x]) == {"zone2": 1}
+
+
+def test_domain_count_cache_recounts_only_nodes_newer_than_the_last_snapshot() -> None:
+    calls: list[str] = []
+
+    def count(ni: NodeInfo) -> dict[Any, int] | None:
+        calls.append(ni.name)
+        return {ni.node.metadata.labels["zone"]: len(ni.pods)} if ni.node else None
+
+    cache = pts.DomainCountCache(count)
+    infos = [NodeInfo(n) for n in NODES]
+    for i, ni in enumerate(infos, start=1):
+        ni.generation = i
+    assert cache.refresh(infos, 4) == {"zone1": 0, "zone2": 0}
+    assert len(calls) == 4
+    calls.clear()
+    infos[2].add_pod(PodInfo(pod("x1", "node-x", FOO)))
+    infos[2].generation = 5
+    assert cache.refresh(infos, 5) == {"zone1": 0, "zone2": 1}
+    assert calls == ["node-x"]
+    calls.clear()
+    assert cache.refresh(infos[:2], 5) == {"zone1": 0}  # nodes gone from the list are forgotten
+    assert calls == []
