@@ -374,3 +374,51 @@ def test_exec_tty(cluster: Cluster, binary: Path) -> None:
         os.close(master)
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/sbin/ip").exists(), reason="needs root and ip")
+def test_connect_inside_a_network_namespace(tmp_path: Path) -> None:
+    """port-forward's dialer reaches 127.0.0.1 of the pod's namespace, not the host's."""
+    import uuid
+
+    from kubelite.kubelet.streams.portforward import connect_in_netns
+
+    name = f"kl-pf-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    server = None
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        script = (
+            "import socket\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+            "print(s.getsockname()[1], flush=True)\n"
+            "c, _ = s.accept(); c.sendall(b'inside:' + c.recv(100)); c.close()\n"
+        )
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", name, sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+        )
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+
+        async def talk() -> bytes:
+            with pytest.raises(OSError):  # nobody listens on the host's loopback at that port
+                await connect_in_netns("", port)
+            reader, writer = await connect_in_netns(f"/var/run/netns/{name}", port)
+            writer.write(b"hello")
+            data = await reader.read(100)
+            writer.close()
+            # the worker thread that entered the pod's namespace came back to the host's
+            host = os.readlink("/proc/thread-self/ns/net")
+            seen = await asyncio.gather(
+                *(asyncio.to_thread(os.readlink, "/proc/thread-self/ns/net") for _ in range(8))
+            )
+            assert set(seen) == {host}
+            return data
+
+        assert asyncio.run(talk()) == b"inside:hello"
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "netns", "delete", name], check=False)
