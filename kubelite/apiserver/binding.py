@@ -21,8 +21,9 @@ from aiohttp import web
 from kubelite.api import errors
 from kubelite.api.core_v1 import Binding, PodCondition
 from kubelite.api.resources import Resource
+from kubelite.api.timestamps import rfc3339
 from kubelite.apiserver import codec
-from kubelite.apiserver.rest import REST, rfc3339
+from kubelite.apiserver.rest import REST
 from kubelite.storage.interface import ConflictError, KeyNotFoundError
 
 _RETRIES = 10

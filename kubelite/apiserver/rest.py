@@ -36,6 +36,7 @@ from kubelite.api.patch import PatchError, apply_json_patch, apply_merge_patch, 
 from kubelite.api.resources import Registry, Resource
 from kubelite.api.selectors import parse_field_selector, parse_label_selector
 from kubelite.api.strategic import StrategicMergePatchError
+from kubelite.api.timestamps import rfc3339
 from kubelite.api.validation import validate_create, validate_status_update, validate_update
 from kubelite.apiserver import codec, strategy
 from kubelite.apiserver.admission import AdmissionAttributes, AdmissionPlugin
@@ -53,16 +54,6 @@ log = logging.getLogger("kubelite.apiserver.rest")
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes draws generateName suffixes from
 _PATCH_RETRIES = 5
-
-
-def rfc3339(ts: float) -> str:
-    """A UTC timestamp as Kubernetes writes metav1.Time (seconds precision).
-
-    time.gmtime with %-formatting: strftime on a datetime consults the local
-    time zone file on every call, which showed in the create path's profile.
-    """
-    t = time.gmtime(ts)
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
 
 
 @dataclass

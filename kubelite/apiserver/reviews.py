@@ -46,6 +46,7 @@ from kubelite.api.authorization_v1 import (
 from kubelite.api.fieldvalidation import unknown_fields
 from kubelite.api.meta import ObjectMeta
 from kubelite.api.resources import Resource
+from kubelite.api.timestamps import rfc3339
 from kubelite.apiserver import codec
 from kubelite.apiserver.auth.authn import AuthenticationError, Authenticator, UserInfo
 from kubelite.apiserver.auth.authz import (
@@ -55,7 +56,7 @@ from kubelite.apiserver.auth.authz import (
     RequestAttributes,
     UnionAuthorizer,
 )
-from kubelite.apiserver.rest import Result, WriteOptions, rfc3339
+from kubelite.apiserver.rest import Result, WriteOptions
 
 log = logging.getLogger("kubelite.apiserver.reviews")
 

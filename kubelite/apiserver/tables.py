@@ -25,12 +25,12 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from kubelite.api.quantity import parse_quantity
 from kubelite.api.selectors import selector_from_api
+from kubelite.api.timestamps import parse_time, rfc3339
 from kubelite.apiserver.codec import accept_clauses
 
 TABLE_V1 = "meta.k8s.io/v1"
@@ -115,15 +115,8 @@ def human_duration(seconds: float) -> str:
     return f"{years}y"
 
 
-@lru_cache(maxsize=4096)
-def _parse_time(text: str) -> float | None:
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+# Every row of a list reads the same few timestamps (creation, conditions) again and again.
+_parse_time = lru_cache(maxsize=4096)(parse_time)
 
 
 def timestamp(value: Any) -> float | None:
@@ -143,7 +136,7 @@ def _created_at(obj: Obj) -> str:
     ts = timestamp(_meta(obj).get("creationTimestamp"))
     if ts is None:
         return "0001-01-01T00:00:00Z"
-    return datetime.fromtimestamp(math.floor(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(math.floor(ts))
 
 
 # -- small readers ----------------------------------------------------------------

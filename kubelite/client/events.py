@@ -20,7 +20,6 @@ import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -30,6 +29,7 @@ from kubelite.api.core_v1 import Event, EventSource, ObjectReference
 from kubelite.api.errors import StatusError
 from kubelite.api.meta import ObjectMeta
 from kubelite.api.resources import Registry
+from kubelite.api.timestamps import rfc3339
 from kubelite.client.clock import REAL_CLOCK, Clock
 from kubelite.client.objects import (
     api_version_of,
@@ -48,11 +48,6 @@ WARNING = "Warning"
 AGGREGATION_WINDOW = 600.0  # seconds within which identical events are counted, not re-created
 CACHE_SIZE = 4096
 MAX_MESSAGE = 1024
-
-
-def rfc3339(t: float) -> str:
-    """A metav1.Time string (second precision): ``2006-01-02T15:04:05Z``."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: Any, registry: Registry | None = None) -> ObjectReference:

@@ -22,7 +22,6 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import aiohttp
 import msgspec
@@ -31,17 +30,13 @@ from kubelite.api.coordination_v1 import Lease, LeaseSpec
 from kubelite.api.errors import StatusError
 from kubelite.api.meta import ObjectMeta
 from kubelite.api.resources import Registry
+from kubelite.api.timestamps import micro_time
 from kubelite.client.clock import REAL_CLOCK, Clock
 from kubelite.client.rest import Client
 
 log = logging.getLogger(__name__)
 
 _ERRORS = (StatusError, aiohttp.ClientError, OSError, TimeoutError)
-
-
-def micro_time(t: float) -> str:
-    """A Kubernetes MicroTime string: ``2006-01-02T15:04:05.000000Z``."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:

@@ -21,7 +21,6 @@ behaviour), with two deliberate differences:
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -36,6 +35,7 @@ from kubelite.api.apps_v1 import (
     ReplicaSet,
 )
 from kubelite.api.core_v1 import PodTemplateSpec
+from kubelite.api.timestamps import parse_time, rfc3339
 
 UNIQUE_LABEL_KEY = "pod-template-hash"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -396,19 +396,6 @@ def proportion(rs: ReplicaSet | None, d: Deployment, to_add: int, added: int) ->
 
 
 # ------------------------------------------------------------- conditions
-
-
-def rfc3339(t: float) -> str:
-    return dt.datetime.fromtimestamp(int(t), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def new_condition(type_: str, status: str, reason: str, message: str, now: float) -> DeploymentCondition:

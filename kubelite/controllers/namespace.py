@@ -16,15 +16,14 @@ deletes the namespace when no finalizer remains.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
 from kubelite.api.errors import StatusError
+from kubelite.api.timestamps import parse_time, rfc3339
 from kubelite.client import lookup
-from kubelite.client.events import rfc3339
 from kubelite.client.objects import metadata_of
 from kubelite.controllers.base import Controller, ControllerContext
 
@@ -109,10 +108,6 @@ def parse_group_version(gv: str) -> tuple[str, str]:
     raise ValueError(f"unexpected GroupVersion string: {gv}")
 
 
-def _seconds(ts: str) -> float:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-
-
 class NamespaceController(Controller):
     """Deletes the content of terminating namespaces and finalizes them."""
 
@@ -154,7 +149,9 @@ class NamespaceController(Controller):
             )
         if found.errors:
             conditions[GV_PARSING_FAILURE] = ("GroupVersionParsingFailed", "; ".join(found.errors))
-        deleted_at = _seconds(ns["metadata"]["deletionTimestamp"])
+        deleted_at = parse_time(ns["metadata"]["deletionTimestamp"])
+        if deleted_at is None:  # the API server stamps it, so this is only ever a hand-made object
+            deleted_at = self.clock.now()
         for res in found.resources:
             await self._delete_content(res, key, deleted_at, totals)
         if totals.errors:

@@ -41,7 +41,6 @@ import functools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -50,6 +49,7 @@ from kubelite.api.core_v1 import Pod, PodTemplateSpec
 from kubelite.api.errors import StatusError
 from kubelite.api.meta import ObjectMeta, OwnerReference
 from kubelite.api.selectors import LabelSelector
+from kubelite.api.timestamps import parse_time
 from kubelite.client import EventRecorder, ResourceClient, lookup
 from kubelite.client.objects import meta_namespace_key
 from kubelite.controllers.base import controller_ref
@@ -81,16 +81,6 @@ def controller_uid_index(obj: Any) -> list[str]:
 
 
 # ------------------------------------------------------------------ time and pod state
-
-
-def parse_time(value: str | None) -> float | None:
-    """Seconds since the epoch of an RFC 3339 timestamp (None for none or garbage)."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def is_pod_active(pod: Pod) -> bool:

@@ -25,8 +25,8 @@ import asyncio
 from typing import Any
 
 from kubelite.api.errors import StatusError
+from kubelite.api.timestamps import rfc3339
 from kubelite.client import lookup
-from kubelite.client.events import rfc3339
 from kubelite.controllers.base import Controller, ControllerContext
 
 POD = lookup("", "v1", "Pod")

@@ -39,8 +39,8 @@ from kubelite.api.errors import StatusError
 from kubelite.api.meta import LabelSelector as APILabelSelector
 from kubelite.api.resources import Resource
 from kubelite.api.selectors import LabelSelector, selector_from_api, selector_from_set
+from kubelite.api.timestamps import rfc3339
 from kubelite.client import lookup, split_key
-from kubelite.client.events import rfc3339
 from kubelite.client.objects import meta_namespace_key
 from kubelite.controllers.base import (
     Controller,

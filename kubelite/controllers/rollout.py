@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kubelite.api import apps_v1
+from kubelite.api.timestamps import parse_time
 from kubelite.client.objects import meta_namespace_key
 from kubelite.controllers import deployment_util as du
 
@@ -189,7 +190,7 @@ def _requeue_stuck(
         return
     if du.deployment_complete(d, status) or current.reason == du.TIMED_OUT:
         return
-    since = du.parse_time(current.lastUpdateTime)
+    since = parse_time(current.lastUpdateTime)
     if since is None:
         return
     after = since + (d.spec.progressDeadlineSeconds or 0) - now

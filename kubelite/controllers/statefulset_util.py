@@ -20,13 +20,13 @@ from __future__ import annotations
 import copy
 import math
 import re
-from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from kubelite.api import apps_v1, core_v1, meta
 from kubelite.api.strategic import apply_strategic_merge_patch
+from kubelite.api.timestamps import parse_time
 from kubelite.controllers import history
 from kubelite.controllers.base import new_controller_ref
 
@@ -259,15 +259,6 @@ def apply_revision(ss: apps_v1.StatefulSet, revision: apps_v1.ControllerRevision
 # -------------------------------------------------------------------- health
 
 
-def _parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def ready_condition(pod: Any) -> Any | None:
     for c in pod.status.conditions:
         if c.type == "Ready":
@@ -311,7 +302,7 @@ def is_running_and_available(pod: Any, min_ready_seconds: int, now: float) -> bo
         return False
     if min_ready_seconds <= 0:
         return True
-    since = _parse_time(ready_condition(pod).lastTransitionTime)  # type: ignore[union-attr]
+    since = parse_time(ready_condition(pod).lastTransitionTime)  # type: ignore[union-attr]
     return since is not None and since + min_ready_seconds < now
 
 
@@ -327,7 +318,7 @@ def seconds_until_available(pod: Any, min_ready_seconds: int, now: float) -> flo
     """How long until a ready pod counts as available; None when that does not apply."""
     if min_ready_seconds <= 0 or not is_running_and_ready(pod):
         return None
-    since = _parse_time(ready_condition(pod).lastTransitionTime)  # type: ignore[union-attr]
+    since = parse_time(ready_condition(pod).lastTransitionTime)  # type: ignore[union-attr]
     if since is None:
         return None
     left = since + min_ready_seconds - now

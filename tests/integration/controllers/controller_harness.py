@@ -31,8 +31,8 @@ import msgspec
 import pytest
 
 from kubelite.api.errors import StatusError
+from kubelite.api.timestamps import rfc3339
 from kubelite.client import Client, FakeClock, ResourceClient, lookup
-from kubelite.client.events import rfc3339
 from kubelite.controllers.manager import ControllerManager
 
 T = TypeVar("T")

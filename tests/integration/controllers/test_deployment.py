@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from kubelite.api.errors import StatusError
+from kubelite.api.timestamps import rfc3339
 from kubelite.client import Client, FakeClock, Informer, lookup
 from kubelite.controllers import deployment_util as du
 from kubelite.controllers.manager import ControllerManager
@@ -126,7 +127,7 @@ class Kubelet:
                 continue
             if self.delay:
                 await asyncio.sleep(random.uniform(0, self.delay))
-            stamp = du.rfc3339(self.clock.now())
+            stamp = rfc3339(self.clock.now())
             patch = {
                 "status": {
                     "phase": "Running",

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from kubelite.api.apps_v1 import Deployment, DeploymentStatus, ReplicaSet
+from kubelite.api.timestamps import rfc3339
 from kubelite.controllers import deployment_util as du
 
 NOW = 1_704_067_200.0
@@ -245,7 +246,7 @@ def test_set_condition_keeps_transition_time_and_skips_no_change() -> None:
     du.set_condition(status, du.new_condition(du.PROGRESSING, "True", du.RS_UPDATED, "m2", NOW + 20))
     cond = status.conditions[0]
     assert cond.reason == du.RS_UPDATED
-    assert cond.lastTransitionTime == du.rfc3339(NOW) and cond.lastUpdateTime == du.rfc3339(NOW + 20)
+    assert cond.lastTransitionTime == rfc3339(NOW) and cond.lastUpdateTime == rfc3339(NOW + 20)
     du.remove_condition(status, du.PROGRESSING)
     assert status.conditions == []
 

@@ -10,7 +10,7 @@ import msgspec
 from kubelite.api import apps_v1
 from kubelite.api.core_v1 import ContainerStatus, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec
 from kubelite.api.meta import LabelSelector, ObjectMeta
-from kubelite.client.events import rfc3339
+from kubelite.api.timestamps import rfc3339
 from kubelite.controllers.base import new_controller_ref
 from kubelite.controllers.podcontrol import (
     available_in,
