@@ -8,6 +8,15 @@ runc (isolation, needs root), process (no isolation) or fake (no
 processes); the default chooses runc when it can run here, else process
 with a loud warning. ``kubelite up`` runs the same agent in-process
 (``run_in_process``).
+
+The kubelet API (what ``kubectl logs/exec/attach/port-forward`` reach
+through the API server) needs a serving certificate signed by the cluster
+CA that names the node IP: ``--kubelet-cert``/``--kubelet-key`` (for
+instance issued with the cluster CA of the server's ``<data-dir>/pki``;
+a CSR flow that asks the cluster for one is still to come). Without them
+the agent runs pods but serves no kubelet API. ``--kubelet-client-ca``
+(default ``--certificate-authority``) verifies the API server's client
+certificate.
 """
 
 from __future__ import annotations
@@ -64,6 +73,27 @@ def add_agent_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-dns", default="10.43.0.10", help="cluster DNS server(s), comma-separated")
     p.add_argument("--cluster-domain", default="cluster.local", help="cluster domain (default cluster.local)")
     p.add_argument("--max-pods", type=int, default=110, help="pods this node runs at most (default 110)")
+    p.add_argument("--kubelet-port", type=int, default=10250, help="port of the kubelet API (default 10250)")
+    p.add_argument(
+        "--kubelet-address",
+        default="",
+        help="address the kubelet API listens on (default: the node IP, where the API server dials)",
+    )
+    p.add_argument(
+        "--kubelet-cert",
+        type=Path,
+        default=None,
+        help="the kubelet API's serving certificate (PEM), signed by the cluster CA and naming the "
+        "node IP; without it logs/exec/attach/port-forward do not reach this node",
+    )
+    p.add_argument("--kubelet-key", type=Path, default=None, help="the key of --kubelet-cert (PEM)")
+    p.add_argument(
+        "--kubelet-client-ca",
+        type=Path,
+        default=None,
+        help="CA that signs the API server's kubelet client certificate (default: the cluster CA, "
+        "--certificate-authority)",
+    )
 
 
 def _labels(text: str, parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -82,6 +112,18 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     data_dir: Path = (args.data_dir or default_data_dir()).expanduser().absolute()
     if args.max_pods < 1:
         parser.error("--max-pods must be at least 1")
+    if not 0 <= args.kubelet_port <= 65535:
+        parser.error(f"--kubelet-port {args.kubelet_port}: expected 0..65535")
+    if (args.kubelet_cert is None) != (args.kubelet_key is None):
+        parser.error("--kubelet-cert and --kubelet-key go together")
+    files = {}
+    for flag in ("kubelet_cert", "kubelet_key", "kubelet_client_ca", "certificate_authority"):
+        path = getattr(args, flag)
+        if path is not None and not path.expanduser().is_file():
+            parser.error(f"--{flag.replace('_', '-')} {path}: no such file")
+        files[flag] = str(path.expanduser().absolute()) if path is not None else ""
+    if files["kubelet_cert"] and not (files["kubelet_client_ca"] or files["certificate_authority"]):
+        parser.error("--kubelet-cert needs --kubelet-client-ca (or --certificate-authority): the cluster CA")
     return AgentConfig(
         node_name=(args.node_name or default_node_name()).lower(),
         data_dir=data_dir,
@@ -93,6 +135,11 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         node_roles=list(args.node_role),
         node_ip=args.node_ip,
         max_pods=args.max_pods,
+        kubelet_port=args.kubelet_port,
+        kubelet_address=args.kubelet_address,
+        kubelet_cert=files["kubelet_cert"],
+        kubelet_key=files["kubelet_key"],
+        kubelet_client_ca=files["kubelet_client_ca"] or files["certificate_authority"],
     )
 
 
@@ -191,16 +238,33 @@ async def _images(config: Any) -> Any:
     return service
 
 
-async def run_in_process(url: str, ssl_context: Any, data_dir: Path) -> None:
+async def run_in_process(
+    url: str,
+    ssl_context: Any,
+    data_dir: Path,
+    node_ip: str = "",
+    serving: tuple[str, str, str] | None = None,
+) -> None:
     """The node agent inside ``kubelite up``: the admin's client of ``url``, this host as the
-    node, runtime auto. Runs until cancelled; a failure is logged, not raised."""
+    node, runtime auto; ``serving`` = (cert, key, client CA) files of its kubelet API, which
+    takes any free port when 10250 is taken. Runs until cancelled; a failure is logged, not raised."""
     from kubelite.client import Client
     from kubelite.kubelet.agent import NodeAgent
     from kubelite.kubelet.config import AgentConfig
 
     client = Client(url, ssl=ssl_context, component="kubelet")
     try:
-        config = AgentConfig(data_dir=data_dir, runtime="auto", node_roles=["control-plane"])
+        cert, key, ca = serving or ("", "", "")
+        config = AgentConfig(
+            data_dir=data_dir,
+            runtime="auto",
+            node_roles=["control-plane"],
+            node_ip=node_ip,
+            kubelet_port_fallback=True,
+            kubelet_cert=cert,
+            kubelet_key=key,
+            kubelet_client_ca=ca,
+        )
         agent = NodeAgent(client, config, images=await _images(config), ipam_wait=0)
         await agent.run()
     except asyncio.CancelledError:

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -154,8 +155,6 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
     pki = await asyncio.to_thread(pki_for, config) if config.tls else PKI.at(config.pki_dir)
     if not config.tls:
         log.warning("serving plain HTTP without authentication on %s: for tests only", config.bind_address)
-    if up:
-        log.info("kubelite up: the control plane only for now; scheduler and node agent come later")
 
     server = APIServer(config)
     ready = asyncio.Event()
@@ -267,11 +266,35 @@ async def _run_scheduler(url: str, pki: PKI | None) -> None:
 
 
 async def _run_node_agent(url: str, pki: PKI | None, data_dir: Path) -> None:
-    """The in-process node agent of ``kubelite up`` (runtime auto; containers outlive it)."""
+    """The in-process node agent of ``kubelite up`` (runtime auto; containers outlive it).
+
+    With a PKI the agent serves the kubelet API with a certificate the cluster CA signs for
+    this host's address (its InternalIP, where the API server dials it), on 10250 or, when
+    that port is taken, any free one (published in the Node's daemonEndpoints)."""
     from kubelite.cli.agent import run_in_process
+    from kubelite.kubelet.agent import HostInfo
 
     ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
-    await run_in_process(url, ssl_context, data_dir)
+    node_ip = await asyncio.to_thread(HostInfo(str(data_dir)).node_ip)
+    serving = None
+    if pki is not None:
+        serving = await asyncio.to_thread(_kubelet_serving_cert, pki, node_ip)
+    await run_in_process(url, ssl_context, data_dir, node_ip=node_ip, serving=serving)
+
+
+def _kubelet_serving_cert(pki: PKI, node_ip: str) -> tuple[str, str, str]:
+    """Issue the in-process kubelet's serving certificate (fresh each start: cheap, and the
+    node address may have changed); ``(cert, key, client CA)`` paths."""
+    from kubelite.kubelet.config import default_node_name
+
+    hosts = [node_ip, "127.0.0.1", "::1", "localhost", socket.gethostname(), default_node_name()]
+    cert_pem, key_pem = pki.issue_serving_cert(hosts, cn=f"system:node:{default_node_name()}")
+    cert_path, key_path = pki.dir / "kubelet.crt", pki.dir / "kubelet.key"
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key_pem)
+    cert_path.write_bytes(cert_pem)
+    return str(cert_path), str(key_path), str(pki.ca_cert)
 
 
 def _url_of(config: ServerConfig) -> str:

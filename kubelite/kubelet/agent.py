@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import platform
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -64,6 +65,9 @@ from kubelite.kubelet.probes import Prober
 from kubelite.kubelet.runtime.interface import Runtime
 from kubelite.kubelet.status import StatusManager, rfc3339
 from kubelite.kubelet.volumes import VolumeManager
+
+if TYPE_CHECKING:
+    from kubelite.kubelet.server import KubeletServer
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +221,8 @@ class NodeAgent:
         self._last_status_write = -1e18
         self._transitions: dict[str, tuple[str, str]] = {}
         self._node_ip = ""
+        self.kubelet_server: KubeletServer | None = None
+        self.kubelet_port = config.kubelet_port
 
     # ------------------------------------------------------------------ run
 
@@ -232,6 +238,16 @@ class NodeAgent:
         if self.images is None:
             self.images = self._default_images()
         self._node_ip = cfg.node_ip or await asyncio.to_thread(self.host.node_ip)
+        await self._start_kubelet_api()
+        try:
+            await self._run_registered()
+        finally:
+            if self.kubelet_server is not None:
+                await self.kubelet_server.close()
+
+    async def _run_registered(self) -> None:
+        cfg = self.config
+        assert self.runtime is not None and self.images is not None
         await self.register()
         self.pod_cidr = await self._settle_pod_cidr()
         if self.network is None:
@@ -273,6 +289,42 @@ class NodeAgent:
                 self.ready.set()
         finally:
             await prober.close()
+
+    async def _start_kubelet_api(self) -> None:
+        """Serve the kubelet API (logs, exec, attach, port-forward, stats) when the config has a
+        serving certificate; sets ``kubelet_port``, which the Node's daemonEndpoints publish."""
+        cfg = self.config
+        if not (cfg.kubelet_cert and cfg.kubelet_key and cfg.kubelet_client_ca):
+            log.warning(
+                "no kubelet serving certificate and client CA (--kubelet-cert/--kubelet-key/--kubelet-client-ca): "
+                "the kubelet API is off, "
+                "so kubectl logs/exec/attach/port-forward cannot reach pods on node %s",
+                cfg.node_name,
+            )
+            return
+        from kubelite.kubelet.lookup import PodManagerLookup
+        from kubelite.kubelet.server import KubeletServer, client_cert_authenticator, serving_ssl_context
+
+        ssl_context = await asyncio.to_thread(
+            serving_ssl_context, cfg.kubelet_cert, cfg.kubelet_key, cfg.kubelet_client_ca
+        )
+        server = KubeletServer(
+            PodManagerLookup(lambda: self.pod_manager),
+            self.runtime,
+            ssl_context=ssl_context,
+            authenticate=client_cert_authenticator(),
+            node_name=cfg.node_name,
+        )
+        host = cfg.kubelet_address or self._node_ip
+        try:
+            self.kubelet_port = await server.start(host, cfg.kubelet_port)
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE or not cfg.kubelet_port_fallback:
+                await server.close()
+                raise
+            log.info("kubelet port %d is taken; using a free one", cfg.kubelet_port)
+            self.kubelet_port = await server.start(host, 0)
+        self.kubelet_server = server
 
     def _default_images(self) -> ImageServiceLike:
         assert self.runtime is not None
@@ -408,7 +460,7 @@ class NodeAgent:
                 NodeAddress(type="InternalIP", address=self._node_ip),
                 NodeAddress(type="Hostname", address=socket.gethostname()),
             ],
-            daemonEndpoints=NodeDaemonEndpoints(kubeletEndpoint=DaemonEndpoint(Port=10250)),
+            daemonEndpoints=NodeDaemonEndpoints(kubeletEndpoint=DaemonEndpoint(Port=self.kubelet_port)),
             nodeInfo=NodeSystemInfo(
                 machineID=sysinfo.get("machineID", ""),
                 systemUUID=sysinfo.get("systemUUID", ""),

@@ -19,6 +19,7 @@ DEFAULT_POD_CIDR = "10.42.0.0/24"
 DEFAULT_CLUSTER_DNS = "10.43.0.10"
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 LEASE_NAMESPACE = "kube-node-lease"
+DEFAULT_KUBELET_PORT = 10250
 
 
 def default_node_name() -> str:
@@ -40,6 +41,16 @@ class AgentConfig:
     node_roles: list[str] = field(default_factory=list)  # node-role.kubernetes.io/<role>=""
     node_ip: str = ""  # InternalIP; default: the address of the default route's interface
     max_pods: int = 110
+    # The kubelet API (logs, exec, attach, port-forward, stats), HTTPS only. Without a serving
+    # certificate (``kubelet_cert``/``kubelet_key``, signed by the cluster CA and naming the
+    # node IP) the API is not served: the API server verifies it, so a self-signed one is no use.
+    # ``kubelet_client_ca`` verifies the API server's client certificate (the cluster CA).
+    kubelet_port: int = DEFAULT_KUBELET_PORT  # published in status.daemonEndpoints
+    kubelet_port_fallback: bool = False  # on EADDRINUSE take any free port (one-machine ``up``)
+    kubelet_address: str = ""  # where it listens; default: the node IP (where the API server dials)
+    kubelet_cert: str = ""
+    kubelet_key: str = ""
+    kubelet_client_ca: str = ""
     # Heartbeats (Kubernetes' defaults: lease renewal 10 s of a 40 s lease, status every 10 s,
     # written when changed or at least every 5 minutes).
     lease_duration: int = 40

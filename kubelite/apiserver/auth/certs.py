@@ -113,6 +113,18 @@ class PKI:
         cert = _client_cert(cn, groups, key, ca_cert, ca_key, validity)
         return _cert_pem(cert), _key_pem(key)
 
+    def issue_serving_cert(
+        self, hosts: Iterable[str], cn: str, validity: dt.timedelta = LEAF_VALIDITY
+    ) -> tuple[bytes, bytes]:
+        """A new serving certificate signed by the cluster CA naming ``hosts`` (IP addresses
+        become IP SANs, anything else DNS SANs), e.g. a kubelet's. ``(cert_pem, key_pem)``;
+        nothing is written to disk."""
+        ca_cert, ca_key = _load_ca(self)
+        key = _new_key()
+        dns_names, ips = _split_hosts(hosts)
+        cert = _server_cert(dns_names, ips, key, ca_cert, ca_key, cn, validity)
+        return _cert_pem(cert), _key_pem(key)
+
 
 # --- public entry points ---------------------------------------------------------------------------
 
@@ -324,11 +336,13 @@ def _server_cert(
     key: ec.EllipticCurvePrivateKey,
     ca_cert: x509.Certificate,
     ca_key: ec.EllipticCurvePrivateKey,
+    cn: str = "kube-apiserver",
+    validity: dt.timedelta = LEAF_VALIDITY,
 ) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     sans += [x509.IPAddress(ip) for ip in ips]
-    builder = _leaf_builder(subject, key, ca_cert, ca_key, LEAF_VALIDITY, ExtendedKeyUsageOID.SERVER_AUTH)
+    builder = _leaf_builder(subject, key, ca_cert, ca_key, validity, ExtendedKeyUsageOID.SERVER_AUTH)
     builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(ca_key, hashes.SHA256())
 
