@@ -9,25 +9,15 @@ This module finds them; the API server decides what to do with them.
 from __future__ import annotations
 
 import json
-import types
 import typing
 from typing import Any
 
-from kubelite.api.model import Model, fields_of
-
-
-def _strip_optional(tp: Any) -> Any:
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-        return tp
-    return tp
+from kubelite.api.model import Model, fields_of, strip_optional
 
 
 def unknown_fields(data: Any, cls: Any, path: str = "") -> list[str]:
     """Paths (``spec.containers[0].foo``) of members ``cls`` does not declare."""
-    tp = _strip_optional(cls)
+    tp = strip_optional(cls)
     found: list[str] = []
     if isinstance(tp, type) and issubclass(tp, Model):
         if not isinstance(data, dict):

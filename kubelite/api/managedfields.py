@@ -36,13 +36,13 @@ import json
 import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from types import NoneType, UnionType
+from types import UnionType
 from typing import Any, Final, NamedTuple
 
 import msgspec
 import orjson
 
-from kubelite.api.model import Model, fields_of
+from kubelite.api.model import Model, fields_of, strip_optional
 
 Path = tuple[str, ...]
 
@@ -406,16 +406,9 @@ def schema_for(cls: type[Model] | None) -> Schema:
     return DEDUCED if cls is None else _schema_of_type(cls)
 
 
-def _strip_optional(tp: Any) -> Any:
-    if isinstance(tp, UnionType) or typing.get_origin(tp) is typing.Union:
-        args = [a for a in typing.get_args(tp) if a is not NoneType]
-        return args[0] if len(args) == 1 else tp
-    return tp
-
-
 @functools.cache
 def _schema_of_type(tp: Any, list_type: str = "", keys: tuple[str, ...] = (), strategy: str = "") -> Schema:
-    tp = _strip_optional(tp)
+    tp = strip_optional(tp)
     if tp is Any:
         return DEDUCED
     if isinstance(tp, type) and issubclass(tp, Model):

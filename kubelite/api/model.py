@@ -21,6 +21,7 @@ protobuf, OpenAPI and strategic merge patch.
 from __future__ import annotations
 
 import functools
+import types
 import typing
 from typing import Any, NamedTuple
 
@@ -46,7 +47,7 @@ class FieldInfo(NamedTuple):
 
     attr: str  # the Python attribute name
     name: str  # the JSON name
-    type: Any  # the annotation without Annotated/Optional wrappers
+    type: Any  # the annotation without its Annotated wrapper (``T | None`` stays; see strip_optional)
     wire: Wire
 
 
@@ -65,3 +66,12 @@ def fields_of(cls: type[Model]) -> dict[str, FieldInfo]:
             hint = typing.get_args(hint)[0]
         result[f.encode_name] = FieldInfo(f.name, f.encode_name, hint, wire)
     return result
+
+
+def strip_optional(tp: Any) -> Any:
+    """``T`` for ``T | None``; anything else (``int | str | None`` too) as it is."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp

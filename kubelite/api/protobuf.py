@@ -126,7 +126,9 @@ def _qualified(cls: type) -> str:
     return f"{cls.__module__.rpartition('.')[2]}.{cls.__name__}"
 
 
-def _strip_optional(tp: Any) -> tuple[Any, bool]:
+def _split_optional(tp: Any) -> tuple[Any, bool]:
+    """``(tp without None, whether it was a Go pointer)``; unlike model.strip_optional this
+    also opens ``int | str | None`` (IntOrString), since a pointer is framed differently."""
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) < len(typing.get_args(tp)):
@@ -171,12 +173,12 @@ def _schema(cls: type) -> _Schema:
         if not num:
             continue  # TypeMeta's kind/apiVersion, and types without protobuf (Table)
         where = f"{qual}.{name}"
-        tp, ptr = _strip_optional(info.type)
+        tp, ptr = _split_optional(info.type)
         shape = _SINGLE
         sp = special.get(name)
         origin = typing.get_origin(tp)
         if origin is dict:
-            shape, (tp, _) = _MAP, _strip_optional(typing.get_args(tp)[1])
+            shape, (tp, _) = _MAP, _split_optional(typing.get_args(tp)[1])
         elif origin is list and sp != "strings":
             shape, tp = _LIST, typing.get_args(tp)[0]
         if sp is not None:
