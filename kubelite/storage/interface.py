@@ -235,3 +235,20 @@ class Store(Protocol):
     async def close(self) -> None:
         """Flush and release resources; the store is unusable afterwards."""
         ...
+
+
+# ------------------------------------------------------- shared by the backends
+
+DEFAULT_COMPACT_INTERVAL = 300.0  # seconds between maintain()'s compactions
+DEFAULT_COMPACT_WINDOW = 1000  # revisions maintain() keeps behind the newest
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``
+    (None when there is none, i.e. the empty prefix)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None

@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from .interface import (
+    DEFAULT_COMPACT_INTERVAL,
+    DEFAULT_COMPACT_WINDOW,
     CompactedError,
     ConflictError,
     FutureRevisionError,
@@ -49,16 +51,9 @@ from .interface import (
     ListResult,
     StoreError,
     WatchEvent,
-)
-from .memory import (
-    DEFAULT_COMPACT_INTERVAL,
-    DEFAULT_COMPACT_WINDOW,
-    DEFAULT_WATCH_QUEUE,
-    Subscription,
-    WatchHub,
-    follow,
     prefix_end,
 )
+from .watch import DEFAULT_WATCH_QUEUE, Subscription, WatchHub, follow
 
 log = logging.getLogger(__name__)
 
