@@ -10,6 +10,7 @@ Subcommands, each in its own module:
 - ``kubelite scheduler``   the scheduler alone, against any API server
 - ``kubelite simulate``    simulated nodes (fake kubelets) for scale tests
 - ``kubelite image``       the node's images: import, ls, rm, pull
+- ``kubelite reset``       remove the containers and pod networks a stopped agent left running
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from kubelite.cli.controller_manager import add_controller_manager_arguments, ru
 from kubelite.cli.image import add_image_arguments, run_image
 from kubelite.cli.kubeconfig import add_kubeconfig_arguments, run_kubeconfig
 from kubelite.cli.logs import setup_logging
+from kubelite.cli.reset import add_reset_arguments, run_reset
 from kubelite.cli.scheduler import add_scheduler_arguments, run_scheduler
 from kubelite.cli.server import add_server_arguments, run_server, run_up
 from kubelite.cli.simulate import add_simulate_arguments, run_simulate
@@ -78,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     image = sub.add_parser("image", parents=[verbose], help="the node's images: import, ls, rm, pull")
     add_image_arguments(image)
     image.set_defaults(run=run_image, command_parser=image)
+
+    reset = sub.add_parser(
+        "reset", parents=[verbose], help="remove the containers and pod networks a stopped agent left"
+    )
+    add_reset_arguments(reset)
+    reset.set_defaults(run=run_reset, command_parser=reset)
     return parser
 
 

@@ -6,8 +6,10 @@
 Starts ``kubelite up`` (``--command server`` for the control plane only) on a
 free port with a fresh temporary data dir, waits for /readyz, runs the
 scenario runner with KUBECONFIG and a fresh HOME (kubectl's discovery cache),
-stops the server and exits with the runner's status (1 if the runner passed
-but the server did not stop cleanly). ``--shared DIR`` or ``KUBELITE_SHARED``
+stops the server, removes what its node agent left (``kubelite reset
+--node-network``: containers, pod networks, the bridge and routes) and exits
+with the runner's status (1 if the runner passed but the server did not stop
+or reset cleanly). ``--shared DIR`` or ``KUBELITE_SHARED``
 point at another shared folder.
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from serverproc import KubeliteServer
+from serverproc import KubeliteServer, kubelite_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -60,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"acceptance: {e}", file=sys.stderr)
     finally:
         stopped = server.stop()
+        if args.command == "up":  # containers outlive the agent: remove them and the node network
+            reset = subprocess.run(
+                [*kubelite_command(), "reset", "--data-dir", str(tmp / "data"), "--node-network"],
+                capture_output=True,
+                text=True,
+            )
+            if reset.returncode != 0:
+                print(f"acceptance: kubelite reset failed:\n{reset.stdout}{reset.stderr}", file=sys.stderr)
+                code = code or 1
         if stopped not in (0, None):
             print(
                 f"acceptance: kubelite {args.command} exited with {stopped}; its log ends:", file=sys.stderr
