@@ -26,33 +26,27 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kubelite.api.errors import StatusError
-from kubelite.api.managedfields import (
-    BEFORE_FIRST_APPLY_MANAGER,
-    LAST_APPLIED_ANNOTATION,
-    FieldSet,
-    Managed,
-    ManagedEntry,
-    ManagerKey,
-    Path,
+from kubelite.api.fielddiff import compare, empty_object, ensure_named_fields, fields_of_object, raw_field_set
+from kubelite.api.fieldpath import FieldSet, Path, go_json, path_string, path_trie
+from kubelite.api.fieldschema import (
     Schema,
     child_schema,
-    compare,
-    decode_managed_fields,
-    empty_object,
-    encode_managed_fields,
-    ensure_named_fields,
-    fields_of_object,
-    go_json,
     index_items,
     is_granular,
     item_element,
-    manager_key,
-    path_string,
-    path_trie,
-    raw_field_set,
-    record_update,
     resolve,
     schema_for,
+)
+from kubelite.api.managedfields import (
+    BEFORE_FIRST_APPLY_MANAGER,
+    LAST_APPLIED_ANNOTATION,
+    Managed,
+    ManagedEntry,
+    ManagerKey,
+    decode_managed_fields,
+    encode_managed_fields,
+    manager_key,
+    record_update,
     without_managed_fields,
 )
 from kubelite.api.model import Model

@@ -10,7 +10,8 @@ import pytest
 
 from kubelite.api import apps_v1, core_v1
 from kubelite.api.apply import ApplyConflict, ApplyError, server_side_apply
-from kubelite.api.managedfields import LAST_APPLIED_ANNOTATION, from_fields_v1, update_managed_fields
+from kubelite.api.fieldpath import from_fields_v1
+from kubelite.api.managedfields import LAST_APPLIED_ANNOTATION, update_managed_fields
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T11:00:00Z"

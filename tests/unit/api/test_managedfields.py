@@ -10,18 +10,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from kubelite.api import apps_v1, core_v1
+from kubelite.api import apps_v1, core_v1, fielddiff, fieldschema
 from kubelite.api import managedfields as mf
-from kubelite.api.managedfields import (
-    FieldSet,
-    compare,
-    default_manager,
-    fields_of_object,
-    from_fields_v1,
-    path_string,
-    to_fields_v1,
-    update_managed_fields,
-)
+from kubelite.api.fielddiff import compare, fields_of_object
+from kubelite.api.fieldpath import FieldSet, from_fields_v1, path_string, to_fields_v1
+from kubelite.api.managedfields import default_manager, update_managed_fields
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T11:00:00Z"
@@ -378,11 +371,11 @@ def _reference_compare(old: Any, new: Any, cls: Any) -> tuple[set[Any], set[Any]
     def empty(v: Any) -> bool:
         return v is absent or v is None or v == {} or v == []
 
-    def walk(lhs: Any, rhs: Any, schema: mf.Schema, path: tuple[str, ...]) -> None:
-        schema = mf.resolve(schema, rhs if rhs is not absent else lhs)
+    def walk(lhs: Any, rhs: Any, schema: fieldschema.Schema, path: tuple[str, ...]) -> None:
+        schema = fieldschema.resolve(schema, rhs if rhs is not absent else lhs)
         container = dict if schema.kind in ("struct", "map") else list
         shapes_ok = all(v is absent or v is None or isinstance(v, container) for v in (lhs, rhs))
-        if not mf.is_granular(schema) or (empty(lhs) and empty(rhs)) or not shapes_ok:
+        if not fieldschema.is_granular(schema) or (empty(lhs) and empty(rhs)) or not shapes_ok:
             if lhs is absent:
                 added.add(path)
             elif rhs is absent:
@@ -394,12 +387,12 @@ def _reference_compare(old: Any, new: Any, cls: Any) -> tuple[set[Any], set[Any]
             left = lhs if isinstance(lhs, dict) else {}
             right = rhs if isinstance(rhs, dict) else {}
             for key in {**left, **right}:
-                sub, _ = mf.child_schema(schema, key)
+                sub, _ = fieldschema.child_schema(schema, key)
                 walk(left.get(key, absent), right.get(key, absent), sub, (*path, "f:" + key))
         else:
             assert schema.elem is not None
-            left_items = mf.index_items(schema, lhs)
-            right_items = mf.index_items(schema, rhs)
+            left_items = fieldschema.index_items(schema, lhs)
+            right_items = fieldschema.index_items(schema, rhs)
             for pe in {**left_items, **right_items}:
                 ls, rs = left_items.get(pe, []), right_items.get(pe, [])
                 item_path = (*path, pe)
@@ -421,7 +414,7 @@ def _reference_compare(old: Any, new: Any, cls: Any) -> tuple[set[Any], set[Any]
         elif path and rhs is absent:
             removed.add(path)
 
-    walk(old, new, mf.schema_for(cls), ())
+    walk(old, new, fieldschema.schema_for(cls), ())
     return added, modified, removed
 
 
@@ -453,7 +446,7 @@ def _reference_update(
         managed = managed_of(new) or managed_of(old)
     if old is not None and not managed:
         return []
-    base = old if old is not None else mf.empty_object(cls)
+    base = old if old is not None else fielddiff.empty_object(cls)
     added, modified, removed = _reference_compare(
         mf.without_managed_fields(base), mf.without_managed_fields(new), cls
     )
@@ -462,7 +455,7 @@ def _reference_update(
         managed[other].fields = FieldSet(managed[other].fields.paths - changed - removed)
         if not managed[other].fields:
             del managed[other]
-    taken = changed - mf._NEVER_OWNED
+    taken = changed - fielddiff.NEVER_OWNED
     key = mf.manager_key(manager, "Update", version, subresource)
     if taken:
         previous = managed.get(key)
