@@ -94,9 +94,7 @@ def _fresh(obj: Any, attr: str) -> Any:
 def _spec_key(obj: Any) -> bytes:
     """Everything but metadata and status: what a generation counts."""
     fields = [
-        f.name
-        for f in _fields(type(obj))
-        if f.name not in ("metadata", "status", "kind", "apiVersion")
+        f.name for f in _fields(type(obj)) if f.name not in ("metadata", "status", "kind", "apiVersion")
     ]
     return msgspec.json.encode([getattr(obj, f) for f in fields])
 
