@@ -8,15 +8,10 @@ from typing import Any
 
 import pytest
 
-from kubelite.apiserver import tables
-from kubelite.apiserver.tables import (
-    build_table,
-    column_definitions,
-    human_duration,
-    row_cells,
-    table_version,
-    wants_table,
-)
+from kubelite.apiserver import printers
+from kubelite.apiserver.printcells import human_duration, since
+from kubelite.apiserver.printers import column_definitions, row_cells
+from kubelite.apiserver.tables import build_table, table_version, wants_table
 
 NOW = 1_700_000_000.0
 KUBECTL_ACCEPT = (
@@ -111,11 +106,11 @@ def test_human_duration_matches_kubernetes_at_every_boundary(seconds: float, tex
 
 
 def test_ages_of_missing_or_unreadable_timestamps_are_unknown() -> None:
-    assert tables.since(None, NOW) == "<unknown>"
-    assert tables.since("", NOW) == "<unknown>"
-    assert tables.since("yesterday", NOW) == "<unknown>"
-    assert tables.since(ago(5), NOW) == "5s"
-    assert tables.since("2023-11-14T22:13:15.000000Z", NOW) == "5s"  # MicroTime
+    assert since(None, NOW) == "<unknown>"
+    assert since("", NOW) == "<unknown>"
+    assert since("yesterday", NOW) == "<unknown>"
+    assert since(ago(5), NOW) == "5s"
+    assert since("2023-11-14T22:13:15.000000Z", NOW) == "5s"  # MicroTime
 
 
 # -- pods -------------------------------------------------------------------------
@@ -1034,7 +1029,7 @@ def test_hpa_external_pods_and_object_metrics() -> None:
         },
         "status": {"currentMetrics": [{"type": "External", "external": {"current": {"averageValue": "12"}}}]},
     }
-    assert tables._hpa_metrics(obj) == "12/30 (avg), <unknown>/1k"
+    assert printers._hpa_metrics(obj) == "12/30 (avg), <unknown>/1k"
 
 
 # -- networking -------------------------------------------------------------------
@@ -1552,9 +1547,9 @@ def test_role_bindings() -> None:
     ],
 )
 def test_kinds_without_a_printer_get_name_and_created_at(group: str, plural: str) -> None:
-    assert not tables.has_printer(group, plural)
+    assert not printers.has_printer(group, plural)
     assert column_definitions(group, plural) == [
-        {"name": "Name", "type": "string", "format": "name", "description": tables._NAME_DOC, "priority": 0},
+        {"name": "Name", "type": "string", "format": "name", "description": printers.NAME_DOC, "priority": 0},
         {
             "name": "Created At",
             "type": "date",
@@ -1821,7 +1816,7 @@ def test_build_table_empty_list_and_watch_events() -> None:
     assert bare["metadata"] == {}
 
 
-@pytest.mark.parametrize(("group", "plural"), sorted(tables._PRINTERS))
+@pytest.mark.parametrize(("group", "plural"), sorted(printers._PRINTERS))
 def test_every_printer_fills_every_column_even_for_an_empty_object(group: str, plural: str) -> None:
     cells = row_cells(group, plural, {"metadata": {"name": "x"}}, NOW)
     columns = column_definitions(group, plural)
