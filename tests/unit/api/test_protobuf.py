@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 
-from kubelite.api import protobuf
+from kubelite.api import protobuf, prototables
 from kubelite.api.apps_v1 import Deployment
 from kubelite.api.core_v1 import ConfigMap, Pod, Volume
 from kubelite.api.meta import ObjectMeta
@@ -595,7 +595,7 @@ class DurationHolder(Model):
 
 def test_duration_fields(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(
-        protobuf._SPECIAL, "test_protobuf.DurationHolder", {"timeout": "duration", "window": "duration"}
+        prototables.SPECIAL, "test_protobuf.DurationHolder", {"timeout": "duration", "window": "duration"}
     )
     protobuf._schema.cache_clear()
     try:
@@ -665,14 +665,14 @@ def test_tables_name_existing_fields() -> None:
         module, _, name = qual.partition(".")
         return getattr(importlib.import_module(f"kubelite.api.{module}"), name)
 
-    for qual, fields in protobuf._SPECIAL.items():
+    for qual, fields in prototables.SPECIAL.items():
         if qual.startswith("test_"):
             continue
         known = fields_of(cls_of(qual))
         for name, kind in fields.items():
             assert name in known, (qual, name)
             assert kind in protobuf._SPECIAL_KINDS, (qual, kind)
-    for qual, groups in protobuf._INLINE.items():
+    for qual, groups in prototables.INLINE.items():
         known = fields_of(cls_of(qual))
         for _, names in groups:
             assert set(names.split()) <= set(known), qual
