@@ -56,6 +56,52 @@ _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes draws generate
 _PATCH_RETRIES = 5
 
 
+def check_fields(res: Resource, data: Any, opts: WriteOptions) -> None:
+    """Unknown and duplicate fields under fieldValidation Strict (an error) or Warn (warnings)."""
+    if opts.field_validation == "Ignore" or not isinstance(data, dict):
+        return
+    problems = [f'unknown field "{path}"' for path in unknown_fields(data, res.model)]
+    problems += [f'duplicate field "{name}"' for name in opts.duplicate_fields]
+    if not problems:
+        return
+    if opts.field_validation == "Strict":
+        raise errors.bad_request(
+            f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+            f"strict decoding error: {', '.join(problems)}"
+        )
+    opts.warnings.extend(problems)
+
+
+def decode_body(res: Resource, data: Any, ns: str | None, name: str | None = None) -> Any:
+    """The typed object of a write's body, checked against the URL as Kubernetes does: its
+    apiVersion and kind, namespace (filled in from the URL) and name (must match it)."""
+    if not isinstance(data, dict):
+        raise errors.bad_request(f"the body of the request was not a JSON object; expected a {res.kind}")
+    api_version = data.get("apiVersion")
+    kind = data.get("kind")
+    if api_version and api_version != res.api_version:
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version ({res.api_version})"
+        )
+    if kind and kind != res.kind:
+        raise errors.bad_request(
+            f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
+        )
+    obj = codec.to_model(data, res.model, res.kind, res.api_version)
+    meta = obj.metadata
+    if res.namespaced:
+        if meta.namespace and ns and meta.namespace != ns:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        meta.namespace = ns or meta.namespace
+    else:
+        meta.namespace = ""
+    if name is not None and meta.name and meta.name != name:
+        raise errors.bad_request("the name of the object does not match the name on the URL")
+    return obj
+
+
 @dataclass
 class WriteOptions:
     dry_run: bool = False
@@ -210,48 +256,6 @@ class REST:
         for plugin in self.admission:
             await plugin.admit(attrs)
 
-    def _check_fields(self, res: Resource, data: Any, opts: WriteOptions) -> None:
-        """Unknown and duplicate fields: an error under Strict, warnings under Warn."""
-        if opts.field_validation == "Ignore" or not isinstance(data, dict):
-            return
-        problems = [f'unknown field "{path}"' for path in unknown_fields(data, res.model)]
-        problems += [f'duplicate field "{name}"' for name in opts.duplicate_fields]
-        if not problems:
-            return
-        if opts.field_validation == "Strict":
-            raise errors.bad_request(
-                f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
-                f"strict decoding error: {', '.join(problems)}"
-            )
-        opts.warnings.extend(problems)
-
-    def _check_body(self, res: Resource, data: Any, ns: str | None, name: str | None) -> Any:
-        if not isinstance(data, dict):
-            raise errors.bad_request(f"the body of the request was not a JSON object; expected a {res.kind}")
-        api_version = data.get("apiVersion")
-        kind = data.get("kind")
-        if api_version and api_version != res.api_version:
-            raise errors.bad_request(
-                f"the API version in the data ({api_version}) does not match the expected API version ({res.api_version})"
-            )
-        if kind and kind != res.kind:
-            raise errors.bad_request(
-                f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
-            )
-        obj = codec.to_model(data, res.model, res.kind, res.api_version)
-        meta = obj.metadata
-        if res.namespaced:
-            if meta.namespace and ns and meta.namespace != ns:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
-            meta.namespace = ns or meta.namespace
-        else:
-            meta.namespace = ""
-        if name is not None and meta.name and meta.name != name:
-            raise errors.bad_request("the name of the object does not match the name on the URL")
-        return obj
-
     def _invalid(self, res: Resource, obj: Any, errs: list[errors.FieldError]) -> errors.StatusError:
         name = obj.metadata.name or obj.metadata.generateName or ""
         return errors.invalid(res.kind, name, errs, res.group)
@@ -366,8 +370,8 @@ class REST:
 
     async def create(self, res: Resource, ns: str | None, data: Any, opts: WriteOptions) -> Result:
         sres = self.stored(res)
-        self._check_fields(res, data, opts)
-        obj = self._check_body(sres, self.to_storage(res, data), ns, None)
+        check_fields(res, data, opts)
+        obj = decode_body(sres, self.to_storage(res, data), ns, None)
         if obj.metadata.resourceVersion:
             raise errors.bad_request("resourceVersion should not be set on objects to be created")
         meta = obj.metadata
@@ -433,7 +437,7 @@ class REST:
     async def _update(
         self, res: Resource, ns: str | None, name: str, data: Any, opts: WriteOptions, subresource: str
     ) -> Result:
-        new = self._check_body(res, data, ns, name)
+        new = decode_body(res, data, ns, name)
         if not new.metadata.name:
             new.metadata.name = name
         try:
@@ -570,10 +574,10 @@ class REST:
             if asked_rv and asked_rv != str(old_rev):
                 raise errors.conflict(res.plural, name, res.group)
             if attempt == 0:
-                self._check_fields(served, patched, opts)
+                check_fields(served, patched, opts)
             if conv is not None and isinstance(patched, dict):
                 patched = conv[0](patched)
-            new = self._check_body(res, patched, ns, name)
+            new = decode_body(res, patched, ns, name)
             try:
                 result = await self._update_object(res, new, old, old_rev, opts, subresource)
                 return self._present_result(served, result)
@@ -607,7 +611,7 @@ class REST:
         if not isinstance(config, dict):
             raise errors.bad_request("error decoding YAML: the apply configuration must be an object")
         conv = CONVERSIONS.get((served.group, served.version, served.kind))
-        self._check_fields(served, config, opts)
+        check_fields(served, config, opts)
         for attempt in range(_PATCH_RETRIES):
             try:
                 old, old_rev = await self._read(res, ns, name)
@@ -634,7 +638,7 @@ class REST:
             )
             if conv is not None:
                 merged = conv[0](merged)
-            obj = self._check_body(res, merged, ns, name)
+            obj = decode_body(res, merged, ns, name)
             if not obj.metadata.name:
                 obj.metadata.name = name
             try:

@@ -43,7 +43,6 @@ from kubelite.api.authorization_v1 import (
     SubjectAccessReviewStatus,
     SubjectRulesReviewStatus,
 )
-from kubelite.api.fieldvalidation import unknown_fields
 from kubelite.api.meta import ObjectMeta
 from kubelite.api.resources import Resource
 from kubelite.api.timestamps import rfc3339
@@ -56,7 +55,7 @@ from kubelite.apiserver.auth.authz import (
     RequestAttributes,
     UnionAuthorizer,
 )
-from kubelite.apiserver.rest import Result, WriteOptions
+from kubelite.apiserver.rest import Result, WriteOptions, check_fields, decode_body
 
 log = logging.getLogger("kubelite.apiserver.reviews")
 
@@ -150,8 +149,8 @@ class Reviews:
 
     def create(self, res: Resource, namespace: str | None, data: Any, opts: WriteOptions) -> Result:
         """Answer one review: 201 with the object and its status, or raise its StatusError."""
-        _check_fields(res, data, opts)
-        obj = _decode(res, data, namespace)
+        check_fields(res, data, opts)
+        obj = decode_body(res, data, namespace)
         answer: msgspec.Struct
         match res.plural:
             case "selfsubjectaccessreviews":
@@ -300,49 +299,6 @@ class Reviews:
 
 
 # --------------------------------------------------------------------- helpers
-
-
-def _check_fields(res: Resource, data: Any, opts: WriteOptions) -> None:
-    """Unknown and duplicate fields under fieldValidation Strict (an error) or Warn (warnings)."""
-    if opts.field_validation == "Ignore" or not isinstance(data, dict):
-        return
-    problems = [f'unknown field "{path}"' for path in unknown_fields(data, res.model)]
-    problems += [f'duplicate field "{name}"' for name in opts.duplicate_fields]
-    if not problems:
-        return
-    if opts.field_validation == "Strict":
-        raise errors.bad_request(
-            f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
-            f"strict decoding error: {', '.join(problems)}"
-        )
-    opts.warnings.extend(problems)
-
-
-def _decode(res: Resource, data: Any, namespace: str | None) -> Any:
-    """The typed review, its namespace taken from the URL as the generic create does."""
-    if not isinstance(data, dict):
-        raise errors.bad_request(f"the body of the request was not a JSON object; expected a {res.kind}")
-    api_version, kind = data.get("apiVersion"), data.get("kind")
-    if api_version and api_version != res.api_version:
-        raise errors.bad_request(
-            f"the API version in the data ({api_version}) does not match the expected API version "
-            f"({res.api_version})"
-        )
-    if kind and kind != res.kind:
-        raise errors.bad_request(
-            f"the kind in the data ({kind}) does not match the expected kind ({res.kind})"
-        )
-    obj = codec.to_model(data, res.model, res.kind, res.api_version)
-    meta = obj.metadata
-    if res.namespaced:
-        if meta.namespace and namespace and meta.namespace != namespace:
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
-            )
-        meta.namespace = namespace or meta.namespace
-    else:
-        meta.namespace = ""
-    return obj
 
 
 def _attributes_errors(
