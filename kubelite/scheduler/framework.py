@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import logging
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -616,10 +618,12 @@ class Framework:
             if high == 0:
                 continue
             weight = self.score_weights.get(name, 1)
+            if len(scores) != n:
+                raise ValueError(f"plugin {name!r} returned {len(scores)} scores for {n} nodes")
             if weight == 1:
-                totals = [t + s for t, s in zip(totals, scores, strict=True)]
+                totals = list(map(operator.add, totals, scores))
             else:
-                totals = [t + s * weight for t, s in zip(totals, scores, strict=True)]
+                totals = list(map(operator.add, totals, map(operator.mul, scores, itertools.repeat(weight))))
         return totals, None
 
     # ----------------------------------------------------- reserve, permit

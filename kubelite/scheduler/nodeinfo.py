@@ -344,10 +344,23 @@ class NodeInfo:
     Owned by the scheduler cache, which bumps ``generation`` on every change;
     plugins get clones in a ``Snapshot`` and must not change them (except
     preemption, on its own clones).
+
+    For the per-node loops of Filter and Score, a few facts are kept as plain
+    attributes, current after every change: ``free_milli_cpu``,
+    ``free_memory``, ``free_ephemeral_storage`` (allocatable - requested) and
+    ``free_pods`` (allowed pods - pods); ``unschedulable`` (no node, or
+    cordoned), ``tainted`` (the node has taints) and ``prefer_no_schedule``
+    (one of them is PreferNoSchedule). ``score_memo`` is scratch space for
+    scores that depend only on this NodeInfo and the key they are stored
+    under; it is emptied whenever the NodeInfo changes.
     """
 
     __slots__ = (
         "allocatable",
+        "free_ephemeral_storage",
+        "free_memory",
+        "free_milli_cpu",
+        "free_pods",
         "generation",
         "image_states",
         "name",
@@ -356,8 +369,12 @@ class NodeInfo:
         "pods",
         "pods_with_affinity",
         "pods_with_required_anti_affinity",
+        "prefer_no_schedule",
         "pvc_ref_counts",
         "requested",
+        "score_memo",
+        "tainted",
+        "unschedulable",
         "used_ports",
     )
 
@@ -374,6 +391,11 @@ class NodeInfo:
         self.image_states: dict[str, ImageStateSummary] = {}
         self.pvc_ref_counts: dict[str, int] = {}
         self.generation = 0
+        self.score_memo: dict[Any, Any] = {}
+        self.unschedulable = True
+        self.tainted = False
+        self.prefer_no_schedule = False
+        self._update_free()
         if node is not None:
             self.set_node(node)
         for p in pods:
@@ -383,9 +405,27 @@ class NodeInfo:
         self.node = node
         self.name = node.metadata.name
         self.allocatable = Resource.from_list(node.status.allocatable)
+        taints = node.spec.taints
+        self.unschedulable = bool(node.spec.unschedulable)
+        self.tainted = bool(taints)
+        self.prefer_no_schedule = any(t.effect == "PreferNoSchedule" for t in taints)
+        self._update_free()
 
     def remove_node(self) -> None:
         self.node = None
+        self.unschedulable = True
+        self.tainted = False
+        self.prefer_no_schedule = False
+        self.score_memo.clear()
+
+    def _update_free(self) -> None:
+        alloc, used = self.allocatable, self.requested
+        self.free_milli_cpu = alloc.milli_cpu - used.milli_cpu
+        self.free_memory = alloc.memory - used.memory
+        self.free_ephemeral_storage = alloc.ephemeral_storage - used.ephemeral_storage
+        self.free_pods = alloc.allowed_pod_number - len(self.pods)
+        if self.score_memo:
+            self.score_memo.clear()
 
     def add_pod(self, pi: PodInfo) -> None:
         self.pods.append(pi)
@@ -433,6 +473,7 @@ class NodeInfo:
                     self.pvc_ref_counts[key] = count
                 else:
                     self.pvc_ref_counts.pop(key, None)
+        self._update_free()
 
     def port_conflicts(self, ports: list[tuple[str, str, int]]) -> bool:
         """Whether any wanted (ip, protocol, port) clashes with a used one (0.0.0.0 clashes with all)."""
@@ -467,6 +508,14 @@ class NodeInfo:
         new.image_states = self.image_states
         new.pvc_ref_counts = dict(self.pvc_ref_counts)
         new.generation = self.generation
+        new.free_milli_cpu = self.free_milli_cpu
+        new.free_memory = self.free_memory
+        new.free_ephemeral_storage = self.free_ephemeral_storage
+        new.free_pods = self.free_pods
+        new.unschedulable = self.unschedulable
+        new.tainted = self.tainted
+        new.prefer_no_schedule = self.prefer_no_schedule
+        new.score_memo = {}
         return new
 
     def __repr__(self) -> str:

@@ -526,9 +526,10 @@ class Scheduler:
         if st is not None:
             raise RuntimeError(st.message())
         best = max(totals)
+        if totals.count(best) == 1:
+            return feasible[totals.index(best)].name
         top = [i for i, score in enumerate(totals) if score == best]
-        chosen = feasible[top[0] if len(top) == 1 else self.rng.choice(top)]  # ties: each equally likely
-        return chosen.name
+        return feasible[self.rng.choice(top)].name  # ties: each equally likely
 
     # ---------------------------------------------------------- binding cycle
 

@@ -23,6 +23,7 @@ from kubelite.scheduler.framework import (
     Status,
 )
 from kubelite.scheduler.nodeinfo import CPU, MEMORY
+from kubelite.scheduler.plugins.noderesources import memoized_scores
 
 NAME = "NodeResourcesBalancedAllocation"
 _KEY = "PreScore" + NAME
@@ -35,6 +36,7 @@ class BalancedAllocation:
     def __init__(self, args: dict[str, Any]) -> None:
         resources = args.get("resources")
         self.resources = [r["name"] for r in resources] if resources else [CPU, MEMORY]
+        self._memo_prefix = f"{NAME}/{self.resources}/"  # for NodeInfo.score_memo
 
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
         pi = state.pod_info or PodInfo(pod)
@@ -70,30 +72,12 @@ class BalancedAllocation:
     def score_nodes(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
     ) -> tuple[list[int], Status | None]:
-        if self.resources != [CPU, MEMORY]:
-            return [self.score(state, pod, ni)[0] for ni in nodes], None
         reqs = state.get(_KEY)
         if reqs is None:
             pi = state.pod_info or PodInfo(pod)
-            reqs = [pi.requests.milli_cpu, pi.requests.memory]
-        pod_cpu, pod_mem = reqs
-        out: list[int] = []
-        append = out.append
-        for ni in nodes:
-            alloc = ni.allocatable
-            cap_cpu, cap_mem = alloc.milli_cpu, alloc.memory
-            if not (cap_cpu and cap_mem):
-                append(self.score(state, pod, ni)[0])
-                continue
-            used = ni.requested
-            f_cpu = (used.milli_cpu + pod_cpu) / cap_cpu
-            f_mem = (used.memory + pod_mem) / cap_mem
-            if f_cpu > 1:
-                f_cpu = 1.0
-            if f_mem > 1:
-                f_mem = 1.0
-            append(int((1 - abs(f_cpu - f_mem) / 2) * 100))
-        return out, None
+            reqs = [pi.requests.get(name) for name in self.resources]
+        key = self._memo_prefix + ",".join(map(str, reqs))
+        return memoized_scores(nodes, key, lambda ni: self.score(state, pod, ni)[0]), None
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [

@@ -210,8 +210,7 @@ def default_normalize_score(
     top = max(scores, default=0)
     if top == 0:
         if reverse:
-            for i in range(len(scores)):
-                scores[i] = max_priority
+            scores[:] = [max_priority] * len(scores)
         return
     for i, s in enumerate(scores):
         s = max_priority * s // top

@@ -3,6 +3,7 @@ size and by how widely the image is spread (so pods don't pile onto one node).""
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from kubelite.api.core_v1 import Pod
@@ -22,6 +23,7 @@ _KEY = "PreScore" + NAME
 MB = 1024 * 1024
 MIN_THRESHOLD = 23 * MB
 MAX_CONTAINER_THRESHOLD = 1000 * MB
+_IMAGE_STATES = attrgetter("image_states")
 
 
 def _images(pod: Pod) -> list[str]:
@@ -64,6 +66,8 @@ class ImageLocality:
         # Nodes without any of the pod's images all score the minimum (0): only score the others.
         images = (state.get(_KEY) or (_images(pod), 1))[0]
         out = [0] * len(nodes)
+        if not any(map(_IMAGE_STATES, nodes)):  # no node reports images (simulated nodes)
+            return out, None
         for i, ni in enumerate(nodes):
             states = ni.image_states
             if states and any(name in states for name in images):

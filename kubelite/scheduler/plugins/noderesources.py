@@ -15,6 +15,7 @@ requestedToCapacityRatio: {shape: [{utilization, score}]}}``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubelite.api.core_v1 import Pod
@@ -47,6 +48,7 @@ REQUESTED_TO_CAPACITY_RATIO = "RequestedToCapacityRatio"
 DEFAULT_RESOURCES = [(CPU, 1), (MEMORY, 1)]
 
 _TOO_MANY_PODS = "Too many pods"
+MEMO_LIMIT = 16  # scores kept per NodeInfo (per plugin and pod requests)
 
 
 def _insufficient(name: str) -> str:
@@ -75,6 +77,28 @@ def most_requested_score(requested: int, capacity: int) -> int:
     if requested > capacity:
         requested = capacity  # pods without requests count defaults that may overflow
     return requested * MAX_NODE_SCORE // capacity
+
+
+def memoized_scores(nodes: list[NodeInfo], key: str, score: Callable[[NodeInfo], int]) -> list[int]:
+    """``score(ni)`` for each node, remembered in the NodeInfo under ``key``.
+
+    A NodeInfo empties its memo when it changes, and the snapshot keeps the
+    NodeInfos of nodes that did not change, so for a run of pods with the
+    same requests only the nodes changed since the last cycle are scored.
+    ``key`` must name everything besides the NodeInfo the score depends on
+    (a string: its hash is computed once).
+    """
+    try:
+        return [ni.score_memo[key] for ni in nodes]
+    except KeyError:
+        pass
+    for ni in nodes:
+        memo = ni.score_memo
+        if key not in memo:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            memo[key] = score(ni)
+    return [ni.score_memo[key] for ni in nodes]
 
 
 def broken_linear(shape: list[tuple[int, int]]) -> Any:
@@ -124,6 +148,7 @@ class NodeResourcesFit:
             [(r["name"], int(r.get("weight") or 1)) for r in resources] if resources else DEFAULT_RESOURCES
         )
         self.shape_fn = None
+        points: list[tuple[int, int]] = []
         if self.strategy == REQUESTED_TO_CAPACITY_RATIO:
             shape = (strategy.get("requestedToCapacityRatio") or {}).get("shape") or [
                 {"utilization": 0, "score": 10},
@@ -134,6 +159,8 @@ class NodeResourcesFit:
                 for p in shape
             )
             self.shape_fn = broken_linear(points)
+        # What the scores depend on besides node and pod, for NodeInfo.score_memo.
+        self._memo_prefix = f"{NAME}/{self.strategy}/{self.resources}/{points if self.shape_fn else ''}/"
 
     # ------------------------------------------------------------- filter
 
@@ -168,24 +195,20 @@ class NodeResourcesFit:
 
     def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
         req: _PodRequests | None = state.get(_KEY)
-        if req is None:
+        if req is None or req.scalar:
             return [self.filter(state, pod, ni) for ni in nodes]
-        cpu, memory, ephemeral, scalar = req.cpu, req.memory, req.ephemeral, req.scalar
-        out: list[Status | None] = []
-        append = out.append
-        for ni in nodes:
-            alloc = ni.allocatable
-            used = ni.requested
+        cpu, memory, ephemeral = req.cpu, req.memory, req.ephemeral
+        out: list[Status | None] = [None] * len(nodes)
+        # The NodeInfo's free amounts answer the common case; a node that looks short (or is
+        # over-committed, with a request of 0) gets the exact check and its reasons.
+        for i, ni in enumerate(nodes):
             if (
-                len(ni.pods) >= alloc.allowed_pod_number
-                or (cpu and cpu > alloc.milli_cpu - used.milli_cpu)
-                or (memory and memory > alloc.memory - used.memory)
-                or (ephemeral and ephemeral > alloc.ephemeral_storage - used.ephemeral_storage)
-                or (scalar and any(v > alloc.scalar.get(n, 0) - used.scalar.get(n, 0) for n, v in scalar))
+                ni.free_pods <= 0
+                or ni.free_milli_cpu < cpu
+                or ni.free_memory < memory
+                or ni.free_ephemeral_storage < ephemeral
             ):
-                append(self.filter(state, pod, ni))
-            else:
-                append(None)
+                out[i] = self.filter(state, pod, ni)
         return out
 
     def _failure(self, req: _PodRequests, node_info: NodeInfo, too_many: bool) -> Status:
@@ -268,28 +291,11 @@ class NodeResourcesFit:
     def score_nodes(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
     ) -> tuple[list[int], Status | None]:
-        if self.strategy != LEAST_ALLOCATED or self.resources != DEFAULT_RESOURCES:
-            return [self.score(state, pod, ni)[0] for ni in nodes], None
         pod_reqs = state.get(_SCORE_KEY)
         if pod_reqs is None:
             pod_reqs = self._pod_request_list(state.pod_info or PodInfo(pod))
-        pod_cpu, pod_mem = pod_reqs
-        out: list[int] = []
-        append = out.append
-        for ni in nodes:
-            alloc = ni.allocatable
-            nz = ni.non_zero_requested
-            cap_cpu, cap_mem = alloc.milli_cpu, alloc.memory
-            req_cpu, req_mem = nz.milli_cpu + pod_cpu, nz.memory + pod_mem
-            cpu = (cap_cpu - req_cpu) * 100 // cap_cpu if cap_cpu and req_cpu <= cap_cpu else 0
-            mem = (cap_mem - req_mem) * 100 // cap_mem if cap_mem and req_mem <= cap_mem else 0
-            if cap_cpu and cap_mem:
-                append((cpu + mem) // 2)
-            elif cap_cpu or cap_mem:
-                append(cpu + mem)
-            else:
-                append(0)
-        return out, None
+        key = self._memo_prefix + ",".join(map(str, pod_reqs))
+        return memoized_scores(nodes, key, lambda ni: self.score(state, pod, ni)[0]), None
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from kubelite.api.core_v1 import Pod, Taint
@@ -23,6 +24,7 @@ UNKNOWN_CONDITION = "node(s) had unknown conditions"
 UNSCHEDULABLE_TAINT = Taint(key="node.kubernetes.io/unschedulable", effect="NoSchedule")
 _REJECT = Status.unresolvable(REASON, plugin=NAME)
 _NO_NODE = Status.unresolvable(UNKNOWN_CONDITION, plugin=NAME)
+_UNSCHEDULABLE = attrgetter("unschedulable")
 
 
 class NodeUnschedulable:
@@ -40,9 +42,10 @@ class NodeUnschedulable:
 
     def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
         out: list[Status | None] = [None] * len(nodes)
+        if not any(map(_UNSCHEDULABLE, nodes)):  # the common case, without a Python-level loop
+            return out
         for i, ni in enumerate(nodes):
-            node = ni.node
-            if node is None or node.spec.unschedulable:
+            if ni.unschedulable:
                 out[i] = self.filter(state, pod, ni)
         return out
 

@@ -3,6 +3,7 @@ out; PreferNoSchedule taints it does not tolerate lower the node's score."""
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from kubelite.api.core_v1 import Pod, Taint
@@ -26,6 +27,8 @@ from kubelite.scheduler.plugins.helpers import (
 
 NAME = "TaintToleration"
 _PRE_SCORE_KEY = "PreScore" + NAME
+_TAINTED = attrgetter("tainted")
+_PREFER_NO_SCHEDULE = attrgetter("prefer_no_schedule")
 
 
 def _hard(taint: Taint) -> bool:
@@ -46,9 +49,10 @@ class TaintToleration:
 
     def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
         out: list[Status | None] = [None] * len(nodes)
+        if not any(map(_TAINTED, nodes)):  # the common case, without a Python-level loop
+            return out
         for i, ni in enumerate(nodes):
-            node = ni.node
-            if node is not None and node.spec.taints:
+            if ni.tainted:
                 out[i] = self.filter(state, pod, ni)
         return out
 
@@ -73,9 +77,10 @@ class TaintToleration:
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
     ) -> tuple[list[int], Status | None]:
         out = [0] * len(nodes)
+        if not any(map(_PREFER_NO_SCHEDULE, nodes)):  # only PreferNoSchedule taints count
+            return out, None
         for i, ni in enumerate(nodes):
-            node = ni.node
-            if node is not None and node.spec.taints:
+            if ni.prefer_no_schedule:
                 out[i] = self.score(state, pod, ni)[0]
         return out, None
 

@@ -1,0 +1,219 @@
+"""The scheduler's fast paths decide as the plain ones do.
+
+Filter and Score plugins answer batches through ``filter_nodes`` and
+``score_nodes``, which skip work using facts kept on the NodeInfo (free
+resources, taint and cordon flags, memoized scores). Here a random cluster
+is scheduled twice, once with the plugins as they are and once with their
+batch methods hidden (so the framework calls ``filter`` and ``score`` node
+by node), and every placement, failure message and batch answer must agree.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import msgspec
+import pytest
+
+from kubelite.api.core_v1 import Node, Pod
+from kubelite.client.clock import FakeClock
+from kubelite.scheduler.framework import CycleState, FitError, NodeInfo, PodInfo, Status
+from kubelite.scheduler.registry import in_tree_registry
+from kubelite.scheduler.scheduler import Scheduler
+
+ZONE = "topology.kubernetes.io/zone"
+IMAGES = ["registry.k8s.io/pause:3.10", "nginx:1.27", "redis:7"]
+
+
+class PerNode:
+    """A plugin without its batch methods: the framework then calls filter/score per node."""
+
+    def __init__(self, plugin: Any) -> None:
+        self._plugin = plugin
+        self.name = plugin.name
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr in ("filter_nodes", "score_nodes"):
+            raise AttributeError(attr)
+        return getattr(self._plugin, attr)
+
+
+def per_node_registry() -> dict[str, Any]:
+    return {
+        name: (lambda args, handle, factory=factory: PerNode(factory(args, handle)))
+        for name, factory in in_tree_registry().items()
+    }
+
+
+def random_node(rng: random.Random, i: int) -> Node:
+    taints = []
+    if rng.random() < 0.15:
+        taints.append({"key": "dedicated", "value": rng.choice(["gpu", "db"]), "effect": "NoSchedule"})
+    if rng.random() < 0.2:
+        taints.append({"key": "spot", "value": "true", "effect": "PreferNoSchedule"})
+    if rng.random() < 0.05:
+        taints.append({"key": "flaky", "value": "", "effect": "NoExecute"})
+    allocatable = {
+        "cpu": rng.choice(["0", "500m", "1", "2", "4"]),
+        "memory": rng.choice(["0", "512Mi", "1Gi", "4Gi"]),
+        "pods": str(rng.choice([0, 2, 5, 110])),
+    }
+    if rng.random() < 0.3:
+        allocatable["ephemeral-storage"] = rng.choice(["1Gi", "10Gi"])
+    if rng.random() < 0.1:
+        allocatable["example.com/gpu"] = str(rng.choice([1, 2]))
+    images = []
+    if rng.random() < 0.3:
+        images = [
+            {"names": [img], "sizeBytes": rng.choice([10, 300, 800]) << 20} for img in rng.sample(IMAGES, 2)
+        ]
+    return msgspec.convert(
+        {
+            "metadata": {"name": f"n{i}", "labels": {"kubernetes.io/hostname": f"n{i}", ZONE: f"z{i % 3}"}},
+            "spec": {"taints": taints, "unschedulable": rng.random() < 0.1},
+            "status": {"allocatable": allocatable, "images": images},
+        },
+        Node,
+    )
+
+
+def random_pod(rng: random.Random, i: int) -> Pod:
+    requests: dict[str, str] = {}
+    if rng.random() < 0.8:
+        requests["cpu"] = rng.choice(["50m", "100m", "300m", "1"])
+    if rng.random() < 0.7:
+        requests["memory"] = rng.choice(["64Mi", "256Mi", "1Gi"])
+    if rng.random() < 0.1:
+        requests["ephemeral-storage"] = "2Gi"
+    if rng.random() < 0.05:
+        requests["example.com/gpu"] = "1"
+    tolerations = []
+    if rng.random() < 0.3:
+        tolerations.append({"key": "dedicated", "operator": "Exists"})
+    if rng.random() < 0.3:
+        tolerations.append(
+            {"key": "spot", "operator": "Equal", "value": "true", "effect": "PreferNoSchedule"}
+        )
+    if rng.random() < 0.1:
+        tolerations.append({"key": "node.kubernetes.io/unschedulable", "operator": "Exists"})
+    return msgspec.convert(
+        {
+            "metadata": {"name": f"p{i}", "namespace": "ns", "uid": f"uid-{i}"},
+            "spec": {
+                "containers": [
+                    {"name": "c", "image": rng.choice(IMAGES), "resources": {"requests": requests}}
+                ],
+                "tolerations": tolerations,
+            },
+        },
+        Pod,
+    )
+
+
+def same(a: Status | None, b: Status | None) -> bool:
+    if a is None or b is None:
+        return (a is None or a.is_success()) and (b is None or b.is_success())
+    return a.code == b.code and a.reasons == b.reasons
+
+
+def check_batches(sched: Scheduler, pod: Pod, nodes: list[NodeInfo]) -> None:
+    """Each plugin's batch answers equal its per-node answers, over every node of the snapshot."""
+    fwk = sched.frameworks["default-scheduler"]
+    state = CycleState(PodInfo(pod))
+    fwk.run_pre_filter_plugins(state, pod, nodes)
+    for pl in fwk.filter_plugins:
+        if pl.name in state.skip_filter_plugins or not hasattr(pl, "filter_nodes"):
+            continue
+        batch = pl.filter_nodes(state, pod, nodes)
+        single = [pl.filter(state, pod, ni) for ni in nodes]
+        assert all(same(a, b) for a, b in zip(batch, single, strict=True)), pl.name
+    fwk.run_pre_score_plugins(state, pod, nodes)
+    for pl in fwk.score_plugins:
+        if pl.name in state.skip_score_plugins or not hasattr(pl, "score_nodes"):
+            continue
+        for _ in range(2):  # the second time from the memo
+            batch, st = pl.score_nodes(state, pod, nodes)
+            assert st is None
+            assert batch == [pl.score(state, pod, ni)[0] for ni in nodes], pl.name
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fast_paths_place_pods_as_the_per_node_paths(seed: int) -> None:
+    rng = random.Random(seed)
+    fast = Scheduler(None, clock=FakeClock(), leader_elect=False, rng=random.Random(seed))
+    slow = Scheduler(
+        None, clock=FakeClock(), registry=per_node_registry(), leader_elect=False, rng=random.Random(seed)
+    )
+    nodes = [random_node(rng, i) for i in range(100)]
+    for s in (fast, slow):
+        s.setup()
+        for n in nodes:
+            s.cache.add_node(n)
+    placed: list[Pod] = []
+    outcomes = {"placed": 0, "failed": 0}
+    for i in range(400):
+        pod = random_pod(rng, i)
+        hosts = []
+        for s in (fast, slow):
+            s.cache.update_snapshot(s.snapshot)
+            fwk = s.frameworks["default-scheduler"]
+            state = CycleState(PodInfo(pod))
+            try:
+                hosts.append(s.schedule_pod(fwk, state, pod))
+            except FitError as e:
+                hosts.append(f"FitError: {e}")
+        assert hosts[0] == hosts[1], f"pod {i}"
+        if i % 20 == 0:
+            check_batches(fast, pod, fast.snapshot.list())
+        if hosts[0].startswith("FitError"):
+            outcomes["failed"] += 1
+        else:
+            outcomes["placed"] += 1
+            bound = msgspec.structs.replace(pod, spec=msgspec.structs.replace(pod.spec, nodeName=hosts[0]))
+            for s in (fast, slow):
+                s.cache.assume_pod(bound)
+            placed.append(bound)
+        # Churn, so that memoized scores and kept facts must follow changes.
+        r = rng.random()
+        if r < 0.08 and placed:
+            gone = placed.pop(rng.randrange(len(placed)))
+            for s in (fast, slow):
+                s.cache.remove_pod(gone)
+        elif r < 0.16:
+            j = rng.randrange(len(nodes))
+            old, nodes[j] = nodes[j], random_node(rng, j)
+            for s in (fast, slow):
+                s.cache.update_node(old, nodes[j])
+    # The cluster is neither empty nor trivially full: both outcomes happen often.
+    assert outcomes["placed"] > 50 and outcomes["failed"] > 20, outcomes
+
+
+def test_memoized_scores_follow_changes_of_the_node_info() -> None:
+    from kubelite.scheduler.plugins.balancedallocation import BalancedAllocation
+    from kubelite.scheduler.plugins.noderesources import NodeResourcesFit
+
+    rng = random.Random(7)
+    ni = NodeInfo(random_node(rng, 0))
+    while not (ni.allocatable.milli_cpu and ni.allocatable.memory):
+        ni = NodeInfo(random_node(rng, 0))
+    pod = msgspec.convert(
+        {
+            "metadata": {"name": "p", "namespace": "ns", "uid": "p"},
+            "spec": {
+                "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]
+            },
+        },
+        Pod,
+    )
+    plugins = [NodeResourcesFit({}), BalancedAllocation({})]
+    state = CycleState(PodInfo(pod))
+    for pl in plugins:
+        pl.pre_score(state, pod, [ni])
+    for i in range(3):
+        for pl in plugins:
+            assert pl.score_nodes(state, pod, [ni])[0] == [pl.score(state, pod, ni)[0]]
+        ni.add_pod(PodInfo(random_pod(rng, i)))
+    ni.set_node(random_node(rng, 0))
+    for pl in plugins:
+        assert pl.score_nodes(state, pod, [ni])[0] == [pl.score(state, pod, ni)[0]]
