@@ -34,6 +34,25 @@ def normalized_image_name(name: str) -> str:
     return name + ":latest"
 
 
+def same_for_scheduling(old: Pod, new: Pod) -> bool:
+    """Whether ``new`` is ``old`` as far as PodInfo, NodeInfo and the plugins' cached counts go.
+
+    Those read the spec, the labels, the namespace and whether the pod is
+    being deleted; other fields (status, annotations, resourceVersion) are
+    read only from the live object, which the caller swaps in.
+    """
+    if old is new:
+        return True
+    a, b = old.metadata, new.metadata
+    return (
+        a.uid == b.uid
+        and a.namespace == b.namespace
+        and a.deletionTimestamp == b.deletionTimestamp
+        and a.labels == b.labels
+        and old.spec == new.spec
+    )
+
+
 @dataclass
 class _PodState:
     pod_info: PodInfo
@@ -211,6 +230,12 @@ class Cache:
 
     def _update_in_place(self, state: _PodState, pod: Pod) -> None:
         """Replace the pod's data on its node (its requests may differ)."""
+        pi = state.pod_info
+        if state.node_name == pod.spec.nodeName and same_for_scheduling(pi.pod, pod):
+            # The common updates (the informer confirming an assumed pod, status changes) leave
+            # everything the PodInfo and the node's sums derive from as it was: keep them.
+            pi.pod = pod
+            return
         self._remove_pod_from_node(state.pod_info, state.node_name)
         pi = PodInfo(pod)
         state.pod_info = pi

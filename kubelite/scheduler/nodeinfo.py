@@ -314,6 +314,23 @@ class PodInfo:
                     for w in paa.preferredDuringSchedulingIgnoredDuringExecution
                 ]
 
+    def with_pod(self, pod: Pod) -> PodInfo:
+        """A copy for ``pod``, a variant of this one's pod that changes nothing derived here
+        (e.g. the pod with ``spec.nodeName`` set, as the scheduler assumes it)."""
+        new = PodInfo.__new__(PodInfo)
+        new.pod = pod
+        new.key = self.key
+        new.uid = self.uid
+        new.requests = self.requests
+        new.non_zero_cpu = self.non_zero_cpu
+        new.non_zero_memory = self.non_zero_memory
+        new.host_ports = self.host_ports
+        new.required_affinity_terms = self.required_affinity_terms
+        new.required_anti_affinity_terms = self.required_anti_affinity_terms
+        new.preferred_affinity_terms = self.preferred_affinity_terms
+        new.preferred_anti_affinity_terms = self.preferred_anti_affinity_terms
+        return new
+
     @property
     def has_affinity(self) -> bool:
         """Whether the pod has any pod affinity or anti-affinity (required or preferred)."""

@@ -21,7 +21,6 @@ With leader election on, the scheduler only works while it holds the
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import random
 import socket
@@ -50,7 +49,15 @@ from kubelite.scheduler.framework import (
     PluginFactory,
     Status,
 )
-from kubelite.scheduler.nodeinfo import PodInfo, QueuedPodInfo, Snapshot
+from kubelite.scheduler.nodeinfo import (
+    CPU,
+    EPHEMERAL_STORAGE,
+    MEMORY,
+    PodInfo,
+    QueuedPodInfo,
+    Snapshot,
+    pod_requests,
+)
 from kubelite.scheduler.queue import QueueClosed, SchedulingQueue
 from kubelite.scheduler.registry import new_registry
 
@@ -106,12 +113,8 @@ def pod_update_action(old: Pod, new: Pod) -> ActionType:
     if old.metadata.labels != new.metadata.labels:
         action |= ActionType.UPDATE_POD_LABEL
     if old.spec != new.spec:
-        old_r, new_r = PodInfo(old).requests, PodInfo(new).requests
-        if (
-            new_r.milli_cpu < old_r.milli_cpu
-            or new_r.memory < old_r.memory
-            or new_r.ephemeral_storage < old_r.ephemeral_storage
-        ):
+        old_r, new_r = pod_requests(old), pod_requests(new)
+        if any(new_r.get(name, 0) < old_r.get(name, 0) for name in (CPU, MEMORY, EPHEMERAL_STORAGE)):
             action |= ActionType.UPDATE_POD_SCALE_DOWN
         else:
             action |= ActionType.UPDATE_OTHER
@@ -391,8 +394,7 @@ class Scheduler:
             return
         # Assume: the cache counts the pod on ``host`` from now on.
         assumed = msgspec.structs.replace(pod, spec=msgspec.structs.replace(pod.spec, nodeName=host))
-        pod_info = copy.copy(qpi.pod_info)
-        pod_info.pod = assumed
+        pod_info = qpi.pod_info.with_pod(assumed)
         self.cache.assume_pod(assumed, pod_info)
         rst = fwk.run_reserve_plugins_reserve(state, assumed, host)
         if rst is not None and not rst.is_success():

@@ -345,7 +345,7 @@ class InterPodAffinity:
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
         if not nodes:
             return Status(Code.SKIP)
-        pi = PodInfo(pod)
+        pi = state.pod_info if state.pod_info is not None and state.pod_info.pod is pod else PodInfo(pod)
         has_constraints = bool(pi.preferred_affinity_terms or pi.preferred_anti_affinity_terms)
         if self.ignore_preferred_terms_of_existing_pods and not has_constraints:
             return Status(Code.SKIP)

@@ -106,3 +106,27 @@ def test_snapshot_affinity_lists() -> None:
     cache.update_snapshot(snap)
     assert [ni.name for ni in snap.have_pods_with_required_anti_affinity_list()] == ["n1"]
     assert snap.have_pods_with_affinity_list()[0] is snap.get("n1")
+
+
+def test_confirming_an_assumed_pod_keeps_its_pod_info() -> None:
+    cache = Cache(FakeClock())
+    cache.add_node(node("n1"))
+    p = pod("p", "n1")
+    cache.assume_pod(p)
+    pi = cache.nodes["n1"].pods[0]
+    generation = cache.nodes["n1"].generation
+    bound = msgspec.json.decode(msgspec.json.encode(p), type=Pod)  # as the informer decodes it
+    bound.status.phase = "Pending"
+    cache.add_pod(bound)
+    assert not cache.is_assumed(bound)
+    assert cache.nodes["n1"].pods == [pi] and pi.pod is bound
+    assert cache.nodes["n1"].generation == generation  # nothing the plugins count changed
+    labelled = msgspec.structs.replace(
+        bound, metadata=msgspec.structs.replace(bound.metadata, labels={"app": "x"})
+    )
+    cache.update_pod(bound, labelled)
+    assert cache.nodes["n1"].generation > generation
+    assert cache.nodes["n1"].pods[0].pod is labelled
+    bigger = pod("p", "n1", cpu="2")
+    cache.update_pod(labelled, bigger)
+    assert cache.nodes["n1"].requested.milli_cpu == 2000 and len(cache.nodes["n1"].pods) == 1
