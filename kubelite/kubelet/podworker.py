@@ -638,18 +638,23 @@ class PodWorker:
             try:
                 info = await self.s.images.ensure(c.image, policy)
             except Exception as pull_error:
-                if policy != "Always":
+                # Kubernetes fails a pull under Always even with a local copy; kubelite makes one
+                # exception, images imported into the node (the built-in busybox, `kubelite image
+                # import`), so that offline nodes and CI run them. Pulled images get no such pass.
+                imported = getattr(self.s.images, "imported_image", None)
+                if policy != "Always" or imported is None:
                     raise
-                # Offline with a local copy (e.g. the built-in busybox): run what the node has.
                 try:
-                    info = await self.s.images.ensure(c.image, "Never")
+                    info = await imported(c.image)
                 except Exception:
+                    info = None
+                if info is None:
                     raise pull_error from None
                 self._record_container(
                     c,
                     "Warning",
                     "Failed",
-                    f'Failed to pull image "{c.image}": {pull_error}; using the image present on the node',
+                    f'Failed to pull image "{c.image}": {pull_error}; using the image imported into the node',
                 )
                 present = True
         except Exception as e:

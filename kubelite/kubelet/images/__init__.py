@@ -208,6 +208,18 @@ class ImageService:
             await asyncio.to_thread(self.store.release, lease)
         return _info(record, self.store, ref)
 
+    async def imported_image(self, ref: str) -> ImageInfo | None:
+        """The image ``ref`` names if it is in the store because it was imported from an archive
+        (``kubelite image import``, the built-in images), else None: the only local copy a pod
+        with imagePullPolicy Always may run when its pull fails (offline nodes, CI)."""
+        parsed = _parse(ref)
+        record = await asyncio.to_thread(self.store.lookup, str(parsed))
+        if record is None or not record.imported:
+            return None
+        await self._unpack(record)
+        await asyncio.to_thread(self.store.touch, record.id)
+        return _info(record, self.store, parsed)
+
     async def _unpack(self, record: ImageRecord) -> None:
         if await asyncio.to_thread(self.store.is_unpacked, record):
             return
@@ -226,6 +238,7 @@ class ImageService:
             )
             out = []
             for record in records:
+                record.imported = True
                 await self._unpack(record)
                 record = await asyncio.to_thread(self.store.add, record)
                 out.append(_info(record, self.store, None))
@@ -320,7 +333,10 @@ async def ensure_builtin_images(image_service: ImageService, repo_root: str | os
         existing = await image_service.status(name)
         repo = parse_reference(name).repository
         if existing is not None and f"{repo}@{top}" in existing.repo_digests:
-            await image_service.ensure(name, "Never")  # unpacks what a GC or crash may have removed
+            info = await image_service.ensure(name, "Never")  # unpacks what a GC or crash removed
+            await asyncio.to_thread(
+                image_service.store.mark_imported, info.id
+            )  # stores made before 'imported'
             continue
         await image_service.import_archive(path, name=name)
         imported.append(name)

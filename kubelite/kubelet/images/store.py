@@ -82,6 +82,9 @@ class ImageRecord:
     created: str = ""
     added_at: float = 0.0
     last_used: float = 0.0
+    # Imported from an archive (``kubelite image import``, the built-in images), not only pulled:
+    # the node's offline copy, which a failed pull under imagePullPolicy Always may fall back on.
+    imported: bool = False
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ImageRecord:
@@ -294,6 +297,7 @@ class ImageStore:
                 record.names = _union(old.names, record.names)
                 record.repo_digests = _union(old.repo_digests, record.repo_digests)
                 record.added_at = old.added_at or now
+                record.imported = old.imported or record.imported
             else:
                 record.added_at = record.added_at or now
             record.last_used = max(record.last_used, now)
@@ -302,6 +306,11 @@ class ImageStore:
                     other["names"] = [n for n in other["names"] if n not in record.names]
             images[record.id] = record.to_dict()
         return record
+
+    def mark_imported(self, image_id: str) -> None:
+        with self.locked_index() as index:
+            if image_id in index["images"]:
+                index["images"][image_id]["imported"] = True
 
     def touch(self, image_id: str) -> None:
         with self.locked_index() as index:

@@ -209,3 +209,21 @@ def test_store_survives_reopen_and_sweeps_debris(tmp_path: Path) -> None:
     reopened.release("l1")
     reopened.sweep()
     assert not reopened.has_blob(digest)
+
+
+async def test_only_imported_images_are_a_fallback_for_failed_pulls(
+    service: ImageService, tmp_path: Path
+) -> None:
+    img = _image("imp")
+    archive = tmp_path / "imp.tar"
+    write_oci_archive(archive, img, name="docker.io/library/imp:latest")
+    [info] = await service.import_archive(archive)
+    got = await service.imported_image("imp")
+    assert got is not None and got.id == info.id
+    assert await service.imported_image("absent:1") is None
+    # an image in the store that was not imported (pulled) is no fallback
+    record = service.store.lookup("docker.io/library/imp:latest")
+    assert record is not None
+    with service.store.locked_index() as index:
+        index["images"][record.id]["imported"] = False
+    assert await service.imported_image("imp") is None
