@@ -1,0 +1,242 @@
+"""Pod startup latency on one node under runc, against ``runc run`` of the same kind of bundle.
+
+Starts a fresh ``kubelite up`` (as ``tests/e2e/run_acceptance.py`` does), waits for
+its node, prints the idle RSS of the ``kubelite up`` process (no pods), then
+creates ``--pods`` busybox pods (``sleep 3600``) with one ``kubectl create``
+and watches them (``kubectl get pods -w``): a pod's startup is the time from
+just before the create to the watch event showing it ``Running``, so the
+figure covers API, scheduler, node agent, sandbox + CNI and runc for a burst
+of pods on one node. p50 and p99 over the pods.
+
+Reference: ``runc run --detach`` of a busybox bundle (``runc spec``, rootfs a
+plain directory with static busybox, ``sleep 1000``), median of ``--runs``
+runs, in the same run of this script.
+
+Ends with ``RESULT name=pod_startup_p99 value=<s> unit=s reference=<runc s>
+ratio=<value/reference>``. Needs root, runc, busybox-static, CNI plugins,
+kubectl and ``make busybox-image``; prints why and exits 0 otherwise. Leaves
+nothing behind (``kubelite reset --node-network`` after the server stops).
+
+    .venv/bin/python bench/pod_startup.py [--pods 30] [--runs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+from serverproc import KubeliteServer, kubelite_command  # noqa: E402
+
+from kubelite.kubelet.runtime.runc import find_static_busybox, runc_available  # noqa: E402
+
+
+def missing() -> str | None:
+    why = runc_available()
+    if why is not None:
+        return why
+    if shutil.which("kubectl") is None:
+        return "kubectl not on PATH"
+    if not (REPO / ".build" / "busybox-oci.tar").is_file():
+        return "no .build/busybox-oci.tar (make busybox-image)"
+    if not os.path.exists("/usr/lib/cni/bridge"):
+        return "no CNI plugins (apt-get install containernetworking-plugins)"
+    return None
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def runc_reference(runs: int) -> float:
+    """Median seconds of ``runc run --detach`` of a busybox ``sleep 1000`` bundle."""
+    base = tempfile.mkdtemp(prefix="kubelite-bench-podref-")
+    try:
+        bundle = Path(base) / "bundle"
+        rootfs = bundle / "rootfs"
+        for d in ("bin", "proc", "dev", "sys", "etc", "tmp"):
+            (rootfs / d).mkdir(parents=True)
+        busybox = find_static_busybox()
+        assert busybox is not None
+        shutil.copy2(busybox, rootfs / "bin" / "busybox")
+        for name in ("sh", "sleep"):
+            os.symlink("busybox", rootfs / "bin" / name)
+        subprocess.run(["runc", "spec", "--bundle", str(bundle)], check=True)
+        spec = json.loads((bundle / "config.json").read_text())
+        spec["process"]["terminal"] = False
+        spec["process"]["args"] = ["sleep", "1000"]
+        (bundle / "config.json").write_text(json.dumps(spec))
+        root = Path(base) / "runc-root"
+        times = []
+        for i in range(runs + 1):  # one warm-up
+            rid = f"kubelite-bench-ref-{os.getpid()}-{i}"
+            t0 = time.perf_counter()
+            subprocess.run(
+                ["runc", "--root", str(root), "run", "--detach", "--bundle", str(bundle), rid],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
+            elapsed = time.perf_counter() - t0
+            subprocess.run(["runc", "--root", str(root), "delete", "--force", rid], check=True)
+            if i:
+                times.append(elapsed)
+        return statistics.median(times)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def pods_manifest(count: int) -> str:
+    items = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"start-{i:03d}", "labels": {"bench": "pod-startup"}},
+            "spec": {
+                "terminationGracePeriodSeconds": 0,
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "busybox",
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["sleep", "3600"],
+                    }
+                ],
+            },
+        }
+        for i in range(count)
+    ]
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def bench(count: int, runs: int) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="kubelite-bench-pods-"))
+    server = KubeliteServer(tmp / "data", command="up", log_path=tmp / "server.log")
+    try:
+        server.start()
+        home = tmp / "home"
+        home.mkdir()
+        env = server.env(home=home)
+
+        def kubectl(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["kubectl", *args], env=env, input=input, capture_output=True, text=True)
+
+        deadline = time.monotonic() + 60
+        while kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=5s").returncode != 0:
+            if time.monotonic() > deadline:
+                print("pod_startup: the node did not become Ready", file=sys.stderr)
+                return 1
+        ns = "bench"
+        kubectl("create", "namespace", ns)
+        deadline = time.monotonic() + 30
+        while "default" not in kubectl("-n", ns, "get", "serviceaccounts", "-o", "name").stdout:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        time.sleep(3)  # let the startup settle before sampling idle RSS
+        assert server.process is not None
+        idle = rss_kib(server.process.pid)
+        print(f"idle RSS of kubelite up (no pods): {idle / 1024:.1f} MiB")
+
+        running: dict[str, float] = {}
+        done = threading.Event()
+        watch = subprocess.Popen(
+            [
+                "kubectl",
+                "-n",
+                ns,
+                "get",
+                "pods",
+                "-w",
+                "-o",
+                "jsonpath={.metadata.name} {.status.phase}{'\\n'}",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+        def read() -> None:
+            assert watch.stdout is not None
+            for line in watch.stdout:
+                name, _, phase = line.strip().partition(" ")
+                if phase == "Running" and name not in running:
+                    running[name] = time.perf_counter()
+                    if len(running) >= count:
+                        done.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        time.sleep(1.0)  # the watch is established
+        t0 = time.perf_counter()
+        # --validate=false: kubectl's client-side validation of a List fails against kubelite (issue noted)
+        created = kubectl("-n", ns, "create", "--validate=false", "-f", "-", input=pods_manifest(count))
+        if created.returncode != 0:
+            print(f"pod_startup: kubectl create failed: {created.stderr}", file=sys.stderr)
+            return 1
+        finished = done.wait(300)
+        watch.terminate()
+        watch.wait(10)
+        if not finished:
+            print(f"pod_startup: only {len(running)} of {count} pods Running after 300 s", file=sys.stderr)
+            return 1
+        latencies = [t - t0 for t in running.values()]
+        kubectl("-n", ns, "delete", "pods", "--all", "--wait=true", "--timeout=120s")
+    finally:
+        server.stop()
+        subprocess.run(
+            [*kubelite_command(), "reset", "--data-dir", str(tmp / "data"), "--node-network"],
+            capture_output=True,
+        )
+        shutil.rmtree(tmp, ignore_errors=True)
+    reference = runc_reference(runs)
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    print(
+        f"{count} pods, creation to Running (watch): p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(latencies):.2f} s"
+    )
+    print(f"runc run --detach (same busybox bundle): median {reference * 1000:.1f} ms over {runs} runs")
+    print(
+        f"RESULT name=pod_startup_p99 value={p99:.3f} unit=s reference={reference:.4f} ratio={p99 / reference:.1f}"
+    )
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pods", type=int, default=30, help="pods to start (default 30)")
+    parser.add_argument("--runs", type=int, default=10, help="runc run reference runs (default 10)")
+    args = parser.parse_args()
+    why = missing()
+    if why is not None:
+        print(f"pod_startup: skipped: {why}")
+        sys.exit(0)
+    sys.exit(bench(args.pods, args.runs))
+
+
+if __name__ == "__main__":
+    main()
