@@ -291,28 +291,17 @@ class Cache:
                 break
             changed.append(ni)
         structural = self._structure_changed
-        affinity_changed = False
-        by_name, positions, infos = snapshot.by_name, snapshot.positions, snapshot.infos
-        for ni in changed:
+        by_name = snapshot.by_name
+        for ni in reversed(changed):  # oldest first, as the snapshot's change log wants
             if ni.node is None:
                 structural = True
                 continue
             clone = ni.clone()
-            old = by_name.get(ni.name)
-            if old is None:
-                structural = True
+            if structural:
+                by_name[ni.name] = clone  # indexed below
+            elif not snapshot.replace(clone):
+                structural = True  # a new node
                 by_name[ni.name] = clone
-                continue
-            if bool(old.pods_with_affinity) != bool(clone.pods_with_affinity) or bool(
-                old.pods_with_required_anti_affinity
-            ) != bool(clone.pods_with_required_anti_affinity):
-                affinity_changed = True
-            elif clone.pods_with_affinity:
-                affinity_changed = True  # the lists hold the old objects
-            by_name[ni.name] = clone
-            pos = positions.get(ni.name)
-            if pos is not None:
-                infos[pos] = clone
         snapshot.generation = self._generation
         if structural:
             snapshot.infos = [
@@ -322,11 +311,6 @@ class Cache:
             ]
             snapshot.rebuild_indexes()
             self._structure_changed = False
-        elif affinity_changed:
-            snapshot.have_pods_with_affinity = [ni for ni in snapshot.infos if ni.pods_with_affinity]
-            snapshot.have_pods_with_required_anti_affinity = [
-                ni for ni in snapshot.infos if ni.pods_with_required_anti_affinity
-            ]
 
     def node_count(self) -> int:
         return sum(1 for ni in self.nodes.values() if ni.node is not None)

@@ -540,23 +540,35 @@ class NodeInfo:
 
 
 class Snapshot:
-    """The NodeInfos of one scheduling cycle, as a list (scheduling order) and by name."""
+    """The NodeInfos of one scheduling cycle, as a list (scheduling order) and by name.
+
+    The cache brings a snapshot up to date in place: ``replace`` swaps in a
+    changed NodeInfo of a node it already has, keeping the lists of nodes
+    with (anti-)affinity pods current, and remembers the change, so that
+    ``changed_since(generation)`` can tell the plugins that keep counts
+    across cycles which NodeInfos to look at again. Nodes coming or going
+    need ``rebuild_indexes``, after which changes before it are unknown.
+    """
 
     __slots__ = (
+        "_affinity",
+        "_affinity_list",
+        "_anti_affinity",
+        "_anti_affinity_list",
+        "_changes",
+        "_changes_floor",
         "by_name",
         "generation",
-        "have_pods_with_affinity",
-        "have_pods_with_required_anti_affinity",
         "infos",
         "positions",
     )
+
+    CHANGE_LOG_LIMIT = 4096
 
     def __init__(self, infos: list[NodeInfo] | None = None) -> None:
         self.infos: list[NodeInfo] = infos or []
         self.by_name: dict[str, NodeInfo] = {}
         self.positions: dict[str, int] = {}
-        self.have_pods_with_affinity: list[NodeInfo] = []
-        self.have_pods_with_required_anti_affinity: list[NodeInfo] = []
         self.generation = 0
         self.rebuild_indexes()
 
@@ -571,12 +583,62 @@ class Snapshot:
         return cls(list(infos.values()))
 
     def rebuild_indexes(self) -> None:
+        """Index ``infos`` afresh (after nodes came or went); forgets the changes before."""
         self.by_name = {ni.name: ni for ni in self.infos}
         self.positions = {ni.name: i for i, ni in enumerate(self.infos)}
-        self.have_pods_with_affinity = [ni for ni in self.infos if ni.pods_with_affinity]
-        self.have_pods_with_required_anti_affinity = [
-            ni for ni in self.infos if ni.pods_with_required_anti_affinity
-        ]
+        self._affinity: dict[str, NodeInfo] = {ni.name: ni for ni in self.infos if ni.pods_with_affinity}
+        self._anti_affinity: dict[str, NodeInfo] = {
+            ni.name: ni for ni in self.infos if ni.pods_with_required_anti_affinity
+        }
+        self._affinity_list: builtins.list[NodeInfo] | None = None
+        self._anti_affinity_list: builtins.list[NodeInfo] | None = None
+        self._changes: builtins.list[tuple[int, NodeInfo]] = []
+        self._changes_floor = self.generation
+
+    def replace(self, ni: NodeInfo) -> bool:
+        """Put ``ni`` in place of the NodeInfo of the same name; False when there is none (a new node).
+
+        Call in increasing order of generation, then set ``generation``.
+        """
+        name = ni.name
+        pos = self.positions.get(name)
+        if pos is None:
+            return False
+        self.infos[pos] = ni
+        self.by_name[name] = ni
+        # A listed node's entry is replaced (the lists hold the old NodeInfo): rebuilt on demand.
+        if ni.pods_with_affinity:
+            self._affinity[name] = ni
+            self._affinity_list = None
+        elif self._affinity.pop(name, None) is not None:
+            self._affinity_list = None
+        if ni.pods_with_required_anti_affinity:
+            self._anti_affinity[name] = ni
+            self._anti_affinity_list = None
+        elif self._anti_affinity.pop(name, None) is not None:
+            self._anti_affinity_list = None
+        changes = self._changes
+        changes.append((ni.generation, ni))
+        if len(changes) > self.CHANGE_LOG_LIMIT:
+            cut = len(changes) // 2
+            self._changes_floor = changes[cut - 1][0]
+            del changes[:cut]
+        return True
+
+    def changed_since(self, generation: int) -> builtins.list[NodeInfo] | None:
+        """This snapshot's NodeInfos changed after ``generation`` (newest first); None when
+        unknown: nodes came or went since, or the change log does not reach back so far."""
+        if generation < self._changes_floor or generation > self.generation:
+            return None
+        out: builtins.list[NodeInfo] = []
+        seen: set[str] = set()
+        for gen, ni in reversed(self._changes):
+            if gen <= generation:
+                break
+            if ni.name not in seen:
+                seen.add(ni.name)
+                out.append(ni)
+        return out
 
     def list(self) -> builtins.list[NodeInfo]:
         return self.infos
@@ -589,10 +651,16 @@ class Snapshot:
         return len(self.infos)
 
     def have_pods_with_affinity_list(self) -> builtins.list[NodeInfo]:
-        return self.have_pods_with_affinity
+        """The nodes with pods that have (anti-)affinity terms (in no particular order)."""
+        if self._affinity_list is None:
+            self._affinity_list = builtins.list(self._affinity.values())
+        return self._affinity_list
 
     def have_pods_with_required_anti_affinity_list(self) -> builtins.list[NodeInfo]:
-        return self.have_pods_with_required_anti_affinity
+        """The nodes with pods that have required anti-affinity terms (in no particular order)."""
+        if self._anti_affinity_list is None:
+            self._anti_affinity_list = builtins.list(self._anti_affinity.values())
+        return self._anti_affinity_list
 
     def __len__(self) -> int:
         return len(self.infos)

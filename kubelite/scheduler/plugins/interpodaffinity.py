@@ -239,8 +239,9 @@ class InterPodAffinity:
             _labels_key(ns_labels),
         )
         generation = getattr(snapshot, "generation", 0)
+        changes = getattr(snapshot, "changed_since", None)
         counts = self._caches.get(signature, count_existing).refresh(
-            snapshot.have_pods_with_required_anti_affinity_list(), generation
+            snapshot.have_pods_with_required_anti_affinity_list(), generation, changes
         )
         s.existing_anti_affinity_counts = dict(counts)
         s.existing_anti_keys = {key for key, _ in counts}
@@ -265,7 +266,7 @@ class InterPodAffinity:
 
             aff_signature = ("affinity", tuple(t.signature for t in affinity_terms))
             s.affinity_counts = dict(
-                self._caches.get(aff_signature, count_affinity).refresh(all_nodes, generation)
+                self._caches.get(aff_signature, count_affinity).refresh(all_nodes, generation, changes)
             )
         if anti_terms:
 
@@ -284,7 +285,7 @@ class InterPodAffinity:
 
             anti_signature = ("anti", tuple(t.signature for t in anti_terms))
             s.anti_affinity_counts = dict(
-                self._caches.get(anti_signature, count_anti).refresh(all_nodes, generation)
+                self._caches.get(anti_signature, count_anti).refresh(all_nodes, generation, changes)
             )
         if not affinity_terms and not anti_terms and not counts:
             return None, Status(Code.SKIP)

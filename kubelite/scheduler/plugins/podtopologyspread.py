@@ -269,18 +269,33 @@ class DomainCountCache:
                 members.pop(domain, None)
                 totals.pop(domain, None)
 
-    def refresh(self, infos: list[NodeInfo], generation: int = 0) -> dict[Any, int]:
+    def refresh(
+        self,
+        infos: list[NodeInfo],
+        generation: int = 0,
+        changes: Callable[[int], list[NodeInfo] | None] | None = None,
+    ) -> dict[Any, int]:
         """The totals over ``infos``, a snapshot's NodeInfos (or a sublist) at snapshot ``generation``.
 
         With the generation, only NodeInfos newer than the last refresh are
-        looked at (a change bumps a NodeInfo past every older snapshot).
+        looked at (a change bumps a NodeInfo past every older snapshot):
+        those ``changes`` (the snapshot's ``changed_since``) names, else those
+        found by a scan of ``infos``. A sublist must be one that a node
+        joins or leaves only by changing, and ``count_node`` must count
+        nothing for a node not on it.
         """
         nodes = self.nodes
         count_node = self.count_node
         seen = self.seen_generation
-        if generation and seen and generation >= seen and len(nodes) >= len(infos):
-            changed = [ni for ni in infos if ni.generation > seen]
-        else:
+        changed: list[NodeInfo] | None = None
+        logged = False
+        if generation and seen and generation >= seen:
+            if changes is not None:
+                changed = changes(seen)
+                logged = changed is not None
+            if changed is None and len(nodes) >= len(infos):
+                changed = [ni for ni in infos if ni.generation > seen]
+        if changed is None:
             changed = infos
         for ni in changed:
             gen = ni.generation
@@ -292,7 +307,7 @@ class DomainCountCache:
                 self._apply(entry[1], -1)
             self._apply(new, 1)
             nodes[ni.name] = (gen, new)
-        if len(nodes) > len(infos):
+        if not logged and len(nodes) > len(infos):
             listed = {ni.name for ni in infos}
             for name in [n for n in nodes if n not in listed]:
                 self._apply(nodes.pop(name)[1], -1)
@@ -348,6 +363,19 @@ class PodTopologySpread:
                 ("apps", "v1", "StatefulSet"),
             ):
                 self._selecting.append((kind, factory.informer_for(lookup(group, version, kind))))
+
+    def _changes(
+        self, nodes: list[NodeInfo], generation: int
+    ) -> Callable[[int], list[NodeInfo] | None] | None:
+        """The snapshot's change log, when ``nodes`` are all of the snapshot at ``generation``."""
+        snapshot = self.handle.snapshot_shared_lister() if self.handle is not None else None
+        if (
+            generation
+            and getattr(snapshot, "generation", None) == generation
+            and getattr(snapshot, "infos", None) is nodes
+        ):
+            return getattr(snapshot, "changed_since", None)
+        return None
 
     # ------------------------------------------------------------ constraints
 
@@ -451,7 +479,9 @@ class PodTopologySpread:
             return {labels[key]: count_matching(ni.pods, selector, ns) if ni.pods else 0}
 
         signature = (ns, c.selector_key, key, keys, c.eligibility_signature(pod))
-        return self._caches.get(signature, count_node).refresh(nodes, generation)
+        return self._caches.get(signature, count_node).refresh(
+            nodes, generation, self._changes(nodes, generation)
+        )
 
     def _score_counts(
         self, pod: Pod, c: Constraint, keys: tuple[str, ...], nodes: list[NodeInfo], generation: int = 0
@@ -475,7 +505,9 @@ class PodTopologySpread:
             return {labels.get(key, ""): count_matching(ni.pods, selector, ns) if ni.pods else 0}
 
         signature = ("score", ns, c.selector_key, key, keys, c.eligibility_signature(pod))
-        return self._caches.get(signature, count_node).refresh(nodes, generation)
+        return self._caches.get(signature, count_node).refresh(
+            nodes, generation, self._changes(nodes, generation)
+        )
 
     def pre_filter(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import msgspec
 
 from kubelite.api.core_v1 import Affinity, Node, Pod
@@ -130,3 +132,61 @@ def test_confirming_an_assumed_pod_keeps_its_pod_info() -> None:
     bigger = pod("p", "n1", cpu="2")
     cache.update_pod(labelled, bigger)
     assert cache.nodes["n1"].requested.milli_cpu == 2000 and len(cache.nodes["n1"].pods) == 1
+
+
+def test_snapshot_kept_in_place_matches_a_fresh_one() -> None:
+    """Affinity lists and the change log of an incrementally updated snapshot, under random churn."""
+    rng = random.Random(5)
+    cache = Cache(FakeClock())
+    snap = Snapshot()
+    names = [f"n{i}" for i in range(12)]
+    live: dict[str, Pod] = {}
+    for name in names[:8]:
+        cache.add_node(node(name))
+    cache.update_snapshot(snap)
+    anti = msgspec.convert(
+        {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "x"}}, "topologyKey": "kubernetes.io/hostname"}
+                ]
+            }
+        },
+        Affinity,
+    )
+    for step in range(400):
+        before = snap.generation
+        structural = False
+        for _ in range(rng.randint(1, 3)):
+            r = rng.random()
+            if r < 0.5:
+                p = pod(f"p{step}-{r}", rng.choice(names[:8]), cpu="10m")
+                if rng.random() < 0.5:
+                    p.spec.affinity = anti
+                cache.add_pod(p)
+                live[p.metadata.name] = p
+            elif r < 0.85 and live:
+                cache.remove_pod(live.pop(rng.choice(sorted(live))))
+            elif r < 0.95:
+                cache.add_node(node(rng.choice(names[8:])))
+                structural = True
+            else:
+                name = rng.choice(names[8:])
+                cache.remove_node(node(name))
+                structural = True
+        cache.update_snapshot(snap)
+        fresh = Snapshot(list(snap.infos))
+        assert [ni.name for ni in snap.infos] == [ni.name for ni in fresh.infos]
+        assert {ni.name: ni for ni in snap.have_pods_with_affinity_list()} == {
+            ni.name: ni for ni in fresh.have_pods_with_affinity_list()
+        }
+        assert {ni.name: ni for ni in snap.have_pods_with_required_anti_affinity_list()} == {
+            ni.name: ni for ni in fresh.have_pods_with_required_anti_affinity_list()
+        }
+        changed = snap.changed_since(before)
+        if changed is not None:
+            assert {ni.name: ni for ni in changed} == {
+                ni.name: ni for ni in snap.infos if ni.generation > before
+            }
+        else:
+            assert structural
