@@ -14,6 +14,8 @@ snapshot costs what changed since the last one, not the cluster size.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -74,6 +76,10 @@ class Cache:
         self._structure_changed = True
         self.pod_states: dict[str, _PodState] = {}
         self.images: dict[str, tuple[ImageStateSummary, set[str]]] = {}
+        # (deadline, seq, key) of assumed pods whose binding finished, soonest first; stale
+        # entries (confirmed or forgotten pods) are dropped when they come up.
+        self._expiry: list[tuple[float, int, str]] = []
+        self._expiry_seq = itertools.count()
 
     # --------------------------------------------------------------- helpers
 
@@ -189,6 +195,7 @@ class Cache:
         if state is not None and state.assumed:
             state.binding_finished = True
             state.deadline = self.clock.monotonic() + self.ttl
+            heapq.heappush(self._expiry, (state.deadline, next(self._expiry_seq), self._key(pod)))
 
     def forget_pod(self, pod: Pod) -> None:
         """Undo ``assume_pod`` (the binding failed)."""
@@ -262,17 +269,17 @@ class Cache:
         """Forget assumed pods whose binding finished ``ttl`` seconds ago unconfirmed."""
         now = self.clock.monotonic()
         expired = []
-        for key, state in list(self.pod_states.items()):
-            if (
-                state.assumed
-                and state.binding_finished
-                and state.deadline is not None
-                and now > state.deadline
-            ):
-                log.warning("assumed pod %s expired", key)
-                self._remove_pod_from_node(state.pod_info, state.node_name)
-                del self.pod_states[key]
-                expired.append(state.pod_info.pod)
+        heap = self._expiry
+        while heap and heap[0][0] < now:
+            deadline, _, key = heapq.heappop(heap)
+            state = self.pod_states.get(key)
+            # Entries of pods confirmed, forgotten or assumed again since are stale: skip them.
+            if state is None or not state.assumed or state.deadline != deadline:
+                continue
+            log.warning("assumed pod %s expired", key)
+            self._remove_pod_from_node(state.pod_info, state.node_name)
+            del self.pod_states[key]
+            expired.append(state.pod_info.pod)
         return expired
 
     def get_pod(self, pod: Pod) -> Pod | None:

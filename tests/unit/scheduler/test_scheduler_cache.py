@@ -190,3 +190,24 @@ def test_snapshot_kept_in_place_matches_a_fresh_one() -> None:
             }
         else:
             assert structural
+
+
+def test_expiry_skips_pods_confirmed_or_assumed_again() -> None:
+    clock = FakeClock()
+    cache = Cache(clock, ttl=30)
+    cache.add_node(node("n1"))
+    confirmed, again = pod("confirmed", "n1"), pod("again", "n1")
+    for p in (confirmed, again):
+        cache.assume_pod(p)
+        cache.finish_binding(p)
+    cache.add_pod(confirmed)
+    cache.forget_pod(again)
+    clock.advance(20)
+    cache.assume_pod(again)
+    cache.finish_binding(again)  # a new deadline, 50s from the start
+    clock.advance(11)
+    assert cache.cleanup_expired_assumed_pods() == []
+    assert cache.is_assumed(again) and not cache.is_assumed(confirmed)
+    clock.advance(20)
+    assert [p.metadata.name for p in cache.cleanup_expired_assumed_pods()] == ["again"]
+    assert [pi.pod.metadata.name for pi in cache.nodes["n1"].pods] == ["confirmed"]
