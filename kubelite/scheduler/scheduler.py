@@ -494,7 +494,7 @@ class Scheduler:
                 candidates = chunk
                 for name, fn in filters:
                     results = fn(state, pod, candidates)
-                    if results.count(None) == len(results):
+                    if not any(results):  # all None (a Status is truthy; count(None) would call __eq__)
                         continue
                     kept = []
                     for ni, r in zip(candidates, results, strict=True):

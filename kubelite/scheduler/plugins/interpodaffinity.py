@@ -341,6 +341,36 @@ class InterPodAffinity:
                     return _EXISTING_ANTI_AFFINITY_NOT_MATCH
         return None
 
+    def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
+        """``filter`` for many nodes; the anti-affinity checks (the common case) inline."""
+        s: _PreFilterState | None = state.get(_PRE_FILTER_KEY)
+        if s is None or s.affinity_terms:
+            return [self.filter(state, pod, ni) for ni in nodes]
+        anti = s.anti_affinity_counts
+        anti_keys = [t.topology_key for t in s.anti_affinity_terms] if anti else []
+        existing = s.existing_anti_affinity_counts
+        existing_keys = list(s.existing_anti_keys) if existing else []
+        out: list[Status | None] = [None] * len(nodes)
+        if not anti_keys and not existing_keys:
+            return out
+        for i, ni in enumerate(nodes):
+            node = ni.node
+            if node is None:
+                continue
+            labels = node.metadata.labels
+            for key in anti_keys:
+                value = labels.get(key)
+                if value is not None and anti.get((key, value), 0) > 0:
+                    out[i] = _ANTI_AFFINITY_NOT_MATCH
+                    break
+            else:
+                for key in existing_keys:
+                    value = labels.get(key)
+                    if value is not None and existing.get((key, value), 0) > 0:
+                        out[i] = _EXISTING_ANTI_AFFINITY_NOT_MATCH
+                        break
+        return out
+
     # ----------------------------------------------------------------- score
 
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:

@@ -97,16 +97,17 @@ def random_pod(rng: random.Random, i: int) -> Pod:
         )
     if rng.random() < 0.1:
         tolerations.append({"key": "node.kubernetes.io/unschedulable", "operator": "Exists"})
+    spec: dict[str, Any] = {
+        "containers": [{"name": "c", "image": rng.choice(IMAGES), "resources": {"requests": requests}}],
+        "tolerations": tolerations,
+    }
+    labels = {"app": rng.choice(["web", "db"])}
+    if rng.random() < 0.2:  # keep away from pods of the same app, per node or per zone
+        key = rng.choice(["kubernetes.io/hostname", ZONE])
+        term = {"labelSelector": {"matchLabels": {"app": labels["app"]}}, "topologyKey": key}
+        spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
     return msgspec.convert(
-        {
-            "metadata": {"name": f"p{i}", "namespace": "ns", "uid": f"uid-{i}"},
-            "spec": {
-                "containers": [
-                    {"name": "c", "image": rng.choice(IMAGES), "resources": {"requests": requests}}
-                ],
-                "tolerations": tolerations,
-            },
-        },
+        {"metadata": {"name": f"p{i}", "namespace": "ns", "uid": f"uid-{i}", "labels": labels}, "spec": spec},
         Pod,
     )
 
