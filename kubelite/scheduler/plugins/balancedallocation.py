@@ -77,7 +77,35 @@ class BalancedAllocation:
             pi = state.pod_info or PodInfo(pod)
             reqs = [pi.requests.get(name) for name in self.resources]
         key = self._memo_prefix + ",".join(map(str, reqs))
-        return memoized_scores(nodes, key, lambda ni: self.score(state, pod, ni)[0]), None
+
+        def score(batch: list[NodeInfo]) -> list[int]:
+            if self.resources != [CPU, MEMORY]:
+                return [self.score(state, pod, ni)[0] for ni in batch]
+            return self._score_cpu_memory(state, pod, batch, reqs[0], reqs[1])
+
+        return memoized_scores(nodes, key, score), None
+
+    def _score_cpu_memory(
+        self, state: CycleState, pod: Pod, nodes: list[NodeInfo], pod_cpu: int, pod_mem: int
+    ) -> list[int]:
+        """``score`` over cpu and memory (the default), inline."""
+        out: list[int] = []
+        append = out.append
+        for ni in nodes:
+            alloc = ni.allocatable
+            cap_cpu, cap_mem = alloc.milli_cpu, alloc.memory
+            if not (cap_cpu and cap_mem):
+                append(self.score(state, pod, ni)[0])
+                continue
+            used = ni.requested
+            f_cpu = (used.milli_cpu + pod_cpu) / cap_cpu
+            f_mem = (used.memory + pod_mem) / cap_mem
+            if f_cpu > 1:
+                f_cpu = 1.0
+            if f_mem > 1:
+                f_mem = 1.0
+            append(int((1 - abs(f_cpu - f_mem) / 2) * 100))
+        return out
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [

@@ -79,8 +79,10 @@ def most_requested_score(requested: int, capacity: int) -> int:
     return requested * MAX_NODE_SCORE // capacity
 
 
-def memoized_scores(nodes: list[NodeInfo], key: str, score: Callable[[NodeInfo], int]) -> list[int]:
-    """``score(ni)`` for each node, remembered in the NodeInfo under ``key``.
+def memoized_scores(
+    nodes: list[NodeInfo], key: str, score: Callable[[list[NodeInfo]], list[int]]
+) -> list[int]:
+    """The nodes' scores, remembered in each NodeInfo under ``key``; ``score`` scores a batch.
 
     A NodeInfo empties its memo when it changes, and the snapshot keeps the
     NodeInfos of nodes that did not change, so for a run of pods with the
@@ -92,13 +94,33 @@ def memoized_scores(nodes: list[NodeInfo], key: str, score: Callable[[NodeInfo],
         return [ni.score_memo[key] for ni in nodes]
     except KeyError:
         pass
-    for ni in nodes:
+    missing = [ni for ni in nodes if key not in ni.score_memo]
+    for ni, s in zip(missing, score(missing), strict=True):
         memo = ni.score_memo
-        if key not in memo:
-            if len(memo) >= MEMO_LIMIT:
-                memo.clear()
-            memo[key] = score(ni)
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = s
     return [ni.score_memo[key] for ni in nodes]
+
+
+def _least_allocated_cpu_memory(nodes: list[NodeInfo], pod_cpu: int, pod_mem: int) -> list[int]:
+    """LeastAllocated over cpu and memory with weight 1 each (the default), inline."""
+    out: list[int] = []
+    append = out.append
+    for ni in nodes:
+        alloc = ni.allocatable
+        nz = ni.non_zero_requested
+        cap_cpu, cap_mem = alloc.milli_cpu, alloc.memory
+        req_cpu, req_mem = nz.milli_cpu + pod_cpu, nz.memory + pod_mem
+        cpu = (cap_cpu - req_cpu) * 100 // cap_cpu if cap_cpu and req_cpu <= cap_cpu else 0
+        mem = (cap_mem - req_mem) * 100 // cap_mem if cap_mem and req_mem <= cap_mem else 0
+        if cap_cpu and cap_mem:
+            append((cpu + mem) // 2)
+        elif cap_cpu or cap_mem:
+            append(cpu + mem)
+        else:
+            append(0)
+    return out
 
 
 def broken_linear(shape: list[tuple[int, int]]) -> Any:
@@ -295,7 +317,13 @@ class NodeResourcesFit:
         if pod_reqs is None:
             pod_reqs = self._pod_request_list(state.pod_info or PodInfo(pod))
         key = self._memo_prefix + ",".join(map(str, pod_reqs))
-        return memoized_scores(nodes, key, lambda ni: self.score(state, pod, ni)[0]), None
+
+        def score(batch: list[NodeInfo]) -> list[int]:
+            if self.strategy != LEAST_ALLOCATED or self.resources != DEFAULT_RESOURCES:
+                return [self.score(state, pod, ni)[0] for ni in batch]
+            return _least_allocated_cpu_memory(batch, pod_reqs[0], pod_reqs[1])
+
+        return memoized_scores(nodes, key, score), None
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [
