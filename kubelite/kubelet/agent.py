@@ -258,7 +258,12 @@ class NodeAgent:
             config=cfg,
             runtime=self.runtime,
             images=self.images,
-            volumes=VolumeManager(cfg.pods_dir, objects, node_allocatable=self.allocatable()),
+            volumes=VolumeManager(
+                cfg.pods_dir,
+                objects,
+                node_allocatable=self.allocatable(),
+                mount_tmpfs=self.runtime.name == "runc",
+            ),
             objects=objects,
             status=StatusManager(self.pods_api, self.clock),
             recorder=self.recorder,

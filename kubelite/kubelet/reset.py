@@ -6,8 +6,9 @@ so something has to clean up when a node is given up for good — what
 what the acceptance run does after stopping its ``kubelite up``: every
 container and sandbox of the data dir's runtime is stopped and removed,
 each sandbox's pod network is deleted (CNI DEL), the pods' volume, log and
-state directories go, and with ``node_network`` the node's bridge, blackhole
-routes and FORWARD guard (``PodNetwork.teardown_node``) too.
+state directories go (tmpfs volumes unmounted first), and with
+``node_network`` the node's bridge, blackhole routes and FORWARD guard
+(``PodNetwork.teardown_node``) too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from kubelite.kubelet.config import AgentConfig
 from kubelite.kubelet.runtime.interface import RuntimeFailure
+from kubelite.kubelet.volumes import unmount_and_remove
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,8 @@ async def reset_node(config: AgentConfig, *, node_network: bool = False) -> Rese
             with contextlib.suppress(RuntimeFailure):
                 await runtime.remove_sandbox(sb.id)
             report.sandboxes += 1
-    for d in (config.pods_dir, config.logs_dir):
-        await asyncio.to_thread(shutil.rmtree, d, True)
+    await asyncio.to_thread(unmount_and_remove, config.pods_dir)  # Memory emptyDirs are tmpfs mounts
+    await asyncio.to_thread(shutil.rmtree, config.logs_dir, True)
     if node_network:
         network = _network(config)
         if network is not None:

@@ -3,8 +3,12 @@
 Each volume gets a directory ``pods/<uid>/volumes/kubernetes.io~<plugin>/<name>``
 (as the kubelet lays them out) that containers bind-mount:
 
-- ``emptyDir``: a directory; ``medium: Memory`` becomes a tmpfs mount spec
-  (with ``sizeLimit``) that the runtime mounts;
+- ``emptyDir``: a directory; ``medium: Memory`` is one tmpfs (``size`` from
+  ``sizeLimit``) mounted on that directory on the host when the manager makes
+  host mounts (root, the runc runtime), so every container of the pod binds the
+  same memory; teardown unmounts it. A tmpfs already there (an agent restarted
+  while the pod ran) is kept, content and all. Without host mounts it is a
+  plain directory (the process and fake runtimes mount nothing anyway);
 - ``hostPath``: the host path itself, checked against its ``type``
   (``DirectoryOrCreate`` and ``FileOrCreate`` create it);
 - ``configMap``, ``secret``, ``downwardAPI``, ``projected``: files written
@@ -47,11 +51,13 @@ from kubelite.api.core_v1 import (
 )
 from kubelite.api.quantity import parse_quantity
 from kubelite.kubelet.envvars import EnvError, container_resource, expand, pod_field
-from kubelite.kubelet.runtime.interface import Mount
+from kubelite.kubelet.runtime import mounts as host_mounts
+from kubelite.kubelet.runtime.interface import Mount, RuntimeFailure
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODE = 0o644
+MS_NOSUID, MS_NODEV = 0x2, 0x4
 DATA_DIR_NAME = "..data"
 
 
@@ -79,7 +85,7 @@ class PodVolume:
 
     name: str
     host_path: str
-    kind: str = "bind"  # or "tmpfs"
+    kind: str = "bind"  # or "tmpfs": a tmpfs per container (Mount kind), not made by this manager
     options: list[str] = field(default_factory=list)
     read_only: bool = False
     refreshable: bool = False  # configMap/secret/downwardAPI/projected: rewritten on refresh
@@ -236,8 +242,10 @@ class VolumeManager:
         *,
         node_allocatable: Mapping[str, str] | None = None,
         offload: Callable[..., Awaitable[Any]] = asyncio.to_thread,
+        mount_tmpfs: bool = False,
     ) -> None:
         self.offload = offload  # where blocking filesystem work runs (a thread; inline in tests)
+        self.mount_tmpfs = mount_tmpfs  # Memory emptyDirs as host tmpfs mounts (needs root)
         self.pods_dir = Path(pods_dir)
         self.source = source
         self.node_allocatable: Mapping[str, str] = node_allocatable or {}
@@ -275,8 +283,9 @@ class VolumeManager:
         return changed
 
     async def teardown(self, uid: str) -> None:
-        """Remove the pod's volume directories (blocking work in a thread)."""
-        await self.offload(shutil.rmtree, self.pods_dir / uid / "volumes", True)
+        """Unmount the pod's Memory emptyDirs and remove its volume directories (blocking work
+        in a thread). Idempotent."""
+        await self.offload(unmount_and_remove, self.pods_dir / uid / "volumes")
 
     async def _setup_one(self, pod: Pod, vol: Volume, *, refresh: bool) -> PodVolume:
         uid, ns = pod.metadata.uid, pod.metadata.namespace
@@ -284,11 +293,13 @@ class VolumeManager:
         if vol.emptyDir is not None:
             d = self.volume_dir(uid, "emptyDir", name)
             await self.offload(d.mkdir, 0o777, True, True)
-            if vol.emptyDir.medium == "Memory":
-                options = ["rw", "nosuid", "nodev"]
-                if vol.emptyDir.sizeLimit:
-                    options.append(f"size={parse_quantity(vol.emptyDir.sizeLimit).value()}")
-                return PodVolume(name, str(d), "tmpfs", options)
+            if vol.emptyDir.medium == "Memory" and self.mount_tmpfs:
+                size = parse_quantity(vol.emptyDir.sizeLimit).value() if vol.emptyDir.sizeLimit else 0
+                try:
+                    await self.offload(_mount_tmpfs, d, size)
+                except RuntimeFailure as e:
+                    raise VolumeError(name, str(e)) from None
+                return PodVolume(name, str(d))
             await self.offload(os.chmod, d, 0o777)
             return PodVolume(name, str(d))
         if vol.hostPath is not None:
@@ -419,6 +430,26 @@ class VolumeManager:
             )
         await self.offload(os.makedirs, path, 0o777, True)
         return PodVolume(vol.name, path, read_only=vol.persistentVolumeClaim.readOnly)
+
+
+def _mount_tmpfs(path: Path, size: int) -> None:
+    """A tmpfs on ``path`` unless one is there already (its content is the pod's). Blocking."""
+    if os.path.ismount(path):
+        return
+    data = "mode=0777" + (f",size={size}" if size else "")
+    host_mounts.mount("tmpfs", str(path), "tmpfs", MS_NOSUID | MS_NODEV, data)
+
+
+def unmount_and_remove(path: Path) -> None:
+    """Unmount whatever is mounted under ``path`` (deepest first), then remove it. Blocking."""
+    if not path.exists():
+        return
+    for point in host_mounts.mount_points(str(path)):
+        try:
+            host_mounts.umount(point)
+        except RuntimeFailure as e:
+            log.warning("%s", e)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _check_host_path(volume: str, path: str, type_: str) -> None:
