@@ -348,6 +348,11 @@ class PodNetwork:
         holds for the container id.
         """
         container_id = self._container_id(pod_uid, sandbox_id)
+        if sandbox_id and pod_uid and _SAFE_ID.match(pod_uid):
+            # Agents before the sandbox id became the CNI container id ADDed under the pod UID.
+            legacy = await asyncio.to_thread(self._read_record, pod_uid)
+            if legacy is not None and (not netns_path or legacy.get("netns") in (netns_path, "")):
+                container_id = pod_uid
         async with self._lock(container_id):
             record = await asyncio.to_thread(self._read_record, container_id)
             if record is None:
@@ -393,6 +398,27 @@ class PodNetwork:
         if record is None or not record.get("result"):
             return None
         return parse_result(record["result"], record.get("ifname", IFNAME))
+
+    async def release_stale(self) -> int:
+        """DEL every cached attachment whose network namespace is gone (its sandbox was removed
+        without a DEL: an agent killed mid-teardown); the addresses go back to the pool. An
+        attachment in a netns that exists is left alone (another agent's live pod). How many."""
+        released = 0
+        for container_id in self.attached():
+            async with self._lock(container_id):
+                record = await asyncio.to_thread(self._read_record, container_id)
+                if record is None or not _SAFE_ID.match(container_id):
+                    continue
+                netns = record.get("netns") or ""
+                if netns and await asyncio.to_thread(os.path.exists, netns):
+                    continue
+                try:
+                    await self._delete_record(container_id, record)
+                except NetworkError as e:
+                    log.warning("releasing the stale attachment %s: %s", container_id, e)
+                    continue
+                released += 1
+        return released
 
     def attached(self) -> list[str]:
         """Container ids with a cached attachment (for garbage collection of sandboxes gone)."""

@@ -251,7 +251,9 @@ class PodManager:
             if self.s.network is not None and sb.netns_path and not sb.config.host_network:
                 with contextlib.suppress(Exception):
                     await maybe_await(
-                        self.s.network.delete(sb.config.namespace, sb.config.pod_name, uid, sb.netns_path)
+                        self.s.network.delete(
+                            sb.config.namespace, sb.config.pod_name, uid, sb.netns_path, sandbox_id=sb.id
+                        )
                     )
             with contextlib.suppress(RuntimeFailure):
                 await runtime.stop_sandbox(sb.id)

@@ -232,6 +232,11 @@ class PodWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    def _trace(self, what: str) -> None:
+        """A debug line per startup phase, timed from the worker's creation (see bench/pod_startup.py)."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("pod %s: %s at +%.3f s", self.key, what, self.clock.monotonic() - self._started_mono)
+
     def wake_at(self, monotonic: float) -> None:
         self._wake_at.append(monotonic)
 
@@ -270,6 +275,7 @@ class PodWorker:
     async def sync(self) -> bool:
         """One pass; True once the pod is terminated, cleaned up and confirmed deleted."""
         self.syncs += 1
+        self._trace(f"sync {self.syncs}")
         pod = self.pod
         if self.removed or pod.metadata.deletionTimestamp:
             await self.terminate()
@@ -398,17 +404,21 @@ class PodWorker:
             cgroup_parent=cgroup,
             labels={LABEL_POD_UID: md.uid, LABEL_POD_NAME: md.name, LABEL_POD_NAMESPACE: md.namespace},
         )
+        self._trace("creating sandbox")
         try:
             sandbox = await self.s.runtime.run_sandbox(config)
         except rt.interface.RuntimeFailure as e:
             self._sandbox_failed(pod, str(e))
             return False
         self.sandbox_ids.append(sandbox.id)
+        self._trace("sandbox runs")
         ip, ips = self.s.node_ip(), []
         if not spec.hostNetwork and sandbox.netns_path and self.s.network is not None:
             try:
                 result = await maybe_await(
-                    self.s.network.add(md.namespace, md.name, md.uid, sandbox.netns_path)
+                    self.s.network.add(
+                        md.namespace, md.name, md.uid, sandbox.netns_path, sandbox_id=sandbox.id
+                    )
                 )
             except Exception as e:
                 log.warning("pod %s: network setup failed: %s", self.key, e)
@@ -418,6 +428,7 @@ class PodWorker:
                 return False
             ip = str(getattr(result, "ip", "") or ip)
             ips = [str(x) for x in (getattr(result, "ips", None) or [])]
+        self._trace("network set up")
         self.pod_ip, self.pod_ips = ip, ips or [ip]
         self.sandbox = sandbox
         self.sandbox_ready = True
@@ -700,9 +711,11 @@ class PodWorker:
     async def _start(self, pod: Pod, c: Container, attempt: int, *, init: bool) -> None:
         """Pull, create and start one container (attempt ``attempt``); problems become waiting reasons."""
         assert self.sandbox is not None
+        self._trace(f"pulling image of {c.name}")
         info = await self._pull(pod, c)
         if info is None:
             return
+        self._trace(f"image of {c.name} ready")
         config_any = as_mapping(getattr(info, "config", None))
         warnings: list[str] = []
         try:
@@ -755,6 +768,7 @@ class PodWorker:
             },
         )
         await self.s.offload(os.makedirs, os.path.dirname(config.log_path), 0o755, True)
+        self._trace(f"creating container {c.name}")
         try:
             cid = await self.s.runtime.create_container(self.sandbox, config)
         except rt.interface.RuntimeFailure as e:
@@ -768,6 +782,7 @@ class PodWorker:
             self._record_container(c, "Warning", "Failed", f"Error: {e}")
             await self._gc_containers(c.name)
             return
+        self._trace(f"container {c.name} started")
         self._record_container(c, "Normal", "Started", f"Started container {c.name}")
         await self._gc_containers(c.name)
         hook = c.lifecycle.postStart if c.lifecycle is not None else None
@@ -1110,6 +1125,7 @@ class PodWorker:
 
     async def _write_status(self) -> PodStatus | None:
         status = await self.build_status()
+        self._trace(f"writing status ({status.phase})")
         try:
             stored = await self.s.status.update(self.pod, status)
         except API_ERRORS as e:
@@ -1119,6 +1135,7 @@ class PodWorker:
         if stored is not None and stored is not self.pod and stored.metadata.uid == self.uid:
             if _rv(stored) >= _rv(self.pod):
                 self.pod = stored
+            self._trace(f"status written ({status.phase})")
         return status
 
 

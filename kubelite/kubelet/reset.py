@@ -8,7 +8,8 @@ container and sandbox of the data dir's runtime is stopped and removed,
 each sandbox's pod network is deleted (CNI DEL), the pods' volume, log and
 state directories go (tmpfs volumes unmounted first), and with
 ``node_network`` the node's bridge, blackhole routes and FORWARD guard
-(``PodNetwork.teardown_node``) too.
+(``PodNetwork.teardown_node``) too, after releasing the addresses of
+attachments whose network namespace is gone (``PodNetwork.release_stale``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ResetReport:
     containers: int = 0
     sandboxes: int = 0
     node_network: bool = False
+    stale_attachments: int = 0  # pod addresses released whose sandbox was gone
 
 
 async def reset_node(config: AgentConfig, *, node_network: bool = False) -> ResetReport:
@@ -72,6 +74,7 @@ async def reset_node(config: AgentConfig, *, node_network: bool = False) -> Rese
     if node_network:
         network = _network(config)
         if network is not None:
+            report.stale_attachments = await network.release_stale()
             await network.teardown_node()
             report.node_network = True
     return report

@@ -197,6 +197,24 @@ async def test_delete_after_the_netns_is_gone_releases_the_address(box: Box) -> 
     await net.delete("e2e", "pod-never", "uid-never", "/var/run/netns/none", sandbox_id=f"sb-n-{box.suffix}")
 
 
+async def test_stale_attachments_and_pod_uid_keyed_ones_are_released(box: Box) -> None:
+    net = box.network()
+    await net.setup_node()
+    # An older agent ADDed under the pod UID; the pod worker deletes by sandbox id.
+    ns_old = box.make_netns("old")
+    old = await net.add("e2e", "pod-old", f"uid-old-{box.suffix}", ns_old)
+    await net.delete("e2e", "pod-old", f"uid-old-{box.suffix}", ns_old, sandbox_id=f"sb-o-{box.suffix}")
+    assert old.ip not in box.ipam_files() and net.attached() == []
+    # A sandbox removed without a DEL (agent killed) leaks its address until release_stale.
+    ns_live, ns_gone = box.make_netns("live"), box.make_netns("lost")
+    live = await net.add("e2e", "pod-live", "uid-live", ns_live, sandbox_id=f"sb-l-{box.suffix}")
+    await net.add("e2e", "pod-lost", "uid-lost", ns_gone, sandbox_id=f"sb-x-{box.suffix}")
+    sh("ip", "netns", "delete", os.path.basename(ns_gone))
+    assert await net.release_stale() == 1
+    assert box.ipam_files() == [live.ip] and net.attached() == [f"sb-l-{box.suffix}"]
+    await net.delete("e2e", "pod-live", "uid-live", ns_live, sandbox_id=f"sb-l-{box.suffix}")
+
+
 async def test_forwarding_comes_with_the_guard_and_both_are_undone(box: Box) -> None:
     """The bridge plugin turns forwarding on as a gateway; the guard keeps pod packets off the uplink."""
 
