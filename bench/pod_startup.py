@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -131,9 +132,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def bench(count: int, runs: int) -> int:
+def bench(count: int, runs: int, log_copy: str = "", verbose: int = 0, profile: str = "") -> int:
     tmp = Path(tempfile.mkdtemp(prefix="kubelite-bench-pods-"))
-    server = KubeliteServer(tmp / "data", command="up", log_path=tmp / "server.log")
+    args = ["-" + "v" * verbose] if verbose else []
+    server = KubeliteServer(tmp / "data", command="up", args=args, log_path=tmp / "server.log")
+    spy: subprocess.Popen[bytes] | None = None
     try:
         server.start()
         home = tmp / "home"
@@ -191,13 +194,40 @@ def bench(count: int, runs: int) -> int:
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         time.sleep(1.0)  # the watch is established
+        if profile:
+            spy = subprocess.Popen(
+                [
+                    shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--idle",
+                    "--subprocesses",
+                    "-r",
+                    "200",
+                    "-o",
+                    profile,
+                    "-f",
+                    "raw",
+                    "-p",
+                    str(server.process.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1.0)  # py-spy attached
         t0 = time.perf_counter()
+        if log_copy:
+            print(
+                f"pods created at {time.strftime('%H:%M:%S', time.localtime())}.{int(time.time() * 1000) % 1000:03d}"
+            )
         # --validate=false: kubectl's client-side validation of a List fails against kubelite (issue noted)
         created = kubectl("-n", ns, "create", "--validate=false", "-f", "-", input=pods_manifest(count))
         if created.returncode != 0:
             print(f"pod_startup: kubectl create failed: {created.stderr}", file=sys.stderr)
             return 1
         finished = done.wait(300)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         watch.terminate()
         watch.wait(10)
         if not finished:
@@ -207,6 +237,8 @@ def bench(count: int, runs: int) -> int:
         kubectl("-n", ns, "delete", "pods", "--all", "--wait=true", "--timeout=120s")
     finally:
         server.stop()
+        if log_copy:
+            shutil.copy(tmp / "server.log", log_copy)
         subprocess.run(
             [*kubelite_command(), "reset", "--data-dir", str(tmp / "data"), "--node-network"],
             capture_output=True,
@@ -230,12 +262,15 @@ def main() -> None:
     )
     parser.add_argument("--pods", type=int, default=30, help="pods to start (default 30)")
     parser.add_argument("--runs", type=int, default=10, help="runc run reference runs (default 10)")
+    parser.add_argument("--log", default="", help="keep the server's log in this file")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="kubelite up -v (-vv: more)")
+    parser.add_argument("--profile", default="", help="py-spy record (raw) of kubelite up during the burst")
     args = parser.parse_args()
     why = missing()
     if why is not None:
         print(f"pod_startup: skipped: {why}")
         sys.exit(0)
-    sys.exit(bench(args.pods, args.runs))
+    sys.exit(bench(args.pods, args.runs, args.log, args.verbose, args.profile))
 
 
 if __name__ == "__main__":
