@@ -23,7 +23,7 @@ from aiohttp import web
 from kubelite import __version__
 from kubelite.api import errors
 from kubelite.api.resources import Registry, Resource
-from kubelite.apiserver import discovery, openapi
+from kubelite.apiserver import discovery, openapi, openapi_proto
 from kubelite.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
 from kubelite.apiserver.admission.service_allocation import ServiceAllocation
 from kubelite.apiserver.auth.authn import (
@@ -310,7 +310,14 @@ class APIServer:
         if path == "/openapi/v3":
             return json_response(orjson.dumps(openapi.v3_index(self.registry)))
         if path == "/openapi/v2":
-            return json_response(openapi.v2_document_bytes(self.registry))
+            # kubectl's client-side validation asks for gnostic's protobuf form.
+            v2 = openapi_proto.v2_body(
+                self.registry, openapi_proto.wants_proto(request.headers.get("Accept", ""))
+            )
+            headers = {"ETag": v2.etag, "Vary": "Accept"}
+            if openapi_proto.etag_matches(request.headers.get("If-None-Match", ""), v2.etag):
+                return web.Response(status=304, headers=headers)
+            return web.Response(body=v2.body, headers={**headers, "Content-Type": v2.content_type})
         if path.startswith("/openapi/v3/"):
             doc_path = path.removeprefix("/openapi/v3/")
             body = openapi.v3_document_bytes(self.registry, doc_path)
