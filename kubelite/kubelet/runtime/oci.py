@@ -224,8 +224,20 @@ def volume_mount(mount: Mount) -> dict[str, Any]:
     }
 
 
-def sandbox_namespaces(config: SandboxConfig, pause_pid: int, netns_path: str) -> list[dict[str, str]]:
-    """The namespaces a container of this pod joins (by path) or gets new (mount, maybe pid)."""
+def sandbox_namespaces(
+    config: SandboxConfig, pause_pid: int, netns_path: str, ns_paths: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    """The namespaces a container of this pod joins (by path) or gets new (mount, maybe pid).
+    IPC and UTS are the pinned ``ns_paths`` (``ipc``, ``uts``) or, for sandboxes of older
+    agents, the pause process's."""
+    paths = (
+        ns_paths
+        if ns_paths is not None
+        else {
+            "ipc": f"/proc/{pause_pid}/ns/ipc",
+            "uts": f"/proc/{pause_pid}/ns/uts",
+        }
+    )
     namespaces: list[dict[str, str]] = [{"type": "mount"}]
     if not config.host_pid:
         if config.share_process_namespace and pause_pid:
@@ -233,22 +245,26 @@ def sandbox_namespaces(config: SandboxConfig, pause_pid: int, netns_path: str) -
         else:
             namespaces.append({"type": "pid"})
     if not config.host_ipc:
-        namespaces.append({"type": "ipc", "path": f"/proc/{pause_pid}/ns/ipc"})
+        namespaces.append({"type": "ipc", "path": paths["ipc"]})
     if not config.host_network:
-        namespaces.append({"type": "uts", "path": f"/proc/{pause_pid}/ns/uts"})
+        namespaces.append({"type": "uts", "path": paths["uts"]})
         if netns_path:
             namespaces.append({"type": "network", "path": netns_path})
     return namespaces
 
 
-def pause_namespaces(config: SandboxConfig, netns_path: str) -> list[dict[str, str]]:
+def pause_namespaces(
+    config: SandboxConfig, netns_path: str, ns_paths: dict[str, str] | None = None
+) -> list[dict[str, str]]:
+    """The pause process's namespaces: a new PID namespace, the pinned IPC and UTS ones."""
+    paths = ns_paths or {}
     namespaces: list[dict[str, str]] = [{"type": "mount"}]
     if not config.host_pid:
         namespaces.append({"type": "pid"})
     if not config.host_ipc:
-        namespaces.append({"type": "ipc"})
+        namespaces.append({"type": "ipc", **({"path": paths["ipc"]} if "ipc" in paths else {})})
     if not config.host_network:
-        namespaces.append({"type": "uts"})
+        namespaces.append({"type": "uts", **({"path": paths["uts"]} if "uts" in paths else {})})
         if netns_path:
             namespaces.append({"type": "network", "path": netns_path})
     return namespaces
@@ -350,8 +366,15 @@ def container_spec(
 PAUSE_SCRIPT = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'
 
 
-def pause_spec(config: SandboxConfig, *, rootfs: str, cgroups_path: str, netns_path: str) -> dict[str, Any]:
-    """The pod's pause process: busybox sh holding the pod's IPC, UTS (and PID) namespaces."""
+def pause_spec(
+    config: SandboxConfig,
+    *,
+    rootfs: str,
+    cgroups_path: str,
+    netns_path: str,
+    ns_paths: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The pod's pause process: busybox sh, init of the pod's PID namespace (shareProcessNamespace)."""
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
         "process": {
@@ -385,15 +408,15 @@ def pause_spec(config: SandboxConfig, *, rootfs: str, cgroups_path: str, netns_p
             "io.kubernetes.container.name": "POD",
         },
         "linux": {
-            "namespaces": pause_namespaces(config, netns_path),
+            "namespaces": pause_namespaces(config, netns_path, ns_paths),
             "cgroupsPath": cgroups_path,
             "resources": {"devices": [{"allow": False, "access": "rwm"}], "cpu": {"shares": 2}},
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
         },
     }
-    if not config.host_network:
-        spec["hostname"] = config.hostname
+    if not config.host_network and not (ns_paths or {}).get("uts"):
+        spec["hostname"] = config.hostname  # a UTS namespace of its own (joined ones have theirs set)
     return spec
 
 

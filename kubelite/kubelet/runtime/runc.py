@@ -1,13 +1,15 @@
 """The runc runtime: real isolation with runc (1.1.x), overlayfs and cgroup v1 (root only).
 
-A pod sandbox is a network namespace made with ``ip netns add kubelite-<id>``
-(bind-mounted at ``/var/run/netns/kubelite-<id>``, which the CNI code gets as
-``Sandbox.netns_path``; none with hostNetwork), a pod-wide ``/dev/shm`` tmpfs,
-and a pause process (busybox ``sh`` from the ``busybox-static`` package, in a
-read-only rootfs shared by all pods) run by runc in new IPC, UTS (hostname =
-the pod's) and PID namespaces, joined to the netns by path. Containers join
-``/proc/<pause pid>/ns/{ipc,uts}``, the netns and, with
-shareProcessNamespace, ``/proc/<pause pid>/ns/pid``.
+A pod sandbox is a network namespace pinned at ``/var/run/netns/kubelite-<id>``
+(as ``ip netns add`` does; the CNI code gets it as ``Sandbox.netns_path``;
+none with hostNetwork), IPC and UTS namespaces (hostname = the pod's) pinned
+in the sandbox directory (``pinns.py``: no process holds them), and a
+pod-wide ``/dev/shm`` tmpfs. Containers join them by path. Only with
+shareProcessNamespace is there a pause process (busybox ``sh`` from the
+``busybox-static`` package, in a read-only rootfs shared by all pods), run
+by runc in the pinned namespaces and a new PID namespace, which containers
+join at ``/proc/<pause pid>/ns/pid``. Sandboxes of older agents (a pause
+process holding IPC and UTS, no ``ns`` in the record) are still adopted.
 
 A container is an OCI bundle (``containers/<id>/bundle``): ``rootfs`` is an
 overlayfs of the image's layer directories mounted by us, ``config.json``
@@ -36,7 +38,7 @@ import subprocess
 import time
 from typing import Any
 
-from kubelite.kubelet.runtime import cgroups, mounts, oci, shimclient
+from kubelite.kubelet.runtime import cgroups, mounts, oci, pinns, shimclient
 from kubelite.kubelet.runtime.base import ShimRuntime, new_id
 from kubelite.kubelet.runtime.interface import (
     ContainerState,
@@ -175,35 +177,49 @@ class RuncRuntime(ShimRuntime):
             "created_at": time.time(),
             "cgroup": self._pod_cgroup(config),
         }
+        pinned = {}
+        if netns_name:
+            pinned["net"] = record["netns_path"]
+        if not config.host_network:
+            pinned["uts"] = os.path.join(sdir, "ns-uts")
+        if not config.host_ipc:
+            pinned["ipc"] = os.path.join(sdir, "ns-ipc")
+        record["ns"] = {k: v for k, v in pinned.items() if k != "net"}
+        # A pause process only for a pod-wide PID namespace (shareProcessNamespace), as its init.
+        pause = config.share_process_namespace and not config.host_pid
+        record["pause"] = pause
         self._save_sandbox(record)  # first, so a failed or interrupted run can be removed
+        started: dict[str, Any] = {"pid": 0, "pid_start": 0}
         try:
             if netns_name:
-                _ip("netns", "add", netns_name)
-                _ip("-n", netns_name, "link", "set", "lo", "up")
+                pinns.shared_mount_dir(NETNS_DIR)
+            pinns.pin_namespaces(pinned, config.hostname)
             if not config.host_ipc:
                 shm = os.path.join(sdir, "shm")
                 os.makedirs(shm)
                 mounts.mount("shm", shm, "tmpfs", 0x2 | 0x4 | 0x8, f"mode=1777,size={SHM_SIZE}")
-            pdir = os.path.join(sdir, "pause")
-            os.makedirs(pdir)
-            spec = oci.pause_spec(
-                config,
-                rootfs=self.pause_rootfs,
-                cgroups_path=f"{record['cgroup']}/{sid}",
-                netns_path=record["netns_path"],
-            )
-            shimclient.write_json(os.path.join(pdir, "config.json"), spec)
-            started = shimclient.launch_shim(
-                pdir,
-                {
-                    "mode": "runc",
-                    "id": sid,
-                    "runc": self.runc_binary,
-                    "runc_root": self.runc_root,
-                    "bundle": pdir,
-                    "log_path": os.path.join(pdir, "pause.log"),
-                },
-            )
+            if pause:
+                pdir = os.path.join(sdir, "pause")
+                os.makedirs(pdir)
+                spec = oci.pause_spec(
+                    config,
+                    rootfs=self.pause_rootfs,
+                    cgroups_path=f"{record['cgroup']}/{sid}",
+                    netns_path=record["netns_path"],
+                    ns_paths=record["ns"],
+                )
+                shimclient.write_json(os.path.join(pdir, "config.json"), spec)
+                started = shimclient.launch_shim(
+                    pdir,
+                    {
+                        "mode": "runc",
+                        "id": sid,
+                        "runc": self.runc_binary,
+                        "runc_root": self.runc_root,
+                        "bundle": pdir,
+                        "log_path": os.path.join(pdir, "pause.log"),
+                    },
+                )
         except BaseException as e:
             record["error"] = str(e)
             self._save_sandbox(record)
@@ -214,7 +230,11 @@ class RuncRuntime(ShimRuntime):
         return record
 
     def _sandbox_ready(self, record: dict[str, Any]) -> bool:
-        return bool(record.get("ready")) and shimclient.pid_alive(record["pid"], record.get("pid_start", 0))
+        if not record.get("ready"):
+            return False
+        if "ns" in record and not record.get("pause"):
+            return True  # pinned namespaces live until remove_sandbox unmounts them
+        return shimclient.pid_alive(record["pid"], record.get("pid_start", 0))
 
     async def stop_sandbox(self, sandbox_id: str) -> None:
         try:
@@ -239,7 +259,8 @@ class RuncRuntime(ShimRuntime):
 
     def _remove_sandbox_blocking(self, record: dict[str, Any]) -> None:
         sdir = self._sandbox_dir(record["id"])
-        self._runc("delete", "--force", record["id"], check=False)
+        if record.get("pause", "ns" not in record):
+            self._runc("delete", "--force", record["id"], check=False)
         for point in mounts.mount_points(sdir):
             mounts.umount(point)
         if record.get("netns_name"):
@@ -252,7 +273,7 @@ class RuncRuntime(ShimRuntime):
 
     # --- containers -----------------------------------------------------------------------------
     def _prepare_container(self, cdir: str, record: dict[str, Any], sandbox: dict[str, Any]) -> None:
-        if not sandbox.get("ready") or not shimclient.pid_alive(sandbox["pid"], sandbox.get("pid_start", 0)):
+        if not self._sandbox_ready(sandbox):
             raise RuntimeFailure(f"sandbox {sandbox['id']} is not ready")
         config = shimclient.config_from_dict(record["config"])
         sconfig = SandboxConfig(**sandbox["config"])
@@ -277,7 +298,9 @@ class RuncRuntime(ShimRuntime):
             sandbox=sconfig,
             rootfs=rootfs,
             cgroups_path=cgroup,
-            namespaces=oci.sandbox_namespaces(sconfig, sandbox["pid"], sandbox.get("netns_path", "")),
+            namespaces=oci.sandbox_namespaces(
+                sconfig, sandbox["pid"], sandbox.get("netns_path", ""), sandbox.get("ns")
+            ),
             shm_source="/dev/shm" if sconfig.host_ipc else shm,
             swap_accounting=self._swap_accounting,
             devices=host_devices() if config.security.privileged else None,
@@ -345,14 +368,13 @@ def _asdict_sandbox(config: SandboxConfig) -> dict[str, Any]:
     return asdict(config)
 
 
-def _ip(*args: str) -> None:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeFailure(f"ip {' '.join(args)}: {done.stderr.strip()}")
-
-
 def _delete_netns(name: str) -> None:
-    if not os.path.exists(os.path.join(NETNS_DIR, name)):
+    path = os.path.join(NETNS_DIR, name)
+    if not os.path.exists(path):
+        return
+    with contextlib.suppress(RuntimeFailure, OSError):
+        pinns.unpin([path])
+    if not os.path.exists(path):
         return
     done = subprocess.run(["ip", "netns", "delete", name], capture_output=True, text=True)
     if done.returncode != 0 and os.path.exists(os.path.join(NETNS_DIR, name)):
