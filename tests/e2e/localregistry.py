@@ -107,13 +107,15 @@ def start_registry(base: Path, storage: Path, auth: dict[str, Any] | None = None
     pytest.fail(f"docker-registry did not answer on {reg.url}: {log.read_text()}")
 
 
-def skopeo_push(archive: Path, dest: str) -> None:
+def skopeo_push(archive: Path, dest: str, creds: str | None = None) -> None:
+    """Copy the OCI archive to ``dest`` (``docker://host/repo:tag``); ``creds``: ``user:password``."""
     subprocess.run(
         [
             str(SKOPEO_BIN),
             "--insecure-policy",
             "copy",
             "--dest-tls-verify=false",
+            *(["--dest-creds", creds] if creds else []),
             f"oci-archive:{archive}",
             dest,
         ],
