@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ALLOCATABLE_TTL = 10.0  # seconds the host's allocatable resources are reused (as node status)
 _ARCH = {
     "x86_64": "amd64",
     "amd64": "amd64",
@@ -212,6 +213,7 @@ class NodeAgent:
         self.recorder = EventRecorder(client, "kubelet", config.node_name, clock=clock)
         self.node: Node | None = None
         self.pod_cidr = ""
+        self._allocatable: tuple[float, dict[str, str]] | None = None  # (monotonic, value)
         self.pod_manager: PodManager | None = None
         self.ready = asyncio.Event()
         self.lease_renewals = 0
@@ -290,6 +292,7 @@ class NodeAgent:
                 tg.create_task(self._lease_loop(), name="node-lease")
                 tg.create_task(self._status_loop(), name="node-status")
                 tg.create_task(self.pod_manager.run(), name="pod-manager")
+                tg.create_task(objects.run(), name="kubelet-services")
                 await self.pod_manager.ready.wait()
                 self.ready.set()
         finally:
@@ -350,7 +353,8 @@ class NodeAgent:
                 "pod networking is not available (kubelite.kubelet.network missing): pods get no IP of their own"
             )
             return None
-        network: NetworkLike = PodNetwork(self.pod_cidr)
+        # runc pins each pod's netns with lo up (runtime/pinns.py): no loopback plugin needed
+        network: NetworkLike = PodNetwork(self.pod_cidr, loopback=False)
         setup = getattr(network, "setup_node", None)
         if setup is not None:
             await maybe_await(setup())
@@ -384,6 +388,14 @@ class NodeAgent:
         }
 
     def allocatable(self) -> dict[str, str]:
+        """What pods may use; read from the host at most every ``ALLOCATABLE_TTL`` seconds (every
+        admission and container start asks)."""
+        now = self.clock.monotonic()
+        if self._allocatable is None or now - self._allocatable[0] >= ALLOCATABLE_TTL:
+            self._allocatable = (now, self._read_allocatable())
+        return dict(self._allocatable[1])
+
+    def _read_allocatable(self) -> dict[str, str]:
         mem = self.host.meminfo().get("MemTotal", 0)
         total, _ = self.host.filesystem()
         return {

@@ -391,11 +391,11 @@ def read_host_files(
 
 
 def _write_atomic(path: Path, content: str) -> None:
+    # Atomic (containers never see half a file) but not fsynced: the files are written anew for
+    # every sandbox, also by an agent restarted after a crash, so durability buys nothing.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as f:
         f.write(content)
-        f.flush()
-        os.fsync(f.fileno())
     os.chmod(tmp, 0o644)  # readable by containers running as any user
     os.replace(tmp, path)
 

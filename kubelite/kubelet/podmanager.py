@@ -36,6 +36,7 @@ from kubelite.api.core_v1 import (
 from kubelite.api.errors import StatusError
 from kubelite.api.quantity import parse_quantity
 from kubelite.client import Client, Informer, lookup
+from kubelite.client.informer import NAMESPACE_INDEX
 from kubelite.kubelet.podworker import API_ERRORS, PodServices, PodWorker, maybe_await
 from kubelite.kubelet.runtime.interface import ContainerState, RuntimeFailure
 from kubelite.kubelet.status import TERMINAL_PHASES
@@ -44,7 +45,12 @@ log = logging.getLogger(__name__)
 
 
 class ApiObjects:
-    """Reads of ConfigMaps, Secrets, Services, PVCs and PVs through the API (None: not found)."""
+    """Reads of ConfigMaps, Secrets, Services, PVCs and PVs through the API (None: not found).
+
+    Services (for the service-link variables of every container start) come from an
+    informer while ``run()`` runs and has synced, as the kubelet's service lister; before
+    that, or without ``run()``, from a LIST per call.
+    """
 
     def __init__(self, client: Client) -> None:
         self._cm = client.resource(lookup("", "v1", "ConfigMap", client.registry))
@@ -52,6 +58,12 @@ class ApiObjects:
         self._svc = client.resource(lookup("", "v1", "Service", client.registry))
         self._pvc = client.resource(lookup("", "v1", "PersistentVolumeClaim", client.registry))
         self._pv = client.resource(lookup("", "v1", "PersistentVolume", client.registry))
+        self._services: Informer | None = None
+
+    async def run(self) -> None:
+        """Keep the Service cache current (until cancelled)."""
+        self._services = Informer(self._svc)
+        await self._services.run()
 
     @staticmethod
     async def _get(fn: Callable[..., Any], *args: Any) -> Any:
@@ -71,6 +83,8 @@ class ApiObjects:
         return result
 
     async def services(self, namespace: str) -> list[Service]:
+        if self._services is not None and self._services.has_synced:
+            return list(self._services.by_index(NAMESPACE_INDEX, namespace))
         items, _ = await self._svc.list_all(namespace)
         return list(items)
 

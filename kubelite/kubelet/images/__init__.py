@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tarfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +64,7 @@ __all__ = [
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
 # images built by `make busybox-image` and imported by `kubelite up` so tests run offline
+TOUCH_INTERVAL = 60.0  # seconds between two writes of an image's last_used
 BUILTIN_IMAGES = {"docker.io/library/busybox:latest": ".build/busybox-oci.tar"}
 
 
@@ -147,6 +149,7 @@ class ImageService:
         self.platform = self.client.platform
         self._inflight: dict[str, asyncio.Task[ImageInfo]] = {}
         self._unpack_lock = asyncio.Lock()
+        self._touched: dict[str, float] = {}  # image id -> monotonic time of its last touch
 
     @property
     def root(self) -> str:
@@ -173,7 +176,7 @@ class ImageService:
                 raise ImageNotFound(f'Container image "{ref}" is not present with pull policy of Never')
             return await self.pull(ref, credentials)
         await self._unpack(record)
-        await asyncio.to_thread(self.store.touch, record.id)
+        await self._touch(record.id)
         return _info(record, self.store, parsed)
 
     async def pull(self, ref: str, credentials: dict[str, RegistryAuth] | None = None) -> ImageInfo:
@@ -217,8 +220,18 @@ class ImageService:
         if record is None or not record.imported:
             return None
         await self._unpack(record)
-        await asyncio.to_thread(self.store.touch, record.id)
+        await self._touch(record.id)
         return _info(record, self.store, parsed)
+
+    async def _touch(self, image_id: str) -> None:
+        """Mark the image used (for garbage collection, least recently used first), at most once
+        per ``TOUCH_INTERVAL``: each touch rewrites the index under its lock, and a burst of
+        pods of one image would queue on it."""
+        now = time.monotonic()
+        if now - self._touched.get(image_id, -TOUCH_INTERVAL) < TOUCH_INTERVAL:
+            return
+        self._touched[image_id] = now
+        await asyncio.to_thread(self.store.touch, image_id)
 
     async def _unpack(self, record: ImageRecord) -> None:
         if await asyncio.to_thread(self.store.is_unpacked, record):

@@ -55,6 +55,11 @@ class ShimRuntime:
         self.root_dir = os.path.abspath(root_dir)
         self.sandboxes_dir = os.path.join(self.root_dir, "sandboxes")
         self.containers_dir = os.path.join(self.root_dir, "containers")
+        # Parsed records, so that listing N containers is not N JSON reads each time (every pod
+        # worker lists its containers several times per sync). container.json never changes
+        # once written; sandbox.json is re-read when its file was replaced (inode, mtime, size).
+        self._container_records: dict[str, dict[str, Any]] = {}
+        self._sandbox_records: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
     # --- hooks ----------------------------------------------------------------------------------
     def _prepare_container(self, cdir: str, record: dict[str, Any], sandbox: dict[str, Any]) -> None:
@@ -88,9 +93,37 @@ class ShimRuntime:
         return os.path.join(self.containers_dir, container_id)
 
     def _load_sandbox(self, sandbox_id: str) -> dict[str, Any]:
-        record = shimclient.read_json(os.path.join(self._sandbox_dir(sandbox_id), "sandbox.json"))
+        record = self._sandbox_record(sandbox_id)
         if record is None:
             raise NotFound(f"sandbox {sandbox_id} not found")
+        return dict(record)
+
+    def _sandbox_record(self, sandbox_id: str) -> dict[str, Any] | None:
+        """The sandbox's record, parsed again only when the file was replaced (read-only)."""
+        path = os.path.join(self._sandbox_dir(sandbox_id), "sandbox.json")
+        try:
+            st = os.stat(path)
+        except OSError:
+            self._sandbox_records.pop(sandbox_id, None)
+            return None
+        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._sandbox_records.get(sandbox_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        record = shimclient.read_json(path)
+        if record is not None:
+            self._sandbox_records[sandbox_id] = (version, record)
+        return record
+
+    def _container_record(self, container_id: str) -> dict[str, Any] | None:
+        """The container's record (read-only; cached while its directory exists)."""
+        cdir = self._container_dir(container_id)
+        record = self._container_records.get(container_id)
+        if record is not None:
+            return record
+        record = shimclient.read_json(os.path.join(cdir, "container.json"))
+        if record is not None:
+            self._container_records[container_id] = record
         return record
 
     def _save_sandbox(self, record: dict[str, Any]) -> None:
@@ -98,10 +131,14 @@ class ShimRuntime:
 
     def _load_container(self, container_id: str) -> tuple[str, dict[str, Any]]:
         cdir = self._container_dir(container_id)
-        record = shimclient.read_json(os.path.join(cdir, "container.json"))
+        if container_id in self._container_records and not os.path.exists(
+            os.path.join(cdir, "container.json")
+        ):
+            self._container_records.pop(container_id, None)  # removed by another runtime instance
+        record = self._container_record(container_id)
         if record is None:
             raise NotFound(f"container {container_id} not found")
-        return cdir, record
+        return cdir, dict(record)
 
     def _sandbox_from_record(self, record: dict[str, Any]) -> Sandbox:
         return Sandbox(
@@ -142,10 +179,13 @@ class ShimRuntime:
     async def list_sandboxes(self) -> list[Sandbox]:
         def scan() -> list[Sandbox]:
             out = []
-            for sid in self._sandbox_ids():
-                record = shimclient.read_json(os.path.join(self._sandbox_dir(sid), "sandbox.json"))
+            ids = self._sandbox_ids()
+            for sid in ids:
+                record = self._sandbox_record(sid)
                 if record is not None:
                     out.append(self._sandbox_from_record(record))
+            for gone in set(self._sandbox_records) - set(ids):
+                self._sandbox_records.pop(gone, None)
             return out
 
         return await asyncio.to_thread(scan)
@@ -227,6 +267,7 @@ class ShimRuntime:
             # the record goes first so that a half-removed container is not listed
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(cdir, "container.json"))
+            self._container_records.pop(container_id, None)
             shutil.rmtree(cdir, ignore_errors=True)
 
         await asyncio.to_thread(remove)
@@ -241,12 +282,14 @@ class ShimRuntime:
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
         def scan() -> list[ContainerStatus]:
             out = []
-            for cid in self._container_ids():
-                cdir = self._container_dir(cid)
-                record = shimclient.read_json(os.path.join(cdir, "container.json"))
+            ids = self._container_ids()
+            for cid in ids:
+                record = self._container_record(cid)
                 if record is None or (sandbox_id is not None and record["sandbox_id"] != sandbox_id):
                     continue
-                out.append(shimclient.status_from_disk(cdir, record))
+                out.append(shimclient.status_from_disk(self._container_dir(cid), record))
+            for gone in set(self._container_records) - set(ids):
+                self._container_records.pop(gone, None)
             return out
 
         return await asyncio.to_thread(scan)
