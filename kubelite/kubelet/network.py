@@ -9,7 +9,10 @@ standard CNI plugins do the work, as a config list run through
 - ``bridge`` (isGateway, hairpinMode, ipMasq **off**: a pod address is never
   NATed onto the node's uplink) with ``host-local`` IPAM handing out the
   node's podCIDR (its lease files under ``<state_dir>/ipam``),
-- ``loopback``, which brings ``lo`` up and passes the bridge's result on.
+- ``loopback``, which brings ``lo`` up and passes the bridge's result on
+  (left out with ``loopback=False`` when the runtime brings ``lo`` up itself,
+  as the runc runtime does for the namespaces it pins: one plugin run less
+  per pod).
 
 Networking must never leak (DESIGN.md section 6): :meth:`PodNetwork.setup_node`
 routes the whole cluster CIDR and the service CIDR to a blackhole. The node's
@@ -74,12 +77,18 @@ def default_state_dir() -> Path:
 
 
 def bridge_conflist(
-    pod_cidr: str, *, bridge: str, ipam_dir: str, cni_version: str, name: str = NETWORK_NAME
+    pod_cidr: str,
+    *,
+    bridge: str,
+    ipam_dir: str,
+    cni_version: str,
+    name: str = NETWORK_NAME,
+    loopback: bool = True,
 ) -> dict[str, Any]:
     """The CNI config list for pods of a node with ``pod_cidr``."""
     network = ipaddress.ip_network(pod_cidr)
     default = "0.0.0.0/0" if network.version == 4 else "::/0"
-    return {
+    conflist: dict[str, Any] = {
         "cniVersion": cni_version,
         "name": name,
         "plugins": [
@@ -100,6 +109,9 @@ def bridge_conflist(
             {"type": "loopback"},
         ],
     }
+    if not loopback:
+        conflist["plugins"] = conflist["plugins"][:1]
+    return conflist
 
 
 def blackhole_commands(cidrs: Sequence[str]) -> list[list[str]]:
@@ -163,6 +175,7 @@ class PodNetwork:
         state_dir: str | os.PathLike[str] | None = None,
         *,
         plugin_timeout: float = 60.0,
+        loopback: bool = True,
     ) -> None:
         self.pod_cidr = str(ipaddress.ip_network(pod_cidr))
         self.cluster_cidr = str(ipaddress.ip_network(cluster_cidr))
@@ -177,6 +190,7 @@ class PodNetwork:
         self.cni = CniExec(paths, timeout=plugin_timeout)
         self._locks: dict[str, asyncio.Lock] = {}
         self._conflist: dict[str, Any] | None = None
+        self.loopback = loopback  # run the loopback plugin (False: the runtime brings lo up)
 
     # -- node ---------------------------------------------------------------------------------
 
@@ -268,7 +282,11 @@ class PodNetwork:
         """The config list new pods get (CNI version negotiated with the plugins once)."""
         if self._conflist is None:
             draft = bridge_conflist(
-                self.pod_cidr, bridge=self.bridge, ipam_dir=str(self.ipam_dir), cni_version=""
+                self.pod_cidr,
+                bridge=self.bridge,
+                ipam_dir=str(self.ipam_dir),
+                cni_version="",
+                loopback=self.loopback,
             )
             types = {p["type"] for p in draft["plugins"]} | {
                 p["ipam"]["type"] for p in draft["plugins"] if "ipam" in p

@@ -53,6 +53,11 @@ def test_bridge_conflist() -> None:
         "dataDir": "/state/ipam",
     }
     assert loopback == {"type": "loopback"}
+    # The runc runtime brings lo up in the netns it pins: the bridge alone.
+    alone = bridge_conflist(
+        "10.42.3.0/24", bridge="kubelite0", ipam_dir="/state/ipam", cni_version="1.0.0", loopback=False
+    )
+    assert alone["plugins"] == [bridge]
 
 
 def test_blackhole_commands_and_guard() -> None:
