@@ -191,6 +191,7 @@ class PodNetwork:
         self._locks: dict[str, asyncio.Lock] = {}
         self._conflist: dict[str, Any] | None = None
         self.loopback = loopback  # run the loopback plugin (False: the runtime brings lo up)
+        self._conflist_lock = asyncio.Lock()
 
     # -- node ---------------------------------------------------------------------------------
 
@@ -279,7 +280,14 @@ class PodNetwork:
     # -- pods ---------------------------------------------------------------------------------
 
     async def conflist(self) -> dict[str, Any]:
-        """The config list new pods get (CNI version negotiated with the plugins once)."""
+        """The config list new pods get (CNI version negotiated with the plugins once: the first
+        burst of pods waits for one negotiation rather than each running the plugins' VERSION)."""
+        if self._conflist is not None:
+            return self._conflist
+        async with self._conflist_lock:
+            return await self._negotiate()
+
+    async def _negotiate(self) -> dict[str, Any]:
         if self._conflist is None:
             draft = bridge_conflist(
                 self.pod_cidr,
