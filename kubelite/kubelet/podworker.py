@@ -221,8 +221,11 @@ class PodWorker:
         return f"{self.pod.metadata.namespace}/{self.pod.metadata.name}"
 
     def update(self, pod: Pod) -> None:
+        # The watch echoing the status this worker just wrote (already its copy) changes nothing.
+        echo = bool(pod.metadata.resourceVersion) and pod.metadata.resourceVersion == _rv_text(self.pod)
         self.pod = pod
-        self.wake()
+        if not echo:
+            self.wake()
 
     def remove(self) -> None:
         """The pod was deleted from the API (or never should have been here): stop it."""
@@ -1153,6 +1156,10 @@ async def within(clock: Clock, coro: Awaitable[Any], seconds: float) -> tuple[bo
     if task.cancelled():
         return False, None
     return True, task.result()
+
+
+def _rv_text(pod: Pod) -> str:
+    return pod.metadata.resourceVersion or ""
 
 
 def _rv(pod: Pod) -> int:
