@@ -223,7 +223,7 @@ class ShimRuntime:
                 return
             raise RuntimeFailure(f"container {container_id} was started before; create a new one")
         spec = self._shim_spec(cdir, record)
-        await asyncio.to_thread(shimclient.launch_shim, cdir, spec)
+        await shimclient.launch_shim_async(cdir, spec)
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         try:

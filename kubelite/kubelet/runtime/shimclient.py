@@ -102,6 +102,67 @@ def launch_shim(cdir: str, spec: dict[str, Any], python: str = sys.executable) -
     ``started_at``); raises ``RuntimeFailure`` with runc's message when the
     container could not start (the shim has then written ``exit.json``).
     """
+    ready_r = _spawn_shim(cdir, spec, python)
+    try:
+        data = b""
+        deadline = time.monotonic() + START_TIMEOUT
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([ready_r], [], [], left)[0]:
+                raise RuntimeFailure("container did not start in time")
+            chunk = os.read(ready_r, 65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(ready_r)
+    return _ready_message(data)
+
+
+async def launch_shim_async(cdir: str, spec: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
+    """``launch_shim`` that holds a worker thread only to spawn the shim, not while the container
+    starts (a burst of pods would otherwise queue every blocking call behind the starts)."""
+    ready_r = await asyncio.to_thread(_spawn_shim, cdir, spec, python)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    buf = bytearray()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(ready_r, 65536)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if not done.done():
+                done.set_exception(e)
+            return
+        buf.extend(chunk)
+        if (not chunk or buf.endswith(b"\n")) and not done.done():
+            done.set_result(bytes(buf))
+
+    os.set_blocking(ready_r, False)
+    loop.add_reader(ready_r, readable)
+    try:
+        data = await asyncio.wait_for(done, START_TIMEOUT)
+    except TimeoutError:
+        raise RuntimeFailure("container did not start in time") from None
+    finally:
+        loop.remove_reader(ready_r)
+        os.close(ready_r)
+    return _ready_message(data)
+
+
+def _ready_message(data: bytes) -> dict[str, Any]:
+    if not data:
+        raise RuntimeFailure("the shim exited without starting the container (see shim.log)")
+    message: dict[str, Any] = json.loads(data)
+    if "error" in message:
+        raise RuntimeFailure(message["error"])
+    return message
+
+
+def _spawn_shim(cdir: str, spec: dict[str, Any], python: str) -> int:
+    """Start the shim (its short-lived first process is waited for); the ready pipe's read end."""
     with open(os.path.join(cdir, "shim.spec.tmp"), "wb") as f:
         marshal.dump(spec, f)
     os.replace(os.path.join(cdir, "shim.spec.tmp"), os.path.join(cdir, "shim.spec"))
@@ -119,30 +180,20 @@ def launch_shim(cdir: str, spec: dict[str, Any], python: str = sys.executable) -
             start_new_session=True,
             cwd="/",
         )
+    except BaseException:
+        os.close(ready_r)
+        raise
     finally:
         os.close(ready_w)
     try:
         proc.wait()  # the shim forks at once; this is its short-lived parent
-        data = b""
-        deadline = time.monotonic() + START_TIMEOUT
-        while not data.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([ready_r], [], [], left)[0]:
-                raise RuntimeFailure("container did not start in time")
-            chunk = os.read(ready_r, 65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
+    except BaseException:
         os.close(ready_r)
+        raise
+    finally:
         if proc.stderr is not None:
             proc.stderr.close()
-    if not data:
-        raise RuntimeFailure("the shim exited without starting the container (see shim.log)")
-    message = json.loads(data)
-    if "error" in message:
-        raise RuntimeFailure(message["error"])
-    return message
+    return ready_r
 
 
 def status_from_disk(cdir: str, record: dict[str, Any]) -> ContainerStatus:
