@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelite.apiserver.config import default_data_dir
+from kubelite.cli.common import default_kubeconfig
 
 log = logging.getLogger("kubelite.cli")
 
@@ -154,10 +155,9 @@ def _client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
             parser.error(f"--kubeconfig {path}: no such file")
         return Client.from_kubeconfig(str(path), args.context, component="kubelet")
     if not args.server:
-        env = os.environ.get("KUBECONFIG")
-        default = Path(env.split(os.pathsep)[0]) if env else default_data_dir() / "kubeconfig.yaml"
-        if default.expanduser().is_file():
-            return Client.from_kubeconfig(str(default.expanduser()), args.context, component="kubelet")
+        default = default_kubeconfig()
+        if default.is_file():
+            return Client.from_kubeconfig(str(default), args.context, component="kubelet")
         parser.error("give --server URL --token-file FILE, or --kubeconfig FILE")
     token = None
     if args.token_file is not None:

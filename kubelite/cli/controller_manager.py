@@ -20,18 +20,9 @@ import os
 import signal
 from pathlib import Path
 
-from kubelite.apiserver.config import default_data_dir
+from kubelite.cli.common import kubeconfig_path, parse_bool
 
 log = logging.getLogger("kubelite.cli")
-
-
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "t", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "f", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def add_controller_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,7 +54,7 @@ def add_controller_manager_arguments(p: argparse.ArgumentParser) -> None:
     add_controller_arguments(p)
     p.add_argument(
         "--leader-elect",
-        type=_bool,
+        type=parse_bool,
         nargs="?",
         const=True,
         default=True,
@@ -78,20 +69,10 @@ def add_controller_manager_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _kubeconfig_path(args: argparse.Namespace) -> Path:
-    if args.kubeconfig is not None:
-        path: Path = args.kubeconfig
-    elif os.environ.get("KUBECONFIG"):
-        path = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
-    else:
-        path = default_data_dir() / "kubeconfig.yaml"
-    return path.expanduser()
-
-
 def run_controller_manager(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from kubelite.controllers.manager import BUILTIN, available, select
 
-    path = _kubeconfig_path(args)
+    path = kubeconfig_path(args)
     if not path.is_file():
         parser.error(f"--kubeconfig {path}: no such file")
     if args.concurrent_syncs < 1:

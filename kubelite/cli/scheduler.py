@@ -18,18 +18,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from kubelite.apiserver.config import default_data_dir
+from kubelite.cli.common import kubeconfig_path, parse_bool
 
 log = logging.getLogger("kubelite.cli")
-
-
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "t", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "f", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def add_scheduler_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,23 +40,13 @@ def add_scheduler_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--leader-elect",
-        type=_bool,
+        type=parse_bool,
         nargs="?",
         const=True,
         default=None,
         metavar="BOOL",
         help="schedule only while holding the kube-scheduler Lease (default true, or the config's)",
     )
-
-
-def _kubeconfig_path(args: argparse.Namespace) -> Path:
-    if args.kubeconfig is not None:
-        path: Path = args.kubeconfig
-    elif os.environ.get("KUBECONFIG"):
-        path = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
-    else:
-        path = default_data_dir() / "kubeconfig.yaml"
-    return path.expanduser()
 
 
 def load_config(path: Path | None) -> Any:
@@ -78,7 +59,7 @@ def load_config(path: Path | None) -> Any:
 
 
 def run_scheduler(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    path = _kubeconfig_path(args)
+    path = kubeconfig_path(args)
     if not path.is_file():
         parser.error(f"--kubeconfig {path}: no such file")
     if args.config is not None and not args.config.is_file():
