@@ -38,7 +38,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
-up: install busybox-image
+up: install deps-system
+	$(MAKE) --no-print-directory busybox-image
 	$(BIN)/kubelite up $(ARGS)
 
 test: install deps-system
