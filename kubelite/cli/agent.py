@@ -25,13 +25,12 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import ssl
 from pathlib import Path
 from typing import Any
 
 from kubelite.apiserver.config import default_data_dir
-from kubelite.cli.common import default_kubeconfig
+from kubelite.cli.common import default_kubeconfig, run_until_signalled
 
 log = logging.getLogger("kubelite.cli")
 
@@ -185,35 +184,7 @@ async def _run(client: Any, config: Any) -> int:
     from kubelite.kubelet.agent import NodeAgent
 
     agent = NodeAgent(client, config, images=await _images(config))
-    task = asyncio.create_task(agent.run(), name="node-agent")
-    stopping = False
-
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal stopping
-        if stopping:
-            log.warning("%s again: exiting now", sig.name)
-            os._exit(1)
-        stopping = True
-        log.info("%s: shutting down (containers keep running)", sig.name)
-        task.cancel()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not stopping:
-            raise
-    except Exception:
-        log.exception("the node agent failed")
-        return 1
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        await client.close()
-    log.info("stopped")
-    return 0
+    return await run_until_signalled(agent.run(), client, "node agent", "containers keep running")
 
 
 def _repo_root(package_file: str) -> str:

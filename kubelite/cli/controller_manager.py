@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
 from pathlib import Path
 
-from kubelite.cli.common import kubeconfig_path, parse_bool
+from kubelite.cli.common import kubeconfig_path, parse_bool, run_until_signalled
 
 log = logging.getLogger("kubelite.cli")
 
@@ -98,33 +96,5 @@ async def _run(args: argparse.Namespace, kubeconfig: Path) -> int:
         workers=args.concurrent_syncs,
         lease_name=args.leader_elect_resource_name,
     )
-    task = asyncio.create_task(manager.run(), name="controller-manager")
-    stopping = False
-
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal stopping
-        if stopping:
-            log.warning("%s again: exiting now", sig.name)
-            os._exit(1)
-        stopping = True
-        log.info("%s: shutting down", sig.name)
-        task.cancel()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
     log.info("controller manager: %s against %s", ", ".join(manager.names) or "(none)", client.base_url)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not stopping:
-            raise
-    except Exception:
-        log.exception("the controller manager failed")
-        return 1
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        await client.close()
-    log.info("stopped")
-    return 0
+    return await run_until_signalled(manager.run(), client, "controller manager")

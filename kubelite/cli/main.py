@@ -2,7 +2,7 @@
 
 Subcommands, each in its own module:
 
-- ``kubelite up``          the whole cluster in one process (for now: the control plane)
+- ``kubelite up``          the whole cluster in one process (control plane and a node agent)
 - ``kubelite server``      the control plane: the API server and the controller manager
 - ``kubelite agent``       the node agent (kubelet) of this machine, against any API server
 - ``kubelite controller-manager``  the controllers alone, against any API server
@@ -31,6 +31,24 @@ from kubelite.cli.simulate import add_simulate_arguments, run_simulate
 
 Command = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
+# (name, help, adds its flags, runs it), in the order `kubelite --help` lists them.
+SUBCOMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Command]] = [
+    ("up", "run a whole cluster in this process", add_server_arguments, run_up),
+    ("server", "run the control plane (API server, controllers)", add_server_arguments, run_server),
+    ("agent", "run the node agent (kubelet) of this machine", add_agent_arguments, run_agent),
+    (
+        "controller-manager",
+        "run the controllers against an API server",
+        add_controller_manager_arguments,
+        run_controller_manager,
+    ),
+    ("kubeconfig", "print the admin kubeconfig", add_kubeconfig_arguments, run_kubeconfig),
+    ("scheduler", "run the scheduler against an API server", add_scheduler_arguments, run_scheduler),
+    ("simulate", "simulated nodes for a cluster (as kwok)", add_simulate_arguments, run_simulate),
+    ("image", "the node's images: import, ls, rm, pull", add_image_arguments, run_image),
+    ("reset", "remove the containers and pod networks a stopped agent left", add_reset_arguments, run_reset),
+]
+
 
 def build_parser() -> argparse.ArgumentParser:
     # -v works before and after the subcommand; SUPPRESS keeps the subcommand's default from
@@ -44,48 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kubelite", description="A Kubernetes-compatible container orchestrator.", parents=[verbose]
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    up = sub.add_parser("up", parents=[verbose], help="run a whole cluster in this process")
-    add_server_arguments(up)
-    up.set_defaults(run=run_up, command_parser=up)
-
-    server = sub.add_parser(
-        "server", parents=[verbose], help="run the control plane (API server, controllers)"
-    )
-    add_server_arguments(server)
-    server.set_defaults(run=run_server, command_parser=server)
-
-    agent = sub.add_parser("agent", parents=[verbose], help="run the node agent (kubelet) of this machine")
-    add_agent_arguments(agent)
-    agent.set_defaults(run=run_agent, command_parser=agent)
-
-    cm = sub.add_parser(
-        "controller-manager", parents=[verbose], help="run the controllers against an API server"
-    )
-    add_controller_manager_arguments(cm)
-    cm.set_defaults(run=run_controller_manager, command_parser=cm)
-
-    kubeconfig = sub.add_parser("kubeconfig", parents=[verbose], help="print the admin kubeconfig")
-    add_kubeconfig_arguments(kubeconfig)
-    kubeconfig.set_defaults(run=run_kubeconfig, command_parser=kubeconfig)
-
-    scheduler = sub.add_parser("scheduler", parents=[verbose], help="run the scheduler against an API server")
-    add_scheduler_arguments(scheduler)
-    scheduler.set_defaults(run=run_scheduler, command_parser=scheduler)
-
-    simulate = sub.add_parser("simulate", parents=[verbose], help="simulated nodes for a cluster (as kwok)")
-    add_simulate_arguments(simulate)
-    simulate.set_defaults(run=run_simulate, command_parser=simulate)
-
-    image = sub.add_parser("image", parents=[verbose], help="the node's images: import, ls, rm, pull")
-    add_image_arguments(image)
-    image.set_defaults(run=run_image, command_parser=image)
-
-    reset = sub.add_parser(
-        "reset", parents=[verbose], help="remove the containers and pod networks a stopped agent left"
-    )
-    add_reset_arguments(reset)
-    reset.set_defaults(run=run_reset, command_parser=reset)
+    for name, help_text, add_arguments, run in SUBCOMMANDS:
+        command = sub.add_parser(name, parents=[verbose], help=help_text)
+        add_arguments(command)
+        # The subcommand's parser, so that a flag error names the subcommand it belongs to.
+        command.set_defaults(run=run, command_parser=command)
     return parser
 
 
@@ -94,7 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(getattr(args, "verbose", 0))
     run: Command = args.run
-    # The subcommand's parser, so that a flag error names the subcommand it belongs to.
     return run(args, args.command_parser)
 
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
-from kubelite.cli.common import kubeconfig_path, parse_bool
+from kubelite.cli.common import kubeconfig_path, parse_bool, run_until_signalled
 
 log = logging.getLogger("kubelite.cli")
 
@@ -86,37 +84,9 @@ async def _run(args: argparse.Namespace, kubeconfig: Path, config: Any) -> int:
         log.error("invalid scheduler configuration: %s", e)
         await client.close()
         return 2
-    task = asyncio.create_task(scheduler.run(), name="scheduler")
-    stopping = False
-
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal stopping
-        if stopping:
-            log.warning("%s again: exiting now", sig.name)
-            os._exit(1)
-        stopping = True
-        log.info("%s: shutting down", sig.name)
-        task.cancel()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
     names = ", ".join(p.scheduler_name for p in config.profiles)
     log.info("scheduler: profiles %s against %s", names, client.base_url)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not stopping:
-            raise
-    except Exception:
-        log.exception("the scheduler failed")
-        return 1
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        await client.close()
-    log.info("stopped")
-    return 0
+    return await run_until_signalled(scheduler.run(), client, "scheduler")
 
 
 async def run_in_process(url: str, ssl_context: Any) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from typing import TYPE_CHECKING
+
+from kubelite.cli.common import run_until_signalled
 
 if TYPE_CHECKING:
     from kubelite.api.core_v1 import Taint
@@ -74,29 +75,4 @@ async def _simulate(args: argparse.Namespace, labels: dict[str, str], taints: li
         name_prefix=args.name_prefix,
         lease_qps=args.lease_qps,
     )
-    task = asyncio.create_task(sim.run(), name="simulated-nodes")
-    loop = asyncio.get_running_loop()
-    stopping = False
-
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal stopping
-        stopping = True
-        log.info("%s: stopping the simulated nodes", sig.name)
-        task.cancel()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not stopping:
-            raise
-    except Exception:
-        log.exception("simulated nodes failed")
-        return 1
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        await client.close()
-    log.info("stopped")
-    return 0
+    return await run_until_signalled(sim.run(), client, "simulated nodes")
