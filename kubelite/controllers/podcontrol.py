@@ -75,9 +75,18 @@ CONTROLLER_UID_INDEX = "controllerUID"
 
 
 def controller_uid_index(obj: Any) -> list[str]:
-    """Index function: the uid of the object's controller ([] for orphans)."""
+    """Index function: the uid of the object's controller, or for an orphan
+    ``orphan_index_key(namespace)`` (what a controller may adopt), as Kubernetes'
+    controller-uid pod index does."""
     ref = controller_ref(obj)
-    return [ref.uid] if ref is not None and ref.uid else []
+    if ref is None:
+        return [orphan_index_key(obj.metadata.namespace or "")]
+    return [ref.uid] if ref.uid else []
+
+
+def orphan_index_key(namespace: str) -> str:
+    """The ``controller_uid_index`` value of the orphans of ``namespace`` (no uid looks like it)."""
+    return f"orphan:{namespace}"
 
 
 # ------------------------------------------------------------------ time and pod state

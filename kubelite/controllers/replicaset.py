@@ -63,6 +63,7 @@ from kubelite.controllers.podcontrol import (
     is_not_found,
     is_pod_active,
     is_pod_ready,
+    orphan_index_key,
     pod_key,
     pods_to_delete,
     recheck_owner,
@@ -278,7 +279,11 @@ class ReplicaSetController(Controller):
             self.log.warning("%s %s: invalid selector: %s", self.owner_kind.kind, key, e)
             return
 
-        active = [p for p in self.pods.by_index(NAMESPACE_INDEX, namespace) if is_pod_active(p)]
+        # The pods it may claim: its own (to keep or release) and the namespace's orphans (to
+        # adopt); pods of other controllers are never touched, so they need not be scanned.
+        candidates = self.pods.by_index(CONTROLLER_UID_INDEX, native.metadata.uid)
+        candidates += self.pods.by_index(CONTROLLER_UID_INDEX, orphan_index_key(namespace))
+        active = sorted((p for p in candidates if is_pod_active(p)), key=lambda p: p.metadata.name)
         pods = await self._claim(native, selector, active)
 
         error: BaseException | None = None
