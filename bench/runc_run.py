@@ -6,7 +6,7 @@ of runc creating and starting a container, timed until ``runc`` returns.
 
 Value: ``RuncRuntime.create_container`` + ``start_container`` of the same
 command in an existing sandbox (overlayfs mount, config.json, the per-container
-shim's start, ``runc create`` and ``runc start``), timed until
+shim's start, ``runc run --detach``), timed until
 ``start_container`` returns (the container runs). Containers are removed
 between runs, untimed; alternating the two kinds so machine load hits both.
 

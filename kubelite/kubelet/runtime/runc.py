@@ -16,9 +16,10 @@ overlayfs of the image's layer directories mounted by us, ``config.json``
 comes from ``oci.container_spec``. Its cgroup is ``/<cgroup_parent or
 cgroup_root/pod<uid>>/<container id>`` in every hierarchy.
 
-Starting uses ``runc create`` + ``runc start`` under the container's shim
-(``shim.py``, a child subreaper that holds the stdio, writes the CRI log and
-the exit status, and ``runc delete``s the container when it ends); runc's
+Starting is one ``runc run --detach`` under the container's shim (``shim.py``,
+forked by the agent's shim zygote: a child subreaper that holds the stdio,
+writes the CRI log and the exit status, and ``runc delete``s the container
+when it ends); runc's
 state lives in ``<root>/runc``. Stopping is ``runc kill`` (SIGTERM, then
 SIGKILL to all processes). Exec is ``runc exec`` (with ``--tty`` behind a
 local pty for tty sessions). Not done: seccomp, AppArmor/SELinux, user

@@ -1,10 +1,12 @@
 """The per-container shim: holds a container's stdio, writes its log, records its exit.
 
-One shim process per running container (and per pod's pause process), started
-by the runtime with ``python -S -E -s shim.py <container dir> <ready fd>`` in a
-new session. It forks at once (the runtime only waits for that first process),
-so the container lives on when the node agent stops or restarts, and its exit
-status is written to disk even when nobody is watching.
+One shim process per running container (and per pod's pause process), forked
+by the runtime's zygote (``shim.py zygote``, see ``zygote``: one Python
+interpreter started per agent rather than per container) or, without one,
+started with ``python -S -E -s shim.py <container dir> <ready fd>``, in a new
+session either way. It is nobody's child once started, so the container lives
+on when the node agent (and its zygote) stop or restart, and its exit status
+is written to disk even when nobody is watching.
 
 Stdlib only and no package imports: it is started per container, so its start
 time is part of every container start (see ``bench/runc_run.py``).
@@ -99,12 +101,21 @@ def proc_start_time(pid: int) -> int:
     return int(data[data.rfind(b")") + 2 :].split()[19])
 
 
-def _set_subreaper() -> None:
+_libc = None
+
+
+def _prctl(option: int, arg: int | bytes) -> None:
+    global _libc
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.prctl(option, arg, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option})")
+
+
+def _set_subreaper() -> None:
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
 def _spawn(argv: list[str], stdio: tuple[int, int, int]) -> int:
@@ -515,9 +526,91 @@ def _unlink(path: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """``shim.py <container dir> <ready fd>`` (one shim), or ``shim.py zygote <socket fd>``."""
+    if argv[1] == "zygote":
+        return zygote(int(argv[2]))
     cdir, ready_fd = argv[1], int(argv[2])
     if os.fork():
         return 0  # the runtime waits for this one; the shim lives on in the child
+    return run(cdir, ready_fd)
+
+
+def zygote(sock_fd: int) -> int:
+    """Fork a shim per request, so no container start pays for a Python interpreter's start.
+
+    The runtime starts one zygote (``shimclient.ShimLauncher``) and sends it one
+    ``SOCK_SEQPACKET`` message per container: the container directory, with the ready pipe's
+    write end attached (``SCM_RIGHTS``). For each, the zygote forks a child that starts a
+    session of its own, points stdin/stdout at /dev/null and stderr at ``shim.log`` (as the
+    runtime does for a shim it starts itself) and forks the shim proper, which ``run``s as a
+    shim started with ``python shim.py`` would; the child exits at once, so the shim is
+    nobody's child and outlives both the zygote and the node agent. The zygote exits when the
+    runtime's end of the socket closes (the agent is gone)."""
+    import socket
+
+    sock = socket.socket(fileno=sock_fd)
+    sock.setblocking(True)
+    _prctl(15, b"kubelite-zygote")  # PR_SET_NAME; and ctypes is loaded before the first fork
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 65536, 4)
+        except InterruptedError:
+            continue
+        except OSError:
+            return 0
+        if not msg:
+            for fd in fds:
+                os.close(fd)
+            return 0  # the runtime's end is closed
+        if not fds:
+            continue
+        for fd in fds[1:]:
+            os.close(fd)
+        ready_fd = fds[0]
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(ready_fd)  # the runtime reads EOF: "the shim exited without starting"
+            continue
+        if pid == 0:
+            code = 1
+            try:
+                sock.close()
+                code = _zygote_child(os.fsdecode(msg), ready_fd)
+            finally:
+                os._exit(code)
+        os.close(ready_fd)
+        _wait(pid)
+
+
+def _zygote_child(cdir: str, ready_fd: int) -> int:
+    os.setsid()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    log = os.open(os.path.join(cdir, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.dup2(log, 2)
+    os.close(devnull)
+    os.close(log)
+    if os.fork():
+        return 0
+    try:
+        _prctl(15, b"kubelite-shim")
+        code = run(cdir, ready_fd)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    try:
+        sys.stderr.flush()
+    except Exception:
+        pass
+    os._exit(code)
+
+
+def run(cdir: str, ready_fd: int) -> int:
+    """The shim's life, in the process that stays (see the module docstring)."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)

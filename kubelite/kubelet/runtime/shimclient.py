@@ -17,14 +17,17 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import marshal
 import os
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
@@ -41,6 +44,8 @@ from kubelite.kubelet.runtime.interface import (
     RuntimeFailure,
     SecurityConfig,
 )
+
+log = logging.getLogger(__name__)
 
 SHIM_DIR = os.path.dirname(os.path.abspath(shim_module.__file__))
 # ``-c`` and an import rather than running shim.py as a script: imported modules load from their
@@ -171,29 +176,106 @@ def _spawn_shim(cdir: str, spec: dict[str, Any], python: str) -> int:
             os.unlink(os.path.join(cdir, name))
     ready_r, ready_w = os.pipe()
     try:
-        proc = subprocess.Popen(
-            [python, "-S", "-E", "-s", "-c", SHIM_BOOT, SHIM_DIR, cdir, str(ready_w)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(cdir, "shim.log"), "ab"),
-            pass_fds=(ready_w,),
-            start_new_session=True,
-            cwd="/",
-        )
+        if not _launcher(python).launch(cdir, ready_w):
+            _start_shim_process(cdir, ready_w, python)
     except BaseException:
         os.close(ready_r)
         raise
     finally:
         os.close(ready_w)
-    try:
-        proc.wait()  # the shim forks at once; this is its short-lived parent
-    except BaseException:
-        os.close(ready_r)
-        raise
-    finally:
-        if proc.stderr is not None:
-            proc.stderr.close()
     return ready_r
+
+
+def _start_shim_process(cdir: str, ready_w: int, python: str) -> None:
+    """A shim in an interpreter of its own (without a zygote); waits for its short-lived parent."""
+    with open(os.path.join(cdir, "shim.log"), "ab") as log:
+        proc = subprocess.Popen(
+            [python, "-S", "-E", "-s", "-c", SHIM_BOOT, SHIM_DIR, cdir, str(ready_w)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            pass_fds=(ready_w,),
+            start_new_session=True,
+            cwd="/",
+        )
+    proc.wait()  # the shim forks at once; this is its short-lived parent
+
+
+class ShimLauncher:
+    """The runtime's end of the shim zygote (``shim.zygote``): started on first use, one per
+    agent process, restarted once when it is found gone; it exits when this process does
+    (its socket end is close-on-exec, so only this process holds it). Thread-safe."""
+
+    def __init__(self, python: str) -> None:
+        self.python = python
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._broken = False  # could not start: shims get an interpreter of their own
+
+    def launch(self, cdir: str, ready_w: int) -> bool:
+        """Ask the zygote for a shim of ``cdir`` reporting on ``ready_w``; False without a zygote."""
+        with self._lock:
+            for _ in range(2):
+                if self._broken:
+                    return False
+                if self._sock is None:
+                    self._start()
+                    if self._sock is None:
+                        return False
+                try:
+                    socket.send_fds(self._sock, [os.fsencode(cdir)], [ready_w])
+                    return True
+                except OSError as e:
+                    log.warning("the shim zygote is gone (%s); starting another", e)
+                    self._close()
+            return False
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                [self.python, "-S", "-E", "-s", "-c", SHIM_BOOT, SHIM_DIR, "zygote", str(theirs.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+                cwd="/",
+            )
+        except OSError as e:
+            log.warning("no shim zygote (%s): every shim starts an interpreter of its own", e)
+            ours.close()
+            self._broken = True
+            return
+        finally:
+            theirs.close()
+        self._sock = ours
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(5)
+            self._proc = None
+
+    def close(self) -> None:
+        """Stop the zygote (shims it forked are not affected)."""
+        with self._lock:
+            self._close()
+
+
+_launchers: dict[str, ShimLauncher] = {}
+_launchers_lock = threading.Lock()
+
+
+def _launcher(python: str) -> ShimLauncher:
+    with _launchers_lock:
+        launcher = _launchers.get(python)
+        if launcher is None:
+            launcher = _launchers[python] = ShimLauncher(python)
+        return launcher
 
 
 def status_from_disk(cdir: str, record: dict[str, Any]) -> ContainerStatus:

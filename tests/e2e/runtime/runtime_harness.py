@@ -71,10 +71,27 @@ def leftovers(root: str, cgroup_root: str, sandbox_ids: list[str]) -> list[str]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if root.encode() in cmdline:
+        if root.encode() in cmdline or _holds_file_under(pid, root):
             argv = cmdline.replace(b"\0", b" ")[:120]
             found.append(f"process {pid}: {argv!r}")
     return found
+
+
+def _holds_file_under(pid: str, root: str) -> bool:
+    """The process has a file or directory under ``root`` open (a shim forked by the zygote
+    has the zygote's command line, and its container directory open)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target == root or target.startswith(root + "/"):
+            return True
+    return False
 
 
 class RuntimeBox:
