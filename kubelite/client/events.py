@@ -1,8 +1,8 @@
 """Recording core/v1 Events the way Kubernetes components do.
 
 ``EventRecorder.event(obj, "Warning", "FailedCreate", "...")`` returns at
-once: the event goes into a bounded queue and a background task (``run()``)
-writes it. Identical repeats (same involved object, type, reason, message
+once: the event goes into a bounded queue and background writers (``run()``,
+a few writes in flight at a time) write it. Identical repeats (same involved object, type, reason, message
 and source) within ten minutes do not create new Events: the first Event's
 ``count`` and ``lastTimestamp`` are bumped by a PATCH instead, as client-go's
 event correlator does, so a controller stuck in a retry loop produces one
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from kubelite.client.objects import (
     resource_version_of,
     uid_of,
 )
-from kubelite.client.rest import Client
+from kubelite.client.rest import PATCH_CONTENT_TYPES, Client
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ WARNING = "Warning"
 AGGREGATION_WINDOW = 600.0  # seconds within which identical events are counted, not re-created
 CACHE_SIZE = 4096
 MAX_MESSAGE = 1024
+DROP_LOG_INTERVAL = 10.0  # seconds between log lines about events dropped on a full queue
 
 
 def object_reference(obj: Any, registry: Registry | None = None) -> ObjectReference:
@@ -148,7 +149,15 @@ class EventRecorder:
 
     Run ``await recorder.run()`` in the component's task group; ``event()``
     and ``eventf()`` may be called before it starts (queued up to
-    ``queue_size``; beyond that events are dropped with a log line).
+    ``queue_size`` unwritten events; beyond that events are dropped, counted
+    in ``dropped`` and reported in one log line per ``DROP_LOG_INTERVAL``).
+
+    Up to ``concurrency`` writes are in flight at once, so a component that
+    records events at a high rate (the scheduler's Scheduled events) is not
+    held to one API round trip per event. Writes of the same Event (a create
+    and the count-bumping patches after it) still go out one after the other,
+    in the order they were recorded. A write does not decode the server's
+    answer: the recorder only needs to know that it succeeded.
     """
 
     def __init__(
@@ -162,6 +171,7 @@ class EventRecorder:
         queue_size: int = 1000,
         tries: int = 3,
         retry_delay: float = 1.0,
+        concurrency: int = 8,
     ) -> None:
         self.client = client
         self.registry = client.registry
@@ -172,12 +182,22 @@ class EventRecorder:
         self.host = host
         self.instance = instance or (f"{component}-{host}" if host else component)
         self.clock = clock
+        self.queue_size = queue_size
         self.tries = tries
         self.retry_delay = retry_delay
+        self.concurrency = max(1, concurrency)
         self.correlator = EventCorrelator(clock)
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self.source = EventSource(component=self.component, host=self.host)
+        self._queue: deque[Event] = deque()
+        self._unfinished = 0  # recorded and not yet written (or dropped)
+        self._waiters: deque[asyncio.Future[None]] = deque()  # idle workers, woken one per event
+        self._idle = asyncio.Event()  # set while nothing is unfinished
+        self._idle.set()
+        self._in_flight: dict[tuple[str, str], asyncio.Future[None]] = {}
         self.written = 0  # successful writes (creates and patches)
         self.dropped = 0
+        self._dropped_unlogged = 0
+        self._drop_logged_at: float | None = None
         self._last_nanos = 0
 
     def event(self, obj: Any, type: str, reason: str, message: str) -> None:
@@ -186,6 +206,9 @@ class EventRecorder:
             log.warning(
                 "event %s on %s has unsupported type %r; recording it anyway", reason, name_of(obj), type
             )
+        if self._unfinished >= self.queue_size:
+            self._drop(type, reason, name_of(obj))
+            return
         now = self.clock.now()
         ref = object_reference(obj, self.registry)
         ts = rfc3339(now)
@@ -199,7 +222,7 @@ class EventRecorder:
             involvedObject=ref,
             reason=reason,
             message=message[:MAX_MESSAGE],
-            source=EventSource(component=self.component, host=self.host),
+            source=self.source,
             firstTimestamp=ts,
             lastTimestamp=ts,
             count=1,
@@ -207,37 +230,91 @@ class EventRecorder:
             reportingComponent=self.component,
             reportingInstance=self.instance,
         )
-        try:
-            self._queue.put_nowait(ev)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            log.warning("event queue full, dropping event %s %s on %s", type, reason, ref.name)
+        self._queue.append(ev)
+        self._unfinished += 1
+        self._idle.clear()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+
+    def _drop(self, type: str, reason: str, name: str) -> None:
+        """Count an event the full queue cannot take; log at most once per interval."""
+        self.dropped += 1
+        self._dropped_unlogged += 1
+        now = self.clock.monotonic()
+        if self._drop_logged_at is None or now - self._drop_logged_at >= DROP_LOG_INTERVAL:
+            log.warning(
+                "event queue full (%d unwritten): dropped %d event(s), the last %s %s on %s",
+                self._unfinished,
+                self._dropped_unlogged,
+                type,
+                reason,
+                name,
+            )
+            self._drop_logged_at = now
+            self._dropped_unlogged = 0
 
     def eventf(self, obj: Any, type: str, reason: str, fmt: str, *args: Any) -> None:
         """``event()`` with a %-format message."""
         self.event(obj, type, reason, fmt % args if args else fmt)
 
     def pending(self) -> int:
-        """Events queued and not yet written."""
-        return self._queue.qsize()
+        """Events recorded and not yet written."""
+        return self._unfinished
 
     async def flush(self) -> None:
-        """Wait until every queued event has been written or dropped (needs ``run()`` going)."""
-        await self._queue.join()
+        """Wait until every recorded event has been written or dropped (needs ``run()`` going)."""
+        await self._idle.wait()
 
     async def run(self) -> None:
-        """Write queued events until cancelled."""
+        """Write recorded events until cancelled, ``concurrency`` at a time."""
+        async with asyncio.TaskGroup() as tg:
+            for i in range(self.concurrency):
+                tg.create_task(self._worker(), name=f"event-writer-{i}")
+
+    async def _worker(self) -> None:
+        queue = self._queue
+        loop = asyncio.get_running_loop()
         while True:
-            ev = await self._queue.get()
+            if not queue:
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiters.append(waiter)
+                try:
+                    await waiter
+                finally:
+                    if not waiter.done():
+                        waiter.cancel()
+                continue
+            ev = queue.popleft()
             try:
                 await self._record(ev)
             except Exception:
                 log.exception("recording event %s failed", ev.metadata.name)
             finally:
-                self._queue.task_done()
+                self._unfinished -= 1
+                if not self._unfinished:
+                    self._idle.set()
 
     async def _record(self, ev: Event) -> None:
+        # Correlated in the order recorded (workers take events first in, first out); a write of
+        # an Event whose previous write is still in flight waits for that one to finish.
         write = self.correlator.correlate(ev)
+        key = (write.event.metadata.namespace or "", write.event.metadata.name or "")
+        before = self._in_flight.get(key)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = done
+        try:
+            if before is not None:
+                await asyncio.shield(before)
+            await self._record_write(write)
+        finally:
+            done.set_result(None)
+            if self._in_flight.get(key) is done:
+                del self._in_flight[key]
+
+    async def _record_write(self, write: Write) -> None:
         for attempt in range(1, self.tries + 1):
             try:
                 await self._write(write)
@@ -270,8 +347,12 @@ class EventRecorder:
 
     async def _write(self, write: Write) -> None:
         ev = write.event
+        ns = ev.metadata.namespace
         if write.patch:
             patch = {"count": ev.count, "lastTimestamp": ev.lastTimestamp, "message": ev.message}
-            await self.events.patch(ev.metadata.name, patch, "strategic", ev.metadata.namespace)
+            path = self.events.path(ns, ev.metadata.name)
+            await self.client.request(
+                "PATCH", path, body=patch, content_type=PATCH_CONTENT_TYPES["strategic"]
+            )
         else:
-            await self.events.create(ev, ev.metadata.namespace)
+            await self.client.request("POST", self.events.path(ns), body=ev)

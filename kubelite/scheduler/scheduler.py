@@ -71,8 +71,7 @@ MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 MIN_FILTER_CHUNK = 16
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 COMPONENT = "default-scheduler"
-PENDING_SELECTOR = "spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed"
-ASSIGNED_SELECTOR = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 def num_feasible_nodes_to_find(percentage: int | None, num_all_nodes: int) -> int:
@@ -155,7 +154,7 @@ class Scheduler:
         self.recorder: EventRecorder | None = None
         self.next_start_node_index = 0
         self._tg: asyncio.TaskGroup | None = None
-        self._pending_informer: Any = None
+        self._pod_informer: Any = None
         self.scheduled = 0  # pods bound, for tests and benchmarks
         self.attempts = 0
 
@@ -225,15 +224,39 @@ class Scheduler:
     # ------------------------------------------------------------ event intake
 
     def _register_handlers(self, informers: SharedInformerFactory) -> None:
-        pending = informers.informer_for(PODS, field_selector=PENDING_SELECTOR)
-        assigned = informers.informer_for(PODS, field_selector=ASSIGNED_SELECTOR)
+        # One informer of all non-terminal pods, as kube-scheduler has: its handlers route each
+        # pod by whether it is assigned, and a pod's binding is one update (leaving the queue's
+        # side for the cache's) instead of a delete on one watch and an add on another.
+        pods = informers.informer_for(PODS, field_selector=POD_SELECTOR)
         nodes = informers.informer_for(NODES)
-        self._pending_informer = pending
+        self._pod_informer = pods
         nodes.add_handler(self.on_node_add, self.on_node_update, self.on_node_delete)
-        assigned.add_handler(
-            self.on_assigned_pod_add, self.on_assigned_pod_update, self.on_assigned_pod_delete
-        )
-        pending.add_handler(self.on_pending_pod_add, self.on_pending_pod_update, self.on_pending_pod_delete)
+        pods.add_handler(self.on_pod_add, self.on_pod_update, self.on_pod_delete)
+
+    def on_pod_add(self, pod: Pod) -> None:
+        if pod.spec.nodeName:
+            self.on_assigned_pod_add(pod)
+        else:
+            self.on_pending_pod_add(pod)
+
+    def on_pod_update(self, old: Pod, new: Pod) -> None:
+        if new.spec.nodeName:
+            if old.spec.nodeName:
+                self.on_assigned_pod_update(old, new)
+            else:  # bound: the cache's now (first, so that an assumed pod is confirmed), no longer the queue's
+                self.on_assigned_pod_add(new)
+                self.on_pending_pod_delete(old)
+        elif old.spec.nodeName:  # cannot happen (nodeName is immutable once set); handled as k8s does
+            self.on_assigned_pod_delete(old)
+            self.on_pending_pod_add(new)
+        else:
+            self.on_pending_pod_update(old, new)
+
+    def on_pod_delete(self, pod: Pod) -> None:
+        if pod.spec.nodeName:
+            self.on_assigned_pod_delete(pod)
+        else:
+            self.on_pending_pod_delete(pod)
 
     def _q(self) -> SchedulingQueue:
         assert self.queue is not None, "setup() first"
@@ -318,7 +341,7 @@ class Scheduler:
     async def _run_term(self) -> None:
         assert self.client is not None
         informers = SharedInformerFactory(self.client, clock=self.clock)
-        recorder = EventRecorder(self.client, COMPONENT, clock=self.clock)
+        recorder = EventRecorder(self.client, COMPONENT, clock=self.clock, concurrency=16)
         self.setup(informers, recorder)
         self._register_handlers(informers)
         queue = self._q()
@@ -571,8 +594,8 @@ class Scheduler:
         queue = self._q()
         pod = qpi.pod
         current = pod
-        if self._pending_informer is not None:
-            current = self._pending_informer.get_by(pod.metadata.namespace, pod.metadata.name)
+        if self._pod_informer is not None:
+            current = self._pod_informer.get_by(pod.metadata.namespace, pod.metadata.name)
         if current is None or current.spec.nodeName or current.metadata.uid != pod.metadata.uid:
             queue.done(qpi.key)
             return
