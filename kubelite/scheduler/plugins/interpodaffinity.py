@@ -240,11 +240,10 @@ class InterPodAffinity:
         )
         generation = getattr(snapshot, "generation", 0)
         changes = getattr(snapshot, "changed_since", None)
-        counts = self._caches.get(signature, count_existing).refresh(
-            snapshot.have_pods_with_required_anti_affinity_list(), generation, changes
-        )
+        cache = self._caches.get(signature, count_existing, pair_keys=True)
+        counts = cache.refresh(snapshot.have_pods_with_required_anti_affinity_list(), generation, changes)
         s.existing_anti_affinity_counts = dict(counts)
-        s.existing_anti_keys = {key for key, _ in counts}
+        s.existing_anti_keys = set(cache.keys)
 
         all_nodes = snapshot.list()
         affinity_terms, anti_terms = s.affinity_terms, s.anti_affinity_terms
@@ -384,20 +383,60 @@ class InterPodAffinity:
         candidates = snapshot.list() if has_constraints else snapshot.have_pods_with_affinity_list()
         if not candidates:
             return Status(Code.SKIP)
-        preferred = [(t, w.weight) for w in pi.preferred_affinity_terms for t in self._resolve([w.term])]
-        preferred_anti = [
-            (t, w.weight) for w in pi.preferred_anti_affinity_terms for t in self._resolve([w.term])
-        ]
         ns_labels = self._namespace_labels(pod.metadata.namespace)
         hard_weight = self.hard_pod_affinity_weight
         ignore_existing_preferred = self.ignore_preferred_terms_of_existing_pods
         s = _PreScoreState()
+        if not has_constraints:
+            # Only the existing pods' terms score: per node, what they add for a pod of this
+            # namespace and these labels, summed per topology pair and kept across pods by node
+            # generation (pods with only required anti-affinity, the common case, add nothing).
+            def count_node(ni: NodeInfo) -> dict[Any, int] | None:
+                node = ni.node
+                if node is None or not node.metadata.labels:
+                    return None
+                out = _PreScoreState()
+                _score_existing(
+                    out,
+                    ni.pods_with_affinity,
+                    pod,
+                    ns_labels,
+                    node.metadata.labels,
+                    hard_weight,
+                    ignore_existing_preferred,
+                )
+                return {
+                    (key, value): n for key, by_value in out.scores.items() for value, n in by_value.items()
+                }
+
+            signature = (
+                "score",
+                pod.metadata.namespace,
+                _labels_key(pod.metadata.labels),
+                _labels_key(ns_labels),
+            )
+            totals = self._caches.get(signature, count_node).refresh(
+                candidates,
+                getattr(snapshot, "generation", 0),
+                getattr(snapshot, "changed_since", None),
+            )
+            for (key, value), n in totals.items():
+                if n:
+                    s.add(key, value, n)
+            if not s.scores:
+                return Status(Code.SKIP)  # every node would score 0: the same as no score
+            state[_PRE_SCORE_KEY] = s
+            return None
+        preferred = [(t, w.weight) for w in pi.preferred_affinity_terms for t in self._resolve([w.term])]
+        preferred_anti = [
+            (t, w.weight) for w in pi.preferred_anti_affinity_terms for t in self._resolve([w.term])
+        ]
         for ni in candidates:
             node = ni.node
             if node is None or not node.metadata.labels:
                 continue
             labels = node.metadata.labels
-            for existing in ni.pods if has_constraints else ni.pods_with_affinity:
+            for existing in ni.pods:
                 other = existing.pod
                 for t, weight in preferred:
                     value = labels.get(t.topology_key)
@@ -407,14 +446,7 @@ class InterPodAffinity:
                     value = labels.get(t.topology_key)
                     if value is not None and t.matches(other):
                         s.add(t.topology_key, value, -weight)
-                if hard_weight > 0:
-                    for term in existing.required_affinity_terms:
-                        _score_term(s, term, hard_weight, pod, ns_labels, labels)
-                if not ignore_existing_preferred:
-                    for wt in existing.preferred_affinity_terms:
-                        _score_term(s, wt.term, wt.weight, pod, ns_labels, labels)
-                    for wt in existing.preferred_anti_affinity_terms:
-                        _score_term(s, wt.term, -wt.weight, pod, ns_labels, labels)
+            _score_existing(s, ni.pods, pod, ns_labels, labels, hard_weight, ignore_existing_preferred)
         if not s.scores:
             return Status(Code.SKIP)
         state[_PRE_SCORE_KEY] = s
@@ -455,6 +487,27 @@ class InterPodAffinity:
             ClusterEventWithHint(ClusterEvent(ASSIGNED_POD, ActionType.ALL)),
             ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE_NODE_LABEL)),
         ]
+
+
+def _score_existing(
+    s: _PreScoreState,
+    pods: list[PodInfo],
+    pod: Pod,
+    ns_labels: dict[str, str] | None,
+    node_labels: dict[str, str],
+    hard_weight: int,
+    ignore_preferred: bool,
+) -> None:
+    """Add what the terms of ``pods`` (existing pods on a node with ``node_labels``) say about ``pod``."""
+    for existing in pods:
+        if hard_weight > 0:
+            for term in existing.required_affinity_terms:
+                _score_term(s, term, hard_weight, pod, ns_labels, node_labels)
+        if not ignore_preferred:
+            for wt in existing.preferred_affinity_terms:
+                _score_term(s, wt.term, wt.weight, pod, ns_labels, node_labels)
+            for wt in existing.preferred_anti_affinity_terms:
+                _score_term(s, wt.term, -wt.weight, pod, ns_labels, node_labels)
 
 
 def _score_term(

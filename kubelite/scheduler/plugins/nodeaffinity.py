@@ -41,6 +41,7 @@ _PRE_SCORE_KEY = "PreScore" + NAME
 _REJECT_POD = Status.unresolvable(REASON_POD, plugin=NAME)
 _REJECT_ENFORCED = Status.unresolvable(REASON_ENFORCED, plugin=NAME)
 _SKIP = Status(Code.SKIP)
+_MEMO_SIGNATURES = 64  # distinct pod node selectors whose answers per node are kept
 
 
 def _preferred(terms: list[Any]) -> list[tuple[NodeSelectorTermMatcher, int]]:
@@ -67,10 +68,28 @@ def _node_names_of(pod: Pod) -> set[str] | None:
     return names
 
 
+class _Required(RequiredNodeAffinity):
+    """The pod's required node affinity with ``signature``: what its answers depend on."""
+
+    __slots__ = ("signature",)
+
+    def __init__(self, pod: Pod) -> None:
+        super().__init__(pod)
+        aff = pod.spec.affinity
+        node_affinity = aff.nodeAffinity if aff is not None else None
+        required = node_affinity.requiredDuringSchedulingIgnoredDuringExecution if node_affinity else None
+        self.signature = msgspec.json.encode([self.node_selector, required])
+
+
 class NodeAffinity:
+    """Filter answers depend only on the Node object and the pod's selector: ``filter_nodes``
+    keeps them per selector and node, and answers again only for nodes whose Node changed."""
+
     name = NAME
 
     def __init__(self, args: dict[str, Any]) -> None:
+        # pod selector signature -> node name -> (the Node answered for, the answer)
+        self._memo: dict[bytes, dict[str, tuple[Any, Status | None]]] = {}
         self.added_required: NodeSelectorMatcher | None = None
         self.added_preferred: list[tuple[NodeSelectorTermMatcher, int]] = []
         added = args.get("addedAffinity")
@@ -84,7 +103,7 @@ class NodeAffinity:
     def pre_filter(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status | None]:
-        required = RequiredNodeAffinity(pod)
+        required = _Required(pod)
         if required.empty and self.added_required is None:
             return None, _SKIP
         state[_PRE_FILTER_KEY] = required
@@ -107,6 +126,26 @@ class NodeAffinity:
         if not required.match(node):
             return _REJECT_POD
         return None
+
+    def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
+        required = state.get(_PRE_FILTER_KEY)
+        if not isinstance(required, _Required):
+            return [self.filter(state, pod, ni) for ni in nodes]
+        memo = self._memo.get(required.signature)
+        if memo is None:
+            if len(self._memo) >= _MEMO_SIGNATURES:
+                self._memo.clear()
+            memo = self._memo[required.signature] = {}
+        get = memo.get
+        out: list[Status | None] = [None] * len(nodes)
+        for i, ni in enumerate(nodes):
+            node = ni.node
+            entry = get(ni.name)
+            if entry is None or entry[0] is not node:
+                entry = (node, self.filter(state, pod, ni))
+                memo[ni.name] = entry
+            out[i] = entry[1]
+        return out
 
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
         terms = list(self.added_preferred)

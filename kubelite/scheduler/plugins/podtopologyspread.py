@@ -245,29 +245,47 @@ class DomainCountCache:
     nodes that are no longer listed, so a PreFilter costs a dictionary
     lookup per unchanged node instead of a walk over its pods. A domain with
     member nodes but no matching pods stays, with count 0.
+
+    With ``pair_keys``, domains are ``(key, value)`` pairs and ``keys`` counts
+    the domains of each key, so the keys in use are known without a walk
+    over the domains.
     """
 
-    __slots__ = ("count_node", "members", "nodes", "seen_generation", "totals")
+    __slots__ = ("count_node", "keys", "members", "nodes", "pair_keys", "seen_generation", "totals")
 
-    def __init__(self, count_node: Callable[[NodeInfo], dict[Any, int] | None]) -> None:
+    def __init__(
+        self, count_node: Callable[[NodeInfo], dict[Any, int] | None], pair_keys: bool = False
+    ) -> None:
         self.count_node = count_node
         self.nodes: dict[str, tuple[int, dict[Any, int] | None]] = {}
         self.totals: dict[Any, int] = {}
         self.members: dict[Any, int] = {}
+        self.pair_keys = pair_keys
+        self.keys: dict[str, int] = {}
         self.seen_generation = 0
 
     def _apply(self, contribution: dict[Any, int] | None, sign: int) -> None:
         if not contribution:
             return
         totals, members = self.totals, self.members
+        keys = self.keys if self.pair_keys else None
         for domain, n in contribution.items():
-            left = members.get(domain, 0) + sign
+            before = members.get(domain, 0)
+            left = before + sign
             if left > 0:
                 members[domain] = left
                 totals[domain] = totals.get(domain, 0) + sign * n
+                if keys is not None and not before:
+                    keys[domain[0]] = keys.get(domain[0], 0) + 1
             else:
                 members.pop(domain, None)
                 totals.pop(domain, None)
+                if keys is not None and before:
+                    left_of_key = keys.get(domain[0], 0) - 1
+                    if left_of_key > 0:
+                        keys[domain[0]] = left_of_key
+                    else:
+                        keys.pop(domain[0], None)
 
     def refresh(
         self,
@@ -325,13 +343,16 @@ class CountCaches:
         self.limit = limit
 
     def get(
-        self, signature: Any, count_node: Callable[[NodeInfo], dict[Any, int] | None]
+        self,
+        signature: Any,
+        count_node: Callable[[NodeInfo], dict[Any, int] | None],
+        pair_keys: bool = False,
     ) -> DomainCountCache:
         cache = self.caches.get(signature)
         if cache is None:
             if len(self.caches) >= self.limit:
                 self.caches.clear()
-            cache = self.caches[signature] = DomainCountCache(count_node)
+            cache = self.caches[signature] = DomainCountCache(count_node, pair_keys)
         return cache
 
 

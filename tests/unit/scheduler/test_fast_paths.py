@@ -18,12 +18,13 @@ import pytest
 
 from kubelite.api.core_v1 import Node, Pod
 from kubelite.client.clock import FakeClock
-from kubelite.scheduler.framework import CycleState, FitError, NodeInfo, PodInfo, Status
+from kubelite.scheduler.framework import CycleState, FitError, Framework, NodeInfo, PodInfo, Status
 from kubelite.scheduler.registry import in_tree_registry
 from kubelite.scheduler.scheduler import Scheduler
 
 ZONE = "topology.kubernetes.io/zone"
 IMAGES = ["registry.k8s.io/pause:3.10", "nginx:1.27", "redis:7"]
+DISKS = ["ssd", "hdd", "nvme"]
 
 
 class PerNode:
@@ -70,7 +71,10 @@ def random_node(rng: random.Random, i: int) -> Node:
         ]
     return msgspec.convert(
         {
-            "metadata": {"name": f"n{i}", "labels": {"kubernetes.io/hostname": f"n{i}", ZONE: f"z{i % 3}"}},
+            "metadata": {
+                "name": f"n{i}",
+                "labels": {"kubernetes.io/hostname": f"n{i}", ZONE: f"z{i % 3}", "disk": rng.choice(DISKS)},
+            },
             "spec": {"taints": taints, "unschedulable": rng.random() < 0.1},
             "status": {"allocatable": allocatable, "images": images},
         },
@@ -102,10 +106,33 @@ def random_pod(rng: random.Random, i: int) -> Pod:
         "tolerations": tolerations,
     }
     labels = {"app": rng.choice(["web", "db"])}
+    affinity: dict[str, Any] = {}
     if rng.random() < 0.2:  # keep away from pods of the same app, per node or per zone
         key = rng.choice(["kubernetes.io/hostname", ZONE])
         term = {"labelSelector": {"matchLabels": {"app": labels["app"]}}, "topologyKey": key}
-        spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+        affinity["podAntiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    r = rng.random()
+    if r < 0.1:  # near pods of the other app, in its zone (scored for the pods placed after it)
+        other = "db" if labels["app"] == "web" else "web"
+        term = {"labelSelector": {"matchLabels": {"app": other}}, "topologyKey": ZONE}
+        affinity["podAffinity"] = {
+            "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 5, "podAffinityTerm": term}]
+        }
+    elif r < 0.15:
+        term = {"labelSelector": {"matchLabels": {"app": labels["app"]}}, "topologyKey": ZONE}
+        affinity["podAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    if rng.random() < 0.25:  # required node affinity on a label that node updates change
+        disks = rng.sample(DISKS, rng.choice([1, 2]))
+        expr = {"key": "disk", "operator": rng.choice(["In", "NotIn"]), "values": disks}
+        affinity["nodeAffinity"] = {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [expr]}]
+            }
+        }
+    elif rng.random() < 0.1:
+        spec["nodeSelector"] = {"disk": rng.choice(DISKS)}
+    if affinity:
+        spec["affinity"] = affinity
     return msgspec.convert(
         {"metadata": {"name": f"p{i}", "namespace": "ns", "uid": f"uid-{i}", "labels": labels}, "spec": spec},
         Pod,
@@ -137,6 +164,33 @@ def check_batches(sched: Scheduler, pod: Pod, nodes: list[NodeInfo]) -> None:
             batch, st = pl.score_nodes(state, pod, nodes)
             assert st is None
             assert batch == [pl.score(state, pod, ni)[0] for ni in nodes], pl.name
+    check_against_fresh_plugins(fwk, pod, nodes)
+
+
+def check_against_fresh_plugins(fwk: Framework, pod: Pod, nodes: list[NodeInfo]) -> None:
+    """The plugins' counts and answers kept across cycles (per node generation, per node, per
+    selector) equal those of new plugins that count everything afresh."""
+    fresh = Framework(fwk.profile, in_tree_registry(), clock=fwk.clock)
+    fresh.snapshot = fwk.snapshot
+    answers = []
+    for f in (fwk, fresh):
+        state = CycleState(PodInfo(pod))
+        _, st, _ = f.run_pre_filter_plugins(state, pod, nodes)
+        filtered = [f.run_filter_plugins(state, pod, ni) for ni in nodes] if st is None else st
+        batches = [fn(state, pod, nodes) for _, fn in f.filter_functions(state)] if st is None else []
+        assert f.run_pre_score_plugins(state, pod, nodes) is None
+        totals, st = f.run_score_plugins(state, pod, nodes)
+        assert st is None
+        answers.append((filtered, batches, totals))
+    (filtered, batches, totals), (fresh_filtered, fresh_batches, fresh_totals) = answers
+    assert totals == fresh_totals
+    check_inter_pod_affinity_state(fwk, pod, nodes)
+    if isinstance(filtered, list):
+        assert all(same(a, b) for a, b in zip(filtered, fresh_filtered, strict=True))
+        for mine, theirs in zip(batches, fresh_batches, strict=True):
+            assert all(same(a, b) for a, b in zip(mine, theirs, strict=True))
+    else:
+        assert same(filtered, fresh_filtered)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -218,3 +272,42 @@ def test_memoized_scores_follow_changes_of_the_node_info() -> None:
     ni.set_node(random_node(rng, 0))
     for pl in plugins:
         assert pl.score_nodes(state, pod, [ni])[0] == [pl.score(state, pod, ni)[0]]
+
+
+def check_inter_pod_affinity_state(fwk: Framework, pod: Pod, nodes: list[NodeInfo]) -> None:
+    """InterPodAffinity's counts kept across cycles equal a plain walk over every node's pods."""
+    from kubelite.scheduler.plugins import interpodaffinity as ipa
+
+    plugin = fwk.plugins["InterPodAffinity"]
+    state = CycleState(PodInfo(pod))
+    plugin.pre_filter(state, pod, nodes)
+    pre: Any = state.get(ipa._PRE_FILTER_KEY)
+    if pre is not None:
+        assert pre.existing_anti_keys == {key for key, _ in pre.existing_anti_affinity_counts}
+        expected: dict[tuple[str, str], int] = {}
+        for ni in nodes:
+            labels = ni.node.metadata.labels if ni.node is not None else {}
+            for existing in ni.pods:
+                for term in existing.required_anti_affinity_terms:
+                    value = labels.get(term.topology_key)
+                    if value is not None and term.matches(pod, None):
+                        pair = (term.topology_key, value)
+                        expected[pair] = expected.get(pair, 0) + 1
+        assert pre.existing_anti_affinity_counts == expected
+    pi = PodInfo(pod)
+    if pi.preferred_affinity_terms or pi.preferred_anti_affinity_terms:
+        return  # scored by a walk over every pod each time: nothing kept
+    st = plugin.pre_score(state, pod, nodes)
+    walked = ipa._PreScoreState()
+    for ni in nodes:
+        if ni.node is not None and ni.node.metadata.labels:
+            ipa._score_existing(walked, ni.pods, pod, None, ni.node.metadata.labels, 1, False)
+    want = {(k, v): n for k, by_value in walked.scores.items() for v, n in by_value.items() if n}
+    got_state: Any = state.get(ipa._PRE_SCORE_KEY)
+    got = (
+        {}
+        if got_state is None
+        else {(k, v): n for k, by_value in got_state.scores.items() for v, n in by_value.items() if n}
+    )
+    assert got == want
+    assert (st is not None) == (not want)
