@@ -90,17 +90,18 @@ def memoized_scores(
     ``key`` must name everything besides the NodeInfo the score depends on
     (a string: its hash is computed once).
     """
-    try:
-        return [ni.score_memo[key] for ni in nodes]
-    except KeyError:
-        pass
-    missing = [ni for ni in nodes if key not in ni.score_memo]
-    for ni, s in zip(missing, score(missing), strict=True):
+    scores = [ni.score_memo.get(key) for ni in nodes]  # a score is an int: None is a miss
+    if None not in scores:
+        return scores  # type: ignore[return-value]
+    where = [i for i, s in enumerate(scores) if s is None]
+    missing = [nodes[i] for i in where]
+    for i, ni, s in zip(where, missing, score(missing), strict=True):
         memo = ni.score_memo
         if len(memo) >= MEMO_LIMIT:
             memo.clear()
         memo[key] = s
-    return [ni.score_memo[key] for ni in nodes]
+        scores[i] = s
+    return scores  # type: ignore[return-value]
 
 
 def _least_allocated_cpu_memory(nodes: list[NodeInfo], pod_cpu: int, pod_mem: int) -> list[int]:

@@ -585,6 +585,25 @@ class PodTopologySpread:
             (c.topology_key, s.counts[i], lim)
             for i, (c, lim) in enumerate(zip(s.constraints, s.limits(), strict=True))
         ]
+        if len(checks) == 1:
+            # One constraint (the common case): the answer depends only on the node's domain, so
+            # the domains over the limit are found once; when there are none, a node fails only
+            # for want of the key.
+            key, counts, limit = checks[0]
+            over = {value for value, n in counts.items() if n > limit}
+            if not over:
+                return [
+                    None if ni.node is not None and key in ni.node.metadata.labels else _MISSING_LABEL
+                    for ni in nodes
+                ]
+            answers: list[Status | None] = []
+            for ni in nodes:
+                value = ni.node.metadata.labels.get(key) if ni.node is not None else None
+                if value is None:
+                    answers.append(_MISSING_LABEL)
+                else:
+                    answers.append(_NOT_MATCH if value in over else None)
+            return answers
         out: list[Status | None] = []
         for ni in nodes:
             node = ni.node
