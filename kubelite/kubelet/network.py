@@ -504,7 +504,7 @@ class PodNetwork:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
+            f.write(json.dumps(data))  # the C encoder (json.dump and indent take the Python one)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

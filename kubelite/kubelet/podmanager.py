@@ -37,8 +37,8 @@ from kubelite.api.errors import StatusError
 from kubelite.api.quantity import parse_quantity
 from kubelite.client import Client, Informer, lookup
 from kubelite.client.informer import NAMESPACE_INDEX
-from kubelite.kubelet.podworker import API_ERRORS, PodServices, PodWorker, maybe_await
-from kubelite.kubelet.runtime.interface import ContainerState, RuntimeFailure
+from kubelite.kubelet.podworker import API_ERRORS, PodServices, PodWorker, containers_fingerprint, maybe_await
+from kubelite.kubelet.runtime.interface import ContainerState, ContainerStatus, RuntimeFailure
 from kubelite.kubelet.status import TERMINAL_PHASES
 
 log = logging.getLogger(__name__)
@@ -289,16 +289,16 @@ class PodManager:
     async def relist(self) -> None:
         """Wake the workers whose containers changed state since the last relist."""
         sandboxes = {sb.id: sb.config.pod_uid for sb in await self.s.runtime.list_sandboxes()}
-        states: dict[str, list[tuple[str, str]]] = {}
+        states: dict[str, list[ContainerStatus]] = {}
         for c in await self.s.runtime.list_containers():
             uid = sandboxes.get(c.sandbox_id)
             if uid is not None:
-                states.setdefault(uid, []).append((c.id, str(c.state)))
+                states.setdefault(uid, []).append(c)
         for uid, worker in self.workers.items():
-            fp = tuple(sorted(states.get(uid, [])))
+            fp = containers_fingerprint(states.get(uid, []))
             if self._fingerprints.get(uid) != fp:
                 self._fingerprints[uid] = fp
-                worker.wake()
+                worker.containers_changed(fp)
 
     # ------------------------------------------------------------------ lookups
 

@@ -37,7 +37,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,6 +69,7 @@ from kubelite.kubelet.probes import PodProbes, Prober, format_pod
 from kubelite.kubelet.status import (
     TERMINAL_PHASES,
     StatusManager,
+    encode_status,
     is_sidecar,
     pod_conditions,
     pod_phase,
@@ -190,6 +191,8 @@ class PodWorker:
         self.removed = False  # the pod is gone from the API
         self.finished = asyncio.Event()
         self._wake = asyncio.Event()
+        self._woken = False  # wake() since the current sync began
+        self._relist_saw: tuple[tuple[str, str], ...] | None = None  # what a relist woke it for
         self._wake_at: list[float] = []
         self.sandbox: rt.interface.Sandbox | None = None
         self.sandbox_ids: list[str] = []
@@ -221,11 +224,32 @@ class PodWorker:
         return f"{self.pod.metadata.namespace}/{self.pod.metadata.name}"
 
     def update(self, pod: Pod) -> None:
-        # The watch echoing the status this worker just wrote (already its copy) changes nothing.
+        # The watch echoing the status this worker just wrote changes nothing: already its copy
+        # (same resourceVersion), or, when the echo comes before the write's own response, the
+        # same pod with the status last written.
         echo = bool(pod.metadata.resourceVersion) and pod.metadata.resourceVersion == _rv_text(self.pod)
+        if not echo and 0 < _rv(pod) < _rv(self.pod) and pod.metadata.uid == self.uid:
+            return  # older than the copy this worker's own status write returned: nothing new
+        if not echo and _rv(pod) > _rv(self.pod):
+            echo = self._own_write(pod)
         self.pod = pod
         if not echo:
+            self._trace(f"pod changed (resourceVersion {pod.metadata.resourceVersion})")
             self.wake()
+
+    def _own_write(self, pod: Pod) -> bool:
+        last = self.s.status.last_written(self.uid)
+        if last is None or pod.metadata.uid != self.uid:
+            return False
+        mine, theirs = self.pod.metadata, pod.metadata
+        return (
+            pod.spec == self.pod.spec
+            and theirs.deletionTimestamp == mine.deletionTimestamp
+            and theirs.deletionGracePeriodSeconds == mine.deletionGracePeriodSeconds
+            and theirs.labels == mine.labels
+            and theirs.annotations == mine.annotations
+            and encode_status(pod.status) == last
+        )
 
     def remove(self) -> None:
         """The pod was deleted from the API (or never should have been here): stop it."""
@@ -233,6 +257,16 @@ class PodWorker:
         self.wake()
 
     def wake(self) -> None:
+        self._woken = True
+        self._wake.set()
+
+    def containers_changed(self, seen: tuple[tuple[str, str], ...]) -> None:
+        """The PLEG's relist found the pod's containers as ``seen`` (see ``seen_containers``):
+        a sync, unless the worker's last refresh saw the same, or its sync under way does."""
+        if seen == self.seen_containers():
+            return
+        self._trace("containers changed (relist)")
+        self._relist_saw = seen
         self._wake.set()
 
     def _trace(self, what: str) -> None:
@@ -242,6 +276,11 @@ class PodWorker:
 
     def wake_at(self, monotonic: float) -> None:
         self._wake_at.append(monotonic)
+
+    def seen_containers(self) -> tuple[tuple[str, str], ...]:
+        """(id, state) of the containers as the last refresh saw them, sorted (the PLEG's
+        fingerprint: a relist finding just this has nothing new for the worker)."""
+        return containers_fingerprint(c for cs in self.history.values() for c in cs)
 
     def containers(self) -> dict[str, list[rt.interface.ContainerStatus]]:
         """Container name -> its runtime containers, newest first (for logs and exec)."""
@@ -261,8 +300,17 @@ class PodWorker:
                 except Exception:
                     log.exception("pod %s: sync failed; retrying", self.key)
                     self.wake_at(self.clock.monotonic() + 1.0)
+                if (
+                    self._wake.is_set()
+                    and not self._woken
+                    and self._relist_saw is not None
+                    and self._relist_saw == self.seen_containers()
+                ):
+                    self._wake.clear()  # only a relist woke it, for what this sync saw and did
                 await sleep_until_set(self.clock, self._wake, self._next_wait())
                 self._wake.clear()
+                self._woken = False
+                self._relist_saw = None
         finally:
             await self.probes.stop()
             self.finished.set()
@@ -1156,6 +1204,15 @@ async def within(clock: Clock, coro: Awaitable[Any], seconds: float) -> tuple[bo
     if task.cancelled():
         return False, None
     return True, task.result()
+
+
+def containers_fingerprint(containers: Iterable[rt.interface.ContainerStatus]) -> tuple[tuple[str, str], ...]:
+    """(id, state) of ``containers``, sorted, leaving out those merely created: only the pod
+    worker creates containers, and it starts them right away, so a relist finding one just
+    created has caught the worker between two steps, not found anything new for it."""
+    return tuple(
+        sorted((c.id, str(c.state)) for c in containers if c.state != rt.interface.ContainerState.CREATED)
+    )
 
 
 def _rv_text(pod: Pod) -> str:

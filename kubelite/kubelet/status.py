@@ -234,7 +234,8 @@ def merge_status(current: PodStatus, computed: PodStatus, now: float) -> PodStat
     return merged
 
 
-def _encode(status: PodStatus) -> bytes:
+def encode_status(status: PodStatus) -> bytes:
+    """The status as the status manager compares and remembers it (JSON bytes)."""
     return msgspec.json.encode(status)
 
 
@@ -265,8 +266,8 @@ class StatusManager:
         current = pod
         for attempt in range(self.tries):
             merged = merge_status(current.status, computed, self.clock.now())
-            encoded = _encode(merged)
-            if encoded == _encode(current.status) or (attempt == 0 and encoded == self._last.get(uid)):
+            encoded = encode_status(merged)
+            if encoded == encode_status(current.status) or (attempt == 0 and encoded == self._last.get(uid)):
                 return current
             body = msgspec.structs.replace(current, status=merged)
             try:
@@ -301,6 +302,7 @@ __all__ = [
     "KUBELET_CONDITIONS",
     "TERMINAL_PHASES",
     "StatusManager",
+    "encode_status",
     "is_sidecar",
     "merge_status",
     "pod_conditions",

@@ -69,7 +69,7 @@ def read_json(path: str) -> dict[str, Any] | None:
 def write_json(path: str, value: dict[str, Any]) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(value, f)
+        f.write(json.dumps(value))  # dumps: json.dump always takes the pure-Python encoder
     os.replace(tmp, path)
 
 

@@ -67,6 +67,7 @@ class Statuses:
 
     def __init__(self) -> None:
         self.history: list[PodStatus] = []
+        self.written: dict[str, bytes] = {}  # what last_written answers (tests set it)
 
     async def update(self, pod: Pod, status: PodStatus) -> Pod:
         self.history.append(status)
@@ -74,6 +75,9 @@ class Statuses:
 
     def forget(self, uid: str) -> None:
         pass
+
+    def last_written(self, uid: str) -> bytes | None:
+        return self.written.get(uid)
 
     @property
     def last(self) -> PodStatus:

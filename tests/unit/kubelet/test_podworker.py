@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from podworker_fakes import Harness, advance, harness, make_pod, worker
 
@@ -15,6 +16,7 @@ from kubelite.api.core_v1 import ConfigMap, PodCondition
 from kubelite.kubelet.podworker import PodWorker, go_duration
 from kubelite.kubelet.runtime.fake import FakeBehavior
 from kubelite.kubelet.runtime.interface import ContainerConfig, ExecResult
+from kubelite.kubelet.status import encode_status
 
 
 @pytest.fixture
@@ -356,3 +358,34 @@ async def test_termination_message_is_read_after_exit(h: Harness) -> None:
 def _write(path: str, text: str) -> None:
     with open(path, "w") as f:
         f.write(text)
+
+
+def test_own_status_echo_does_not_wake_the_worker(h: Harness) -> None:
+    pod = make_pod({"containers": [c()]}, resourceVersion="5")
+    w = worker(h, pod)
+    written = msgspec.structs.replace(pod.status, phase="Running", podIP="10.42.0.7")
+    h.statuses.written[w.uid] = encode_status(written)
+    echo = msgspec.structs.replace(
+        pod, metadata=msgspec.structs.replace(pod.metadata, resourceVersion="6"), status=written
+    )
+    w.update(echo)  # the watch's copy of the worker's own write, before the write's response
+    assert not w._wake.is_set() and w.pod is echo
+    w.update(pod)  # an older copy than the worker has: ignored
+    assert not w._wake.is_set() and w.pod is echo
+    relabelled = msgspec.structs.replace(
+        echo,
+        metadata=msgspec.structs.replace(echo.metadata, resourceVersion="7", labels={"a": "b"}),
+    )
+    w.update(relabelled)
+    assert w._wake.is_set() and w.pod is relabelled
+
+
+async def test_relist_wakes_only_for_what_the_worker_has_not_seen(h: Harness) -> None:
+    w = worker(h, make_pod({"containers": [c()]}))
+    await w.sync()
+    seen = w.seen_containers()
+    assert len(seen) == 1 and seen[0][1] == "running"
+    w.containers_changed(seen)  # the container the worker started: nothing new
+    assert not w._wake.is_set()
+    w.containers_changed(((seen[0][0], "exited"),))
+    assert w._wake.is_set()
