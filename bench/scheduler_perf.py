@@ -209,7 +209,16 @@ class ServerThread:
     """An ``APIServer`` (memory store, plain HTTP, port 0) on a thread and loop of its own."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.server = APIServer(ServerConfig(data_dir=data_dir, port=0, tls=False, store="memory"))
+        # Without the Priority admission plugin, as scheduler_perf's API server runs
+        # (--disable-admission-plugins=...,Priority): its templates set spec.priority directly.
+        config = ServerConfig(
+            data_dir=data_dir,
+            port=0,
+            tls=False,
+            store="memory",
+            disable_admission_plugins=frozenset({"Priority"}),
+        )
+        self.server = APIServer(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._target, name="apiserver", daemon=True)
         self._ready = threading.Event()

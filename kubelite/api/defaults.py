@@ -180,10 +180,8 @@ def _pod(pod: core_v1.Pod) -> None:
             for port in c.ports:
                 if port.hostPort == 0:
                     port.hostPort = port.containerPort
-    if spec.priority is None and not spec.priorityClassName:
-        spec.priority = 0
-    if spec.preemptionPolicy is None:
-        spec.preemptionPolicy = "PreemptLowerPriority"
+    # spec.priority and spec.preemptionPolicy are not defaults: the Priority admission plugin
+    # resolves them from the PriorityClass (kubelite.apiserver.admission.priority).
     if not pod.status.phase and not pod.metadata.resourceVersion:
         pod.status.phase = "Pending"
     if not pod.status.qosClass and not pod.metadata.resourceVersion:

@@ -24,7 +24,9 @@ from kubelite import __version__
 from kubelite.api import errors
 from kubelite.api.resources import Registry, Resource
 from kubelite.apiserver import discovery, openapi, openapi_proto
+from kubelite.apiserver.admission import AdmissionPlugin
 from kubelite.apiserver.admission.namespace_lifecycle import NamespaceLifecycle
+from kubelite.apiserver.admission.priority import Priority
 from kubelite.apiserver.admission.service_allocation import ServiceAllocation
 from kubelite.apiserver.auth.authn import (
     ANONYMOUS,
@@ -37,7 +39,11 @@ from kubelite.apiserver.auth.authn import (
 )
 from kubelite.apiserver.auth.authz import AlwaysAllow, Authorizer, request_attributes
 from kubelite.apiserver.auth.certs import pki_for
-from kubelite.apiserver.bootstrap import ensure_kubernetes_service, ensure_system_namespaces
+from kubelite.apiserver.bootstrap import (
+    ensure_kubernetes_service,
+    ensure_system_namespaces,
+    ensure_system_priority_classes,
+)
 from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.handlers import ResourceHandler, json_response
 from kubelite.apiserver.metrics import APIServerMetrics, Gauges
@@ -103,7 +109,12 @@ class APIServer:
         prefixes = sorted({r.storage_prefix for r in _stored(self.registry)})
         cache = WatchCache(store, prefixes)
         rest = REST(store, cache, self.registry)
-        rest.admission.append(NamespaceLifecycle(self._namespace_getter(rest)))
+        plugins: list[AdmissionPlugin] = [
+            NamespaceLifecycle(self._namespace_getter(rest)),
+            Priority(self._priority_class_lister(rest)),
+        ]
+        rest.admission.extend(p for p in plugins if p.NAME not in config.disable_admission_plugins)
+        # Not a plugin in Kubernetes (its Service registry allocates), so never switched off.
         rest.admission.append(ServiceAllocation(config.service_cidr, self._service_lister(rest)))
         self.rest = rest
         self.resources = ResourceHandler(rest, self.registry, self._stopping)
@@ -122,6 +133,7 @@ class APIServer:
                     tg.create_task(maintain(), name="store-maintenance")
                 await cache.wait_ready()
                 await ensure_system_namespaces(rest, self.registry)
+                await ensure_system_priority_classes(rest, self.registry)
                 await runner.setup()
                 sock = _listen(config.bind_address, config.port)
                 site = web.SockSite(runner, sock, ssl_context=ssl_context)
@@ -181,6 +193,24 @@ class APIServer:
             ]
 
         return list_services
+
+    def _priority_class_lister(self, rest: REST) -> Any:
+        classes = self.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
+        assert classes is not None
+        decoded: dict[str, tuple[int, dict[str, Any]]] = {}  # key -> (revision, class)
+
+        async def list_classes(fresh: bool) -> list[dict[str, Any]]:
+            if fresh:
+                await rest.cache.wait_fresh()
+            out = []
+            for o in rest.cache.objects(classes.storage_prefix, classes.storage_prefix):
+                seen = decoded.get(o.key)
+                if seen is None or seen[0] != o.revision:
+                    seen = decoded[o.key] = (o.revision, orjson.loads(o.data))
+                out.append(seen[1])
+            return out
+
+        return list_classes
 
     def _add_store_metrics(self, store: Store, cache: WatchCache) -> None:
         def storage() -> dict[tuple[str, ...], float]:

@@ -1,6 +1,7 @@
 """Objects every cluster has from its first start.
 
-The system namespaces (default, kube-system, kube-public, kube-node-lease)
+The system namespaces (default, kube-system, kube-public, kube-node-lease),
+the system PriorityClasses (system-node-critical, system-cluster-critical)
 and the ``kubernetes`` Service in ``default`` that points at the API server
 (first address of the service CIDR, port 443 -> the server's port), with
 its Endpoints and EndpointSlice, as kube-apiserver keeps them.
@@ -19,9 +20,17 @@ from typing import Any
 
 from kubelite.api import errors
 from kubelite.api.resources import Registry
+from kubelite.api.validation.other import SYSTEM_PRIORITY_CLASSES
 from kubelite.apiserver.rest import REST, WriteOptions
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+SYSTEM_PRIORITY_CLASS_DESCRIPTIONS = {
+    "system-node-critical": "Used for system critical pods that must not be moved from their current node.",
+    "system-cluster-critical": (
+        "Used for system critical pods that must run in the cluster, but can be moved to another node "
+        "if necessary."
+    ),
+}
 BOOTSTRAP_MANAGER = "kube-apiserver"
 
 
@@ -55,6 +64,18 @@ async def ensure_system_namespaces(rest: REST, registry: Registry) -> None:
     for name in SYSTEM_NAMESPACES:
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         await _ensure(rest, registry, "v1", "namespaces", body)
+
+
+async def ensure_system_priority_classes(rest: REST, registry: Registry) -> None:
+    for name, value in SYSTEM_PRIORITY_CLASSES.items():
+        body = {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": name},
+            "value": value,
+            "description": SYSTEM_PRIORITY_CLASS_DESCRIPTIONS[name],
+        }
+        await _ensure(rest, registry, "scheduling.k8s.io/v1", "priorityclasses", body)
 
 
 async def ensure_kubernetes_service(

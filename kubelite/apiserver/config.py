@@ -27,6 +27,9 @@ class ServerConfig:
     service_cidr: str = "10.43.0.0/16"
     cluster_cidr: str = "10.42.0.0/16"  # pod addresses; the node IPAM cuts it into per-node ranges
     cluster_domain: str = "cluster.local"
+    # Admission plugins switched off by name (kube-apiserver's --disable-admission-plugins):
+    # NamespaceLifecycle, Priority. Service address allocation is not a plugin one may drop.
+    disable_admission_plugins: frozenset[str] = frozenset()
 
     @property
     def kubeconfig_path(self) -> Path:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from kubelite.apiserver.admission import OPTIONAL_PLUGINS
 from kubelite.apiserver.auth.certs import PKI, pki_for, write_kubeconfig
 from kubelite.apiserver.config import ServerConfig, default_data_dir
 from kubelite.cli.controller_manager import add_controller_arguments
@@ -68,7 +69,24 @@ def add_server_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve plain HTTP without authentication (tests only; loopback addresses only)",
     )
+    p.add_argument(
+        "--disable-admission-plugins",
+        type=_admission_plugins,
+        default=frozenset(),
+        metavar="NAME,...",
+        help=f"admission plugins to leave out ({', '.join(OPTIONAL_PLUGINS)}); as kube-apiserver's flag",
+    )
     add_controller_arguments(p)
+
+
+def _admission_plugins(value: str) -> frozenset[str]:
+    names = frozenset(n.strip() for n in value.split(",") if n.strip())
+    unknown = sorted(names - set(OPTIONAL_PLUGINS))
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown admission plugin {', '.join(unknown)} (known: {', '.join(OPTIONAL_PLUGINS)})"
+        )
+    return names
 
 
 def _store(value: str) -> str:
@@ -101,6 +119,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         tls=not args.insecure_http,
         token_file=token_file,
         extra_sans=list(args.tls_san),
+        disable_admission_plugins=args.disable_admission_plugins,
     )
 
 

@@ -12,6 +12,9 @@ from typing import Any, Protocol
 
 from kubelite.api.resources import Resource
 
+# The plugins a server may be told to leave out (``--disable-admission-plugins``), by NAME.
+OPTIONAL_PLUGINS = ("NamespaceLifecycle", "Priority")
+
 
 @dataclass
 class AdmissionAttributes:

@@ -62,7 +62,9 @@ def test_pod_defaults():
         30,
     )
     assert s.securityContext == core_v1.PodSecurityContext()
-    assert (s.enableServiceLinks, s.preemptionPolicy, s.priority) == (True, "PreemptLowerPriority", 0)
+    assert s.enableServiceLinks is True
+    # Not defaults: the Priority admission plugin resolves them from the PriorityClass.
+    assert (s.preemptionPolicy, s.priority) == (None, None)
     c = s.containers[0]
     assert (c.imagePullPolicy, c.terminationMessagePath, c.terminationMessagePolicy) == (
         "Always",
