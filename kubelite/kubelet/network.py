@@ -504,7 +504,8 @@ class PodNetwork:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "w") as f:
-            f.write(json.dumps(data))  # the C encoder (json.dump and indent take the Python one)
-            f.flush()
-            os.fsync(f.fileno())
+            # json.dumps: the C encoder (json.dump and indent take the Python one). Not fsynced:
+            # after a crash of the machine the netns are gone, and host-local does not fsync
+            # its own lease files either; a crash of the agent leaves the page cache intact.
+            f.write(json.dumps(data))
         os.replace(tmp, path)
