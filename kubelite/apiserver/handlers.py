@@ -43,6 +43,7 @@ log = logging.getLogger("kubelite.apiserver.handlers")
 JSON_TYPE = "application/json"
 BOOKMARK_INTERVAL = 5.0
 DEFAULT_WATCH_TIMEOUT = 1800
+WATCH_WRITE_EVENTS = 500  # events at most in one write of a watch stream
 
 
 def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -357,48 +358,42 @@ class ResourceHandler:
             res.storage_prefix, res.prefix(ns), revision, None if sel.empty else sel.matches
         )
         try:
-            stream_cm = await stream_ctx.__aenter__()
+            watcher = await stream_ctx.__aenter__()
         except CompactedError as e:
             await response.prepare(request)
             status = errors.gone(f"too old resource version: {e.requested} ({e.compacted})").status()
             await response.write(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
             await response.write_eof()
             return response
-        await response.prepare(request)
-        deadline = time.monotonic() + timeout
-        events = stream_cm.__aiter__()
-        pending: asyncio.Task[Any] | None = None
         try:
+            await response.prepare(request)
+            deadline = time.monotonic() + timeout
             while not self._stopping.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                if pending is None:
-                    pending = asyncio.ensure_future(events.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=min(left, BOOKMARK_INTERVAL))
-                if not done:
+                if not await watcher.wait(min(left, BOOKMARK_INTERVAL)):
                     if bookmarks:
                         await response.write(self._bookmark(res, cache.revision))
                     continue
-                task, pending = pending, None
                 try:
-                    ev = task.result()
-                except (StopAsyncIteration, WatchClosed):
+                    events = watcher.take(WATCH_WRITE_EVENTS)
+                except WatchClosed:
                     break
-                data = ev.obj.data if sres is res else self.rest.present(res, ev.obj.data)
-                if table is not None:
-                    data = orjson.dumps(
-                        table.build(res, [orjson.loads(data)], str(ev.revision), columns=table.first)
-                    )
-                    table.first = False
-                await response.write(b'{"type":"%s","object":%s}\n' % (ev.type.encode(), data))
+                # Everything pending goes out in one chunk: one TLS record and one send for a burst.
+                lines = []
+                for ev in events:
+                    data = ev.obj.data if sres is res else self.rest.present(res, ev.obj.data)
+                    if table is not None:
+                        data = orjson.dumps(
+                            table.build(res, [orjson.loads(data)], str(ev.revision), columns=table.first)
+                        )
+                        table.first = False
+                    lines.append(b'{"type":"%s","object":%s}\n' % (ev.type.encode(), data))
+                await response.write(b"".join(lines))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
             await stream_ctx.__aexit__(None, None, None)
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await response.write_eof()

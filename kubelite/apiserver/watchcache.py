@@ -23,7 +23,7 @@ import collections
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 
@@ -62,14 +62,21 @@ class WatchClosed(Exception):
     """The cache ended this watch (it fell too far behind); the client must re-list."""
 
 
-@dataclass(eq=False)
 class Watcher:
-    prefix: str
-    predicate: Predicate | None
-    queue: asyncio.Queue[CachedEvent | None] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=WATCH_QUEUE)
-    )
-    closed: bool = False
+    """One watch's buffer of events, drained in batches by the HTTP handler.
+
+    A burst of writes reaches a watch as one batch (one wake-up, one write to
+    the client) instead of one task and one socket write per event.
+    """
+
+    __slots__ = ("_waiter", "closed", "pending", "predicate", "prefix")
+
+    def __init__(self, prefix: str, predicate: Predicate | None, backlog: list[CachedEvent]) -> None:
+        self.prefix = prefix
+        self.predicate = predicate
+        self.pending: collections.deque[CachedEvent] = collections.deque(backlog)
+        self.closed = False
+        self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: CachedEvent) -> None:
         if self.closed:
@@ -77,14 +84,47 @@ class Watcher:
         out = _filter(event, self.predicate)
         if out is None:
             return
+        if len(self.pending) >= WATCH_QUEUE:
+            self.close()  # the client re-lists
+            return
+        self.pending.append(out)
+        self._wake()
+
+    def close(self) -> None:
+        """End the watch: the events still pending are dropped, the reader gets WatchClosed."""
+        self.closed = True
+        self.pending.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def take(self, limit: int) -> list[CachedEvent]:
+        """Up to ``limit`` events that are pending now (maybe none); WatchClosed once closed."""
+        if self.closed:
+            raise WatchClosed()
+        pending = self.pending
+        if len(pending) <= limit:
+            out = list(pending)
+            pending.clear()
+            return out
+        return [pending.popleft() for _ in range(limit)]
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for an event (or the end); False if none came."""
+        if self.pending or self.closed:
+            return True
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
         try:
-            self.queue.put_nowait(out)
-        except asyncio.QueueFull:
-            self.closed = True
-            # Make room for the end marker: the client re-lists anyway.
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            return False
+        finally:
+            self._waiter = None
+        return True
 
 
 WATCH_QUEUE = 20000
@@ -185,8 +225,7 @@ class WatchCache:
             bucket.history.clear()
             bucket.replay_from = result.revision
             for w in list(bucket.watchers):  # their stream has a gap now
-                w.closed = True
-                w.queue.put_nowait(None)
+                w.close()
             bucket.watchers.clear()
         await self._advance(result.revision)
         self._ready.set()
@@ -259,8 +298,9 @@ class WatchCache:
     @contextlib.asynccontextmanager
     async def watch(
         self, prefix: str, key_prefix: str, revision: int | None, predicate: Predicate | None
-    ) -> AsyncIterator[AsyncIterator[CachedEvent]]:
-        """A stream of events of one resource after ``revision``.
+    ) -> AsyncIterator[Watcher]:
+        """A stream of events of one resource after ``revision``, read with
+        ``Watcher.wait`` and ``Watcher.take``.
 
         ``revision`` None (or 0) starts with a synthetic ADDED for every
         current object, as Kubernetes does for a watch without a
@@ -273,7 +313,6 @@ class WatchCache:
         def pred(o: CachedObject) -> bool:
             return o.key.startswith(key_prefix) and (predicate is None or predicate(o))
 
-        watcher = Watcher(prefix, pred)
         backlog: list[CachedEvent] = []
         if not revision:
             for obj in sorted(bucket.objects.values(), key=lambda o: o.key):
@@ -288,18 +327,9 @@ class WatchCache:
                     out = _filter(ev, pred)
                     if out is not None:
                         backlog.append(out)
+        watcher = Watcher(prefix, pred, backlog)
         bucket.watchers.add(watcher)
         try:
-            yield _stream(backlog, watcher)
+            yield watcher
         finally:
             bucket.watchers.discard(watcher)
-
-
-async def _stream(backlog: list[CachedEvent], watcher: Watcher) -> AsyncIterator[CachedEvent]:
-    for ev in backlog:
-        yield ev
-    while True:
-        live = await watcher.queue.get()
-        if live is None:
-            raise WatchClosed()
-        yield live

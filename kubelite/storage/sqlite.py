@@ -11,7 +11,9 @@ Threads, and why:
 * One writer thread owns the only write connection. Writes queue up; the
   writer takes everything waiting, checks each write's precondition against
   an in-memory index of live keys (key -> create and mod revision), and
-  applies the whole batch in one transaction with one fsync (group commit).
+  applies the whole batch in one transaction with one fsync (group commit):
+  one SELECT of the values it replaces and one multi-row INSERT, since each
+  SQLite call hands the GIL back and forth with the event loop.
   A write whose precondition fails fails alone; an I/O error fails the batch.
   After the commit the writer hands results and watch events to the event
   loop with ``call_soon_threadsafe`` (events first, in revision order).
@@ -147,6 +149,8 @@ class _Batch:
     undo: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     results: list[tuple[asyncio.Future[Any], Any, bool]] = field(default_factory=list)
     events: list[WatchEvent] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # to insert, in revision order
+    values: dict[int, bytes] = field(default_factory=dict)  # revision -> value, of the rows replaced
 
 
 class SqliteStore:
@@ -201,6 +205,10 @@ class SqliteStore:
         self._batches_total = 0
         self._batched_writes = 0
         self._slow_total = 0
+
+        # Host parameters one statement may bind (a compile-time limit of SQLite).
+        self._max_vars = min(self._wconn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)
+        self._insert_sqls: dict[int, str] = {}
 
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._writer_main, name="sqlite-writer", daemon=True)
@@ -300,21 +308,29 @@ class SqliteStore:
         self._hand_over([], [(task.future, result, ok)])
 
     def _commit(self, conn: sqlite3.Connection, writes: list[_Write]) -> None:
+        """Apply one batch of writes with one fsync, in as few SQLite calls as possible.
+
+        Every SQLite call releases the GIL and must take it back, which costs
+        up to a switch interval while the event loop is busy; so the writer
+        reads the values the batch replaces with one SELECT and inserts all
+        its rows with one multi-row INSERT (its own transaction) instead of a
+        statement per write.
+        """
         if not writes:
             return
         started = time.monotonic()
         batch = _Batch(last=self._revision)
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            batch.values = self._replaced_values(conn, writes)
             for op in writes:
                 try:
-                    result, event = self._apply(conn, op, batch)
+                    result, event = self._apply(op, batch)
                 except StoreError as exc:
                     batch.results.append((op.future, exc, False))
                     continue
                 batch.results.append((op.future, result, True))
                 batch.events.append(event)
-            conn.execute("COMMIT")
+            self._insert(conn, batch.rows)
             # Only now may readers and watchers see the new revisions.
             self._revision = batch.last
         except BaseException as exc:
@@ -334,41 +350,74 @@ class SqliteStore:
         self._batched_writes += len(writes)
         self._hand_over(batch.events, batch.results)
 
-    def _apply(self, conn: sqlite3.Connection, op: _Write, batch: _Batch) -> tuple[Any, WatchEvent]:
-        """Check one write's precondition and insert its row (writer thread)."""
+    def _replaced_values(self, conn: sqlite3.Connection, writes: list[_Write]) -> dict[int, bytes]:
+        """The stored values (by revision) that the batch's updates and deletes may replace."""
+        ids = {entry[1] for op in writes if op.kind != "create" and (entry := self._live.get(op.key))}
+        values: dict[int, bytes] = {}
+        wanted = sorted(ids)
+        step = self._max_vars
+        for at in range(0, len(wanted), step):
+            chunk = wanted[at : at + step]
+            sql = f"SELECT id, value FROM log WHERE id IN ({','.join('?' * len(chunk))})"
+            values.update(conn.execute(sql, chunk).fetchall())
+        return values
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert the batch's rows: one statement (a transaction by itself) if they fit in one."""
+        if not rows:
+            return
+        step = max(1, self._max_vars // 7)
+        if len(rows) <= step:
+            conn.execute(self._insert_sql(len(rows)), [v for row in rows for v in row])
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        for at in range(0, len(rows), step):
+            chunk = rows[at : at + step]
+            conn.execute(self._insert_sql(len(chunk)), [v for row in chunk for v in row])
+        conn.execute("COMMIT")
+
+    def _insert_sql(self, n: int) -> str:
+        sql = self._insert_sqls.get(n)
+        if sql is None:
+            sql = self._insert_sqls[n] = "INSERT INTO log VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * n)
+        return sql
+
+    def _apply(self, op: _Write, batch: _Batch) -> tuple[Any, WatchEvent]:
+        """Check one write's precondition and queue its row (writer thread)."""
         key = op.key
         entry = self._live.get(key)
         rev = batch.last + 1
         if op.kind == "create":
             if entry is not None:
                 raise KeyExistsError(key)
-            conn.execute("INSERT INTO log VALUES (?, ?, 1, 0, ?, 0, ?)", (rev, key, rev, op.value))
+            row: tuple[Any, ...] = (rev, key, 1, 0, rev, 0, op.value)
             event = WatchEvent("ADDED", key, op.value, rev, rev, None)
             result: Any = rev
             new: tuple[int, int] | None = (rev, rev)
+            value = op.value
         else:
             if entry is None:
                 raise KeyNotFoundError(key)
             create, mod = entry
-            (old,) = conn.execute("SELECT value FROM log WHERE id = ?", (mod,)).fetchone()
+            old = batch.values[mod]
             if op.expected is not None and op.expected != mod:
                 raise ConflictError(key, KeyValue(key, old, create, mod))
             if op.kind == "update":
-                conn.execute(
-                    "INSERT INTO log VALUES (?, ?, 0, 0, ?, ?, ?)", (rev, key, create, mod, op.value)
-                )
+                row = (rev, key, 0, 0, create, mod, op.value)
                 event = WatchEvent("MODIFIED", key, op.value, rev, create, old)
-                result, new = rev, (create, rev)
+                result, new, value = rev, (create, rev), op.value
             else:
-                conn.execute("INSERT INTO log VALUES (?, ?, 0, 1, ?, ?, ?)", (rev, key, create, mod, old))
+                row = (rev, key, 0, 1, create, mod, old)
                 event = WatchEvent("DELETED", key, old, rev, create, old)
-                result, new = KeyValue(key, old, create, rev), None
+                result, new, value = KeyValue(key, old, create, rev), None, old
         if key not in batch.undo:
             batch.undo[key] = entry
         if new is None:
             del self._live[key]
         else:
             self._live[key] = new
+        batch.values[rev] = value  # a later write of this batch to the same key replaces it
+        batch.rows.append(row)
         batch.last = rev
         return result, event
 
