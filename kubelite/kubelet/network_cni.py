@@ -15,7 +15,7 @@ is its own entry with the list's ``name`` and ``cniVersion`` injected.
 
 :class:`PodNetwork <kubelite.kubelet.network.PodNetwork>` builds on this; the
 functions here are pure except :class:`CniExec`, which runs the binaries off
-the event loop (``asyncio.create_subprocess_exec``).
+the event loop (``subprocess`` on a worker thread).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import contextlib
 import ipaddress
 import json
 import os
+import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,6 +177,45 @@ def parse_result(result: dict[str, Any], ifname: str = "eth0") -> PodNetworkStat
     )
 
 
+class _PluginRun:
+    """One plugin process, run to its end by ``run`` on a worker thread; ``kill`` (any thread)
+    kills it, or keeps it from starting."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], stdin: bytes, timeout: float) -> None:
+        self.argv, self.env, self.stdin, self.timeout = argv, env, stdin, timeout
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._killed = False
+
+    def run(self) -> tuple[int, bytes, bytes]:
+        with self._lock:
+            if self._killed:
+                raise OSError("cancelled before the plugin started")
+            self._proc = proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.env,
+                cwd="/",
+            )
+        try:
+            stdout, stderr = proc.communicate(self.stdin, timeout=self.timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.communicate()
+            raise
+        return proc.returncode, stdout, stderr
+
+    def kill(self) -> None:
+        with self._lock:
+            self._killed = True
+            if self._proc is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.kill()
+
+
 class CniExec:
     """Runs CNI plugin binaries found on ``paths`` (CNI_PATH), each call within ``timeout`` seconds."""
 
@@ -182,6 +223,7 @@ class CniExec:
         self.paths = list(paths)
         self.timeout = timeout
         self._versions: dict[str, list[str]] = {}
+        self._base_env: dict[str, str] | None = None
 
     def find(self, plugin_type: str) -> str:
         if not plugin_type or "/" in plugin_type or plugin_type.startswith("."):
@@ -193,10 +235,13 @@ class CniExec:
         raise NetworkError(f'failed to find plugin "{plugin_type}" in path {self.paths}')
 
     def _env(self, command: str, attachment: Attachment | None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
-        env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        if self._base_env is None:  # the agent's environment, read once (not per plugin run)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
+            env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            env["CNI_PATH"] = os.pathsep.join(self.paths)
+            self._base_env = env
+        env = dict(self._base_env)
         env["CNI_COMMAND"] = command
-        env["CNI_PATH"] = os.pathsep.join(self.paths)
         if attachment is not None:
             env["CNI_CONTAINERID"] = attachment.container_id
             env["CNI_NETNS"] = attachment.netns
@@ -209,33 +254,26 @@ class CniExec:
     ) -> dict[str, Any] | None:
         """Run one plugin; its parsed stdout (None when empty), or :class:`NetworkError`.
 
-        A cancelled call kills the plugin and waits for it, so no process outlives it.
+        The plugin runs from a worker thread (a blocking ``subprocess`` call costs the event loop
+        less than asyncio's subprocess transports and child watcher thread). A cancelled call
+        kills the plugin and waits for it, so no process outlives it.
         """
         binary = self.find(plugin_type)
         what = f"plugin type={plugin_type!r} {command}"
+        run = _PluginRun([binary], self._env(command, attachment), json.dumps(conf).encode(), self.timeout)
+        future = asyncio.ensure_future(asyncio.to_thread(run.run))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                binary,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=self._env(command, attachment),
-                cwd="/",
-            )
+            code, stdout, stderr = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            run.kill()
+            with contextlib.suppress(BaseException):
+                await future
+            raise
         except OSError as err:
             raise NetworkError(f"{what}: {err}") from None
-        try:
-            stdout, stderr = await asyncio.wait_for(
-                proc.communicate(json.dumps(conf).encode()), timeout=self.timeout
-            )
-        except BaseException as err:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await asyncio.shield(proc.wait())
-            if isinstance(err, TimeoutError):
-                raise NetworkError(f"{what}: timed out after {self.timeout:g}s") from None
-            raise
-        if proc.returncode != 0:
+        except subprocess.TimeoutExpired:
+            raise NetworkError(f"{what}: timed out after {self.timeout:g}s") from None
+        if code != 0:
             raise parse_error(stdout, stderr, what)
         text = stdout.strip()
         if not text:
