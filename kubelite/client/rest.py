@@ -30,6 +30,7 @@ from kubelite.api import meta
 from kubelite.api.resources import Registry, Resource
 from kubelite.client.errors import ResourceExpired, status_error
 from kubelite.client.kubeconfig import load_kubeconfig
+from kubelite.client.lean import LeanPool
 from kubelite.client.objects import name_of, namespace_of
 from kubelite.client.watch import WatchEvent, WatchStream
 
@@ -90,14 +91,18 @@ class Client:
         component: str = "client",
         timeout: float = DEFAULT_TIMEOUT,
         registry: Registry | None = None,
+        lean_http: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.ssl = ssl
         self.token = token
+        self.component = component
         self.user_agent = f"kubelite-{component}/{VERSION}"
         self.timeout = timeout
         self.registry = registry or Registry()
+        self.lean_http = lean_http
         self._session: aiohttp.ClientSession | None = None
+        self._lean: LeanPool | None = None
 
     @classmethod
     def from_kubeconfig(
@@ -116,17 +121,37 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def with_lean_http(self) -> Client:
+        """A client of the same server and credentials whose plain requests use the lean
+        transport (see ``kubelite.client.lean``); close it when done."""
+        return Client(
+            self.base_url,
+            self.ssl,
+            self.token,
+            component=self.component,
+            timeout=self.timeout,
+            registry=self.registry,
+            lean_http=True,
+        )
+
     async def close(self) -> None:
         """Close pooled connections. Idempotent; the client reopens if used again."""
+        if self._lean is not None:
+            lean, self._lean = self._lean, None
+            lean.close()
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
     def _session_(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
-            if self.token:
-                headers["Authorization"] = f"Bearer {self.token}"
+            headers = self._headers()
             connector = aiohttp.TCPConnector(ssl=self.ssl if self.ssl is not None else True, limit=100)
             self._session = aiohttp.ClientSession(headers=headers, connector=connector)
         return self._session
@@ -166,6 +191,15 @@ class Client:
         if body is not None:
             data = _encode(body)
             hdrs["Content-Type"] = content_type
+        if self.lean_http:
+            if self._lean is None:
+                self._lean = LeanPool(self.base_url, self.ssl, self._headers())
+            status, reason, payload = await self._lean.request(
+                method, path, params, data, hdrs, timeout or self.timeout
+            )
+            if status >= 400:
+                raise status_error(status, payload, reason)
+            return payload
         t = aiohttp.ClientTimeout(total=timeout or self.timeout)
         async with self._session_().request(
             method, self.base_url + path, params=params, data=data, headers=hdrs, timeout=t

@@ -18,16 +18,19 @@ from kubelite.client.rest import Client, lookup
 NAMESPACES = lookup("", "v1", "Namespace")
 
 
-@pytest.fixture
-async def client(api_server: Any) -> AsyncIterator[Client]:
-    async with Client(api_server.url, component="test") as c:
+@pytest.fixture(params=[False, True], ids=["aiohttp", "lean"])
+async def client(api_server: Any, request: pytest.FixtureRequest) -> AsyncIterator[Client]:
+    """A client with plain requests over aiohttp, and one over the lean transport."""
+    async with Client(api_server.url, component="test", lean_http=request.param) as c:
         yield c
 
 
 @pytest.fixture
 async def namespace(client: Client, request: pytest.FixtureRequest) -> str:
     """A namespace of this test's own, named after it."""
-    name = "t-" + request.node.name.replace("_", "-").lower()[:50].strip("-")
+    name = "t-" + request.node.originalname.replace("_", "-").lower()[:50].strip("-")
+    if request.node.name.endswith("[lean]"):
+        name += "-lean"  # the same test with the lean-transport client
     try:
         await client.resource(NAMESPACES).create({"metadata": {"name": name}})
     except StatusError as e:

@@ -193,13 +193,17 @@ async def test_watch_of_a_compacted_version_raises_resource_expired(
     assert isinstance(exc.value, StatusError)
 
 
-async def test_from_kubeconfig_over_https_with_client_certificates(tls_kubeconfig: Any) -> None:
-    async with Client.from_kubeconfig(str(tls_kubeconfig), component="kubeconfig-test") as c:
+@pytest.mark.parametrize("lean", [False, True], ids=["aiohttp", "lean"])
+async def test_from_kubeconfig_over_https_with_client_certificates(tls_kubeconfig: Any, lean: bool) -> None:
+    async with Client.from_kubeconfig(str(tls_kubeconfig), component="kubeconfig-test", lean_http=lean) as c:
         assert c.base_url.startswith("https://")
         assert c.user_agent == "kubelite-kubeconfig-test/0.1.0"
         ns = await c.resource_for("", "v1", "Namespace").get("default")
         assert ns.metadata.name == "default"
-    anonymous = Client(c.base_url, ssl=False)
+        async with c.with_lean_http() as lean_client:
+            ns = await lean_client.resource_for("", "v1", "Namespace").get("default")
+            assert ns.metadata.name == "default"
+    anonymous = Client(c.base_url, ssl=False, lean_http=lean)
     try:
         with pytest.raises(StatusError) as exc:
             await anonymous.resource_for("", "v1", "Namespace").get("default")

@@ -1,0 +1,118 @@
+"""The lean HTTP transport against a bare-bones server: Content-Length and
+chunked answers, kept-alive connections, error statuses, a server that hangs
+up, and answers split across many small reads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+
+from kubelite.api.errors import StatusError
+from kubelite.client.lean import _dechunk
+from kubelite.client.rest import Client
+
+
+def test_dechunk_waits_for_the_whole_body() -> None:
+    body = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\nNEXT"
+    for cut in range(len(body) - 4):
+        assert _dechunk(bytearray(body[:cut])) is None
+    assert _dechunk(bytearray(body)) == (b"hello, world", len(body) - 4)
+
+
+Answer = Callable[[bytes], bytes]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, list[bytes], list[Answer]]]:
+    """A server answering each request with the next function of ``answers`` (request -> bytes)."""
+    requests: list[bytes] = []
+    answers: list[Answer] = []
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                request = head + await reader.readexactly(length)
+                requests.append(request)
+                out = answers.pop(0)(request)
+                if not out:
+                    writer.close()
+                    return
+                for i in range(0, len(out), 7):  # in small pieces
+                    writer.write(out[i : i + 7])
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/prefix", requests, answers
+    finally:
+        srv.close()
+
+
+def ok(body: bytes) -> Answer:
+    return lambda _: b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def chunked(*parts: bytes) -> Answer:
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts)
+    return lambda _: b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"
+
+
+async def test_requests_answers_and_kept_alive_connections(
+    server: tuple[str, list[bytes], list[Answer]],
+) -> None:
+    url, requests, answers = server
+    answers += [ok(b'{"a":1}'), chunked(b'{"b"', b":2}"), ok(b"")]
+    async with Client(url, token="secret", component="unit", lean_http=True) as client:
+        assert await client.request("GET", "/api/v1/pods", params={"fieldSelector": "a=b,c!=d"}) == b'{"a":1}'
+        assert await client.request("POST", "/api/v1/x y", body={"k": "v"}) == b'{"b":2}'
+        assert await client.request("DELETE", "/api/v1/z") == b""
+    first, second, third = requests
+    assert first.startswith(b"GET /prefix/api/v1/pods?fieldSelector=a%3Db%2Cc%21%3Dd HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Bearer secret\r\n" in first
+    assert b"\r\nUser-Agent: kubelite-unit/0.1.0\r\n" in first
+    assert second.startswith(b"POST /prefix/api/v1/x%20y HTTP/1.1\r\n")
+    assert b"\r\nContent-Type: application/json\r\n" in second and second.endswith(b'\r\n\r\n{"k":"v"}')
+    assert third.startswith(b"DELETE ")
+
+
+async def test_error_status_and_a_hang_up(server: tuple[str, list[bytes], list[Answer]]) -> None:
+    url, _, answers = server
+    status = b'{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \\"p\\" not found","reason":"NotFound","code":404}'
+    answers += [
+        lambda _: b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s" % (len(status), status),
+        lambda _: b"",  # the server closes the connection without answering
+        ok(b"{}"),
+    ]
+    async with Client(url, lean_http=True) as client:
+        with pytest.raises(StatusError) as exc:
+            await client.request("GET", "/api/v1/namespaces/ns/pods/p")
+        assert exc.value.code == 404 and exc.value.reason == "NotFound"
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await client.request("GET", "/x")
+        assert await client.request("GET", "/y") == b"{}"  # on a new connection
+
+
+async def test_connection_refused_is_a_client_os_error() -> None:
+    sock = __import__("socket").socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    async with Client(f"http://127.0.0.1:{port}", lean_http=True) as client:
+        with pytest.raises(aiohttp.ClientOSError):
+            await client.request("GET", "/x")
