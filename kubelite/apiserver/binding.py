@@ -8,6 +8,10 @@ does. The write goes to the store directly, compare-and-swap on the pod's
 revision, because ``spec.nodeName`` is immutable through ordinary updates.
 A pod that is already assigned, being deleted or still gated is a 409
 Conflict; the answer to a successful binding is a Success Status (201).
+
+The pod is read from the watch cache, as Kubernetes' cacher hands its cached
+object to GuaranteedUpdate: the compare-and-swap catches a stale copy, and
+the store's conflict answer carries the current pod for the next attempt.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from kubelite.api.resources import Resource
 from kubelite.api.timestamps import rfc3339
 from kubelite.apiserver import codec
 from kubelite.apiserver.rest import REST
-from kubelite.storage.interface import ConflictError, KeyNotFoundError
+from kubelite.storage.interface import ConflictError, KeyNotFoundError, KeyValue
 
 _RETRIES = 10
+_SUCCESS = orjson.dumps(
+    {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+)
 
 
 def _binding_body(data: Any, name: str) -> Binding:
@@ -88,19 +95,43 @@ async def create_binding(rest: REST, res: Resource, ns: str | None, name: str, d
         )
     sres = rest.stored(res)
     key = sres.key(ns, name)
+    cached = rest.cache.get(sres.storage_prefix, key)
+    current: KeyValue | None = None
     for _ in range(_RETRIES):
-        kv = await rest.store.get(key)
-        if kv is None:
-            raise errors.not_found_error("pods", name)
-        pod = msgspec.json.decode(kv.value, type=sres.model)
-        _assign(pod, binding, rest.clock())
-        pod.metadata.resourceVersion = ""
+        if cached is not None:
+            value, revision = cached.data, cached.revision
+        else:
+            if current is None:
+                current = await rest.store.get(key)
+                if current is None:
+                    raise errors.not_found_error("pods", name)
+            value, revision = current.value, current.mod_revision
+        pod = msgspec.json.decode(value, type=sres.model)
         try:
-            await rest.store.update(key, msgspec.json.encode(pod), expected_revision=kv.mod_revision)
-        except ConflictError:
+            _assign(pod, binding, rest.clock())
+        except errors.StatusError:
+            if cached is None:
+                raise
+            cached = None  # the cached copy may be behind: the stored pod decides
+            continue
+        pod.metadata.resourceVersion = ""
+        new_value = msgspec.json.encode(pod)
+        if cached is not None:
+            # Only spec.nodeName of the selectable fields changed: the cache need not decode the pod.
+            node = pod.spec.nodeName
+            fields = {**cached.fields, "spec.nodeName": node, "spec.host": node}
+            rest.cache.expect(key, new_value, cached.labels, fields)
+        try:
+            await rest.store.update(key, new_value, expected_revision=revision)
+        except ConflictError as e:
+            rest.cache.unexpect(key, new_value)
+            cached, current = None, e.current
             continue
         except KeyNotFoundError:
+            rest.cache.unexpect(key, new_value)
             raise errors.not_found_error("pods", name) from None
-        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
-        return web.Response(body=orjson.dumps(status), status=201, content_type="application/json")
+        except BaseException:
+            rest.cache.unexpect(key, new_value)
+            raise
+        return web.Response(body=_SUCCESS, status=201, content_type="application/json")
     raise errors.conflict("pods", name)

@@ -35,6 +35,11 @@ def media_type(content_type: str | None) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+class NullFree(dict[str, Any]):
+    """A JSON object body with no null anywhere in it (its text has no ``null``):
+    ``to_model`` converts it as it is, without a copy that drops nulls first."""
+
+
 def decode_body(body: bytes, content_type: str | None) -> Any:
     """Parse a request body into plain data (dicts and lists).
 
@@ -43,9 +48,12 @@ def decode_body(body: bytes, content_type: str | None) -> Any:
     kind = media_type(content_type)
     if kind in ("", JSON, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, "text/plain"):
         try:
-            return orjson.loads(body)
+            data = orjson.loads(body)
         except orjson.JSONDecodeError as e:
             raise errors.bad_request(f"error decoding JSON body: {e}") from None
+        if type(data) is dict and b"null" not in body:
+            return NullFree(data)
+        return data
     if kind in (YAML, "application/x-yaml", "text/yaml", APPLY_PATCH):
         try:
             return yaml.safe_load(body)
@@ -59,7 +67,7 @@ def to_model(data: Any, cls: type, kind: str, api_version: str) -> Any:
     if not isinstance(data, dict):
         raise errors.bad_request(f"the body of the request was not a JSON object; expected a {kind}")
     try:
-        return msgspec.convert(_drop_nulls(data), cls, strict=False)
+        return msgspec.convert(data if type(data) is NullFree else _drop_nulls(data), cls, strict=False)
     except msgspec.ValidationError as e:
         raise errors.bad_request(
             f'{kind} in version "{api_version}" cannot be handled as a {kind}: {_describe(e)}'

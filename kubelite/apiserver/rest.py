@@ -14,9 +14,9 @@ from __future__ import annotations
 import base64
 import copy
 import logging
+import os
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +28,7 @@ from kubelite.api import errors
 from kubelite.api.apply import server_side_apply
 from kubelite.api.conversion import CONVERSIONS
 from kubelite.api.defaults import apply_defaults
-from kubelite.api.fields import field_label_error
+from kubelite.api.fields import field_label_error, field_set
 from kubelite.api.fieldvalidation import unknown_fields
 from kubelite.api.managedfields import default_manager, update_managed_fields
 from kubelite.api.meta import ManagedFieldsEntry
@@ -190,6 +190,33 @@ class Result:
     warnings: list[str] = field(default_factory=list)
 
 
+class UIDSource:
+    """Random (version 4) UUIDs for ``metadata.uid``, 256 per read of the OS's random source.
+
+    ``uuid.uuid4()`` reads 16 bytes per call, and ``os.urandom`` releases the
+    GIL: on a busy event loop every create then waited for the store's
+    writer thread to give it back.
+    """
+
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def __call__(self) -> str:
+        at = self._at
+        if at >= len(self._pool):
+            self._pool = os.urandom(16 * self.BATCH)
+            at = 0
+        self._at = at + 16
+        n = int.from_bytes(self._pool[at : at + 16], "big")
+        # RFC 4122: version 4 in the high nibble of octet 6, variant 10 in the top bits of octet 8.
+        n = (n & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 class REST:
     """Generic REST operations over every registered resource."""
 
@@ -206,6 +233,9 @@ class REST:
         self.registry = registry
         self.admission = admission or []
         self.clock = clock
+        self.new_uid = UIDSource()
+        self._stamp_second = -1
+        self._stamp_text = ""
 
     # ------------------------------------------------------------- conversion
 
@@ -255,6 +285,22 @@ class REST:
         attrs = AdmissionAttributes(op, res, sub, ns, name, obj, old, user, dry)
         for plugin in self.admission:
             await plugin.admit(attrs)
+
+    def _stamp(self, now: float) -> str:
+        """``rfc3339(now)``, formatted once per second."""
+        second = int(now)
+        if second != self._stamp_second:
+            self._stamp_text = rfc3339(now)
+            self._stamp_second = second
+        return self._stamp_text
+
+    def _expect(self, res: Resource, key: str, value: bytes, doc: dict[str, Any] | None) -> None:
+        """Tell the watch cache the labels and fields of ``value`` (``doc`` is it as plain data),
+        so that it need not decode the bytes again when the write's event arrives."""
+        if doc is None:
+            return
+        labels = (doc.get("metadata") or {}).get("labels") or {}
+        self.cache.expect(key, value, dict(labels), field_set(res.kind, doc))
 
     def _invalid(self, res: Resource, obj: Any, errs: list[errors.FieldError]) -> errors.StatusError:
         name = obj.metadata.name or obj.metadata.generateName or ""
@@ -379,28 +425,35 @@ class REST:
             meta.name = meta.generateName + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
         return self._present_result(res, await self._create_object(sres, obj, opts))
 
-    def _track_fields(self, res: Resource, new: Any, old: Any, opts: WriteOptions, subresource: str) -> None:
-        """Record in managedFields which fields this write's manager now owns."""
+    def _track_fields(
+        self, res: Resource, new: Any, old: Any, opts: WriteOptions, subresource: str
+    ) -> dict[str, Any]:
+        """Record in managedFields which fields this write's manager now owns.
+
+        Returns ``new`` as plain data (its managedFields aside), which the
+        caller reuses for the watch cache.
+        """
+        doc = msgspec.to_builtins(new)
         entries = update_managed_fields(
             msgspec.to_builtins(old) if old is not None else None,
-            msgspec.to_builtins(new),
+            doc,
             opts.manager,
             "Update",
             res.model,
-            rfc3339(self.clock()),
+            self._stamp(self.clock()),
             subresource,
             # The body may leave apiVersion out (the URL says it); an entry without one is not valid.
             api_version=res.api_version,
         )
         new.metadata.managedFields = msgspec.convert(entries, list[ManagedFieldsEntry])
+        return doc
 
     async def _create_object(
         self, res: Resource, obj: Any, opts: WriteOptions, applied: bool = False
     ) -> Result:
         meta = obj.metadata
-        now = self.clock()
-        meta.uid = str(uuid.uuid4())
-        meta.creationTimestamp = rfc3339(now)
+        meta.uid = self.new_uid()
+        meta.creationTimestamp = self._stamp(self.clock())
         meta.resourceVersion = ""
         meta.generation = 0
         meta.deletionTimestamp = None
@@ -408,20 +461,24 @@ class REST:
         strategy.prepare_for_create(res, obj)
         apply_defaults(obj)
         await self._admit("CREATE", res, "", meta.namespace, meta.name, obj, None, opts.user, opts.dry_run)
-        if not applied:
-            self._track_fields(res, obj, None, opts, "")
+        doc = None if applied else self._track_fields(res, obj, None, opts, "")
         errs = validate_create(obj)
         if errs:
             raise self._invalid(res, obj, errs)
         value = self._encode_for_store(res, obj)
+        key = res.key(meta.namespace, meta.name)
         if opts.dry_run:
-            if await self.store.get(res.key(meta.namespace, meta.name)) is not None:
+            if await self.store.get(key) is not None:
                 raise errors.already_exists(res.plural, meta.name, res.group)
             return Result(201, value)
+        self._expect(res, key, value, doc)
         try:
-            rev = await self.store.create(res.key(meta.namespace, meta.name), value)
-        except KeyExistsError:
-            raise errors.already_exists(res.plural, meta.name, res.group) from None
+            rev = await self.store.create(key, value)
+        except BaseException as e:
+            self.cache.unexpect(key, value)
+            if isinstance(e, KeyExistsError):
+                raise errors.already_exists(res.plural, meta.name, res.group) from None
+            raise
         return Result(201, codec.with_resource_version(value, rev))
 
     # ----------------------------------------------------------------- update
@@ -490,8 +547,7 @@ class REST:
         await self._admit(
             "UPDATE", res, subresource, meta.namespace, meta.name, new, old, opts.user, opts.dry_run
         )
-        if not applied:
-            self._track_fields(res, new, old, opts, subresource)
+        doc = None if applied else self._track_fields(res, new, old, opts, subresource)
         errs = validate_status_update(new, old) if subresource == "status" else validate_update(new, old)
         if errs:
             raise self._invalid(res, new, errs)
@@ -515,12 +571,16 @@ class REST:
             return Result(200, codec.with_resource_version(value, old_rev))
         if opts.dry_run:
             return Result(200, codec.with_resource_version(value, old_rev))
+        self._expect(res, key, value, doc)
         try:
             rev = await self.store.update(key, value, expected_revision=old_rev)
-        except ConflictError:
-            raise errors.conflict(res.plural, meta.name, res.group) from None
-        except KeyNotFoundError:
-            raise errors.not_found_error(res.plural, meta.name, res.group) from None
+        except BaseException as e:
+            self.cache.unexpect(key, value)
+            if isinstance(e, ConflictError):
+                raise errors.conflict(res.plural, meta.name, res.group) from None
+            if isinstance(e, KeyNotFoundError):
+                raise errors.not_found_error(res.plural, meta.name, res.group) from None
+            raise
         return Result(200, codec.with_resource_version(value, rev))
 
     # ------------------------------------------------------------------ patch

@@ -191,6 +191,8 @@ class WatchCache:
         self._progress = asyncio.Condition()
         self._waiting = 0  # coroutines in wait_for: only they need a notify
         self._ready = asyncio.Event()
+        # key -> (value, labels, fields) of a write in flight (see expect).
+        self._expected: dict[str, tuple[bytes, dict[str, str], dict[str, str]]] = {}
 
     def _bucket_for(self, key: str) -> _Bucket | None:
         # Keys are /registry/<group>/<plural>/...: the prefix is the first four slashes.
@@ -220,6 +222,7 @@ class WatchCache:
                 if kv.key.startswith(prefix):
                     fresh[prefix][kv.key] = make_cached(kv.key, kv.value, kv.mod_revision)
                     break
+        self._expected.clear()  # events of the past are not coming any more
         for prefix, bucket in self._buckets.items():
             bucket.objects = fresh[prefix]
             bucket.history.clear()
@@ -230,11 +233,40 @@ class WatchCache:
         await self._advance(result.revision)
         self._ready.set()
 
+    def expect(self, key: str, value: bytes, labels: dict[str, str], fields: dict[str, str]) -> None:
+        """The API server is about to write ``value`` (this very bytes object) to ``key``:
+        its labels and selectable fields are these, so its event needs no decoding.
+
+        The event of the write takes the entry; a write that fails calls ``unexpect``.
+        """
+        self._expected[key] = (value, labels, fields)
+
+    def unexpect(self, key: str, value: bytes) -> None:
+        expected = self._expected.get(key)
+        if expected is not None and expected[0] is value:
+            del self._expected[key]
+
+    def _cached(self, event: WatchEvent) -> CachedObject:
+        expected = self._expected.get(event.key)
+        if expected is not None and expected[0] is event.value and event.type != "DELETED":
+            del self._expected[event.key]
+            _, labels, fields = expected
+            return CachedObject(
+                key=event.key,
+                namespace=fields["metadata.namespace"],
+                name=fields["metadata.name"],
+                revision=event.revision,
+                data=with_resource_version(event.value, event.revision),
+                labels=labels,
+                fields=fields,
+            )
+        return make_cached(event.key, event.value, event.revision)
+
     async def _apply(self, event: WatchEvent) -> None:
         bucket = self._bucket_for(event.key)
         if bucket is not None:
             prev = bucket.objects.get(event.key)
-            obj = make_cached(event.key, event.value, event.revision)
+            obj = self._cached(event)
             if event.type == "DELETED":
                 bucket.objects.pop(event.key, None)
             else:

@@ -112,6 +112,8 @@ def _full(regex: re.Pattern[str], value: str) -> bool:
 
 
 def is_dns1123_label(value: str) -> list[str]:
+    if len(value) <= 63 and _dns1123_label_re.fullmatch(value) is not None:
+        return []  # the common case, without building anything
     errs = []
     if len(value) > 63:
         errs.append(max_len_error(63))
@@ -124,6 +126,8 @@ def is_dns1123_label(value: str) -> list[str]:
 
 
 def is_dns1123_subdomain(value: str) -> list[str]:
+    if len(value) <= 253 and _dns1123_subdomain_re.fullmatch(value) is not None:
+        return []
     errs = []
     if len(value) > 253:
         errs.append(max_len_error(253))
@@ -167,6 +171,8 @@ _label_value_re = re.compile(f"^{LABEL_VALUE_FMT}$")
 
 def is_qualified_name(value: str) -> list[str]:
     """A label key, annotation key or finalizer: ``[prefix/]name``."""
+    if len(value) <= 63 and _label_key_re.fullmatch(value) is not None:
+        return []  # a name without prefix, as most are
     errs: list[str] = []
     parts = value.split("/")
     if len(parts) == 1:
@@ -193,6 +199,8 @@ def is_qualified_name(value: str) -> list[str]:
 
 
 def is_label_value(value: str) -> list[str]:
+    if len(value) <= 63 and _label_value_re.fullmatch(value) is not None:
+        return []
     errs = []
     if len(value) > 63:
         errs.append(max_len_bytes_error(63))
@@ -226,6 +234,8 @@ def is_c_identifier(value: str) -> list[str]:
 
 
 def _has_chdir_prefix(value: str) -> list[str]:
+    if value[:1] != ".":
+        return []
     if value == ".":
         return ["must not be '.'"]
     if value == "..":
@@ -247,6 +257,8 @@ def is_env_var_name(value: str) -> list[str]:
 
 
 def is_config_map_key(value: str) -> list[str]:
+    if len(value) <= 253 and _config_map_key_re.fullmatch(value) is not None and not _has_chdir_prefix(value):
+        return []
     errs = []
     if len(value) > 253:
         errs.append(max_len_error(253))
@@ -343,6 +355,8 @@ def name_is_path_segment(name: str, prefix: bool) -> list[str]:
 
 def messages(path: str, value: Any, msgs: Iterable[str]) -> list[FieldError]:
     """One Invalid error per message, as Kubernetes' loops over ``Is*`` results do."""
+    if not msgs:
+        return []
     return [invalid_value(path, value, m) for m in msgs]
 
 
@@ -400,8 +414,11 @@ def validate_label_name(name: str, path: str) -> list[FieldError]:
 def validate_labels(labels: Mapping[str, str], path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     for k, v in labels.items():
-        errs += validate_label_name(k, path)
-        errs += messages(path, v, is_label_value(v))
+        key_problems = is_qualified_name(k)
+        value_problems = is_label_value(v)
+        if key_problems or value_problems:
+            errs += messages(path, k, key_problems)
+            errs += messages(path, v, value_problems)
     return errs
 
 

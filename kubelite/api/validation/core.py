@@ -328,7 +328,9 @@ def validate_config_map(cm: Any) -> list[FieldError]:
     errs: list[FieldError] = []
     total = 0
     for k, v in cm.data.items():
-        errs += messages(key("data", k), k, is_config_map_key(k))
+        problems = is_config_map_key(k)
+        if problems:
+            errs += messages(key("data", k), k, problems)
         if k in cm.binaryData:
             errs.append(invalid_value(key("data", k), k, "duplicate of key present in binaryData"))
         total += len(v.encode())
