@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -136,6 +137,9 @@ class Resource:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+
+_MEMO_TOKENS = itertools.count(1)  # NodeInfo.memo_token values
 
 
 def _merge_max(acc: dict[str, int], other: dict[str, int]) -> None:
@@ -369,7 +373,9 @@ class NodeInfo:
     cordoned), ``tainted`` (the node has taints) and ``prefer_no_schedule``
     (one of them is PreferNoSchedule). ``score_memo`` is scratch space for
     scores that depend only on this NodeInfo and the key they are stored
-    under; it is emptied whenever the NodeInfo changes.
+    under; it is emptied whenever the NodeInfo changes, and ``memo_token``
+    then takes a new value never used before (clones keep it: a token names
+    one state of a NodeInfo, whichever copy holds it).
     """
 
     __slots__ = (
@@ -380,6 +386,7 @@ class NodeInfo:
         "free_pods",
         "generation",
         "image_states",
+        "memo_token",
         "name",
         "node",
         "non_zero_requested",
@@ -433,6 +440,7 @@ class NodeInfo:
         self.unschedulable = True
         self.tainted = False
         self.prefer_no_schedule = False
+        self.memo_token = next(_MEMO_TOKENS)
         self.score_memo.clear()
 
     def _update_free(self) -> None:
@@ -441,6 +449,7 @@ class NodeInfo:
         self.free_memory = alloc.memory - used.memory
         self.free_ephemeral_storage = alloc.ephemeral_storage - used.ephemeral_storage
         self.free_pods = alloc.allowed_pod_number - len(self.pods)
+        self.memo_token = next(_MEMO_TOKENS)
         if self.score_memo:
             self.score_memo.clear()
 
@@ -533,6 +542,7 @@ class NodeInfo:
         new.tainted = self.tainted
         new.prefer_no_schedule = self.prefer_no_schedule
         new.score_memo = {}
+        new.memo_token = self.memo_token
         return new
 
     def __repr__(self) -> str:

@@ -49,6 +49,7 @@ DEFAULT_RESOURCES = [(CPU, 1), (MEMORY, 1)]
 
 _TOO_MANY_PODS = "Too many pods"
 MEMO_LIMIT = 16  # scores kept per NodeInfo (per plugin and pod requests)
+WINDOW_LIMIT = 256  # whole answers kept per plugin (see memoized_scores)
 
 
 def _insufficient(name: str) -> str:
@@ -80,7 +81,10 @@ def most_requested_score(requested: int, capacity: int) -> int:
 
 
 def memoized_scores(
-    nodes: list[NodeInfo], key: str, score: Callable[[list[NodeInfo]], list[int]]
+    nodes: list[NodeInfo],
+    key: str,
+    score: Callable[[list[NodeInfo]], list[int]],
+    windows: dict[Any, tuple[list[int], list[int]]] | None = None,
 ) -> list[int]:
     """The nodes' scores, remembered in each NodeInfo under ``key``; ``score`` scores a batch.
 
@@ -89,7 +93,42 @@ def memoized_scores(
     same requests only the nodes changed since the last cycle are scored.
     ``key`` must name everything besides the NodeInfo the score depends on
     (a string: its hash is computed once).
+
+    With ``windows`` (a dict the caller keeps), whole answers are remembered
+    too, by key and first node, with the ``memo_token`` of every node: the
+    scheduler scores the same runs of nodes again and again (its start node
+    goes round the cluster), so a repeat costs a comparison of tokens, read
+    from the NodeInfos the filters just read, and a score for each node
+    whose token changed; the memo of every node, spread over the heap, is
+    not visited at all.
     """
+    if windows is None or not nodes:
+        return _scores_from_node_memos(nodes, key, score)
+    tokens = [ni.memo_token for ni in nodes]
+    window = (key, nodes[0].name, len(nodes))
+    entry = windows.get(window)
+    if entry is not None:
+        old_tokens, old_scores = entry
+        if old_tokens == tokens:
+            return list(old_scores)  # a copy: a normalize step may change the answer in place
+        stale = [i for i, (a, b) in enumerate(zip(tokens, old_tokens, strict=True)) if a is not b]
+        if len(stale) * 4 <= len(nodes):
+            scores = list(old_scores)
+            fresh = _scores_from_node_memos([nodes[i] for i in stale], key, score)
+            for i, s in zip(stale, fresh, strict=True):
+                scores[i] = s
+            windows[window] = (tokens, scores)
+            return list(scores)
+    scores = _scores_from_node_memos(nodes, key, score)
+    if len(windows) >= WINDOW_LIMIT:
+        windows.clear()
+    windows[window] = (tokens, scores)
+    return list(scores)
+
+
+def _scores_from_node_memos(
+    nodes: list[NodeInfo], key: str, score: Callable[[list[NodeInfo]], list[int]]
+) -> list[int]:
     scores = [ni.score_memo.get(key) for ni in nodes]  # a score is an int: None is a miss
     if None not in scores:
         return scores  # type: ignore[return-value]
@@ -182,6 +221,7 @@ class NodeResourcesFit:
                 for p in shape
             )
             self.shape_fn = broken_linear(points)
+        self._windows: dict[Any, tuple[list[int], list[int]]] = {}  # for memoized_scores
         # What the scores depend on besides node and pod, for NodeInfo.score_memo.
         self._memo_prefix = f"{NAME}/{self.strategy}/{self.resources}/{points if self.shape_fn else ''}/"
 
@@ -324,7 +364,7 @@ class NodeResourcesFit:
                 return [self.score(state, pod, ni)[0] for ni in batch]
             return _least_allocated_cpu_memory(batch, pod_reqs[0], pod_reqs[1])
 
-        return memoized_scores(nodes, key, score), None
+        return memoized_scores(nodes, key, score, self._windows), None
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [

@@ -274,6 +274,31 @@ def test_memoized_scores_follow_changes_of_the_node_info() -> None:
         assert pl.score_nodes(state, pod, [ni])[0] == [pl.score(state, pod, ni)[0]]
 
 
+def test_remembered_answers_follow_changes_of_some_nodes() -> None:
+    """Whole answers kept per run of nodes are right after one, a few or many of the nodes
+    changed in place, and for clones (which share the state, and so the memo token)."""
+    from kubelite.scheduler.plugins.balancedallocation import BalancedAllocation
+    from kubelite.scheduler.plugins.noderesources import NodeResourcesFit
+
+    rng = random.Random(11)
+    nodes = []
+    while len(nodes) < 12:
+        ni = NodeInfo(random_node(rng, len(nodes)))
+        if ni.allocatable.milli_cpu and ni.allocatable.memory:
+            nodes.append(ni)
+    pod = random_pod(rng, 0)
+    plugins = [NodeResourcesFit({}), BalancedAllocation({})]
+    state = CycleState(PodInfo(pod))
+    for pl in plugins:
+        pl.pre_score(state, pod, nodes)
+    for changed in (0, 1, 2, 6, 12, 0):
+        for ni in rng.sample(nodes, changed):
+            ni.add_pod(PodInfo(random_pod(rng, changed)))
+        for batch in (nodes, [ni.clone() for ni in nodes], nodes[3:]):
+            for pl in plugins:
+                assert pl.score_nodes(state, pod, batch)[0] == [pl.score(state, pod, ni)[0] for ni in batch]
+
+
 def check_inter_pod_affinity_state(fwk: Framework, pod: Pod, nodes: list[NodeInfo]) -> None:
     """InterPodAffinity's counts kept across cycles equal a plain walk over every node's pods."""
     from kubelite.scheduler.plugins import interpodaffinity as ipa
