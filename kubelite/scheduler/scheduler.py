@@ -532,9 +532,9 @@ class Scheduler:
         statuses = diagnosis.node_to_status.statuses
         failed_plugins = diagnosis.unschedulable_plugins
         start = self.next_start_node_index % n
-        order = nodes[start:] + nodes[:start] if start else nodes
         processed = 0
         if queue.has_nominated_pods():
+            order = nodes[start:] + nodes[:start] if start else nodes
             for ni in order:
                 processed += 1
                 st = fwk.run_filter_plugins_with_nominated_pods(state, pod, ni)
@@ -552,8 +552,17 @@ class Scheduler:
             # only as large as the number of feasible nodes still wanted.
             filters = fwk.filter_functions(state)
             while processed < n and len(feasible) < to_find:
-                chunk = order[processed : processed + max(to_find - len(feasible), MIN_FILTER_CHUNK)]
-                processed += len(chunk)
+                # The next nodes from ``start`` round the list, sliced out directly: a rotated copy
+                # of the whole list would touch (reference-count) every NodeInfo of the cluster.
+                count = min(max(to_find - len(feasible), MIN_FILTER_CHUNK), n - processed)
+                first = start + processed
+                if first >= n:
+                    first -= n
+                if first + count <= n:
+                    chunk = nodes[first : first + count]
+                else:
+                    chunk = nodes[first:] + nodes[: first + count - n]
+                processed += count
                 candidates = chunk
                 for name, fn in filters:
                     results = fn(state, pod, candidates)

@@ -7,6 +7,8 @@ enforces on every pod of the profile on top of the pod's own.
 
 from __future__ import annotations
 
+from itertools import compress
+from operator import is_not
 from typing import Any
 
 import msgspec
@@ -42,6 +44,7 @@ _REJECT_POD = Status.unresolvable(REASON_POD, plugin=NAME)
 _REJECT_ENFORCED = Status.unresolvable(REASON_ENFORCED, plugin=NAME)
 _SKIP = Status(Code.SKIP)
 _MEMO_SIGNATURES = 64  # distinct pod node selectors whose answers per node are kept
+_WINDOWS = 256  # whole answers kept (see filter_nodes)
 
 
 def _preferred(terms: list[Any]) -> list[tuple[NodeSelectorTermMatcher, int]]:
@@ -90,6 +93,8 @@ class NodeAffinity:
     def __init__(self, args: dict[str, Any]) -> None:
         # pod selector signature -> node name -> (the Node answered for, the answer)
         self._memo: dict[bytes, dict[str, tuple[Any, Status | None]]] = {}
+        # (signature, first node, number of nodes) -> (the Nodes answered for, the answers)
+        self._windows: dict[Any, tuple[list[Any], list[Status | None]]] = {}
         self.added_required: NodeSelectorMatcher | None = None
         self.added_preferred: list[tuple[NodeSelectorTermMatcher, int]] = []
         added = args.get("addedAffinity")
@@ -129,23 +134,48 @@ class NodeAffinity:
 
     def filter_nodes(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> list[Status | None]:
         required = state.get(_PRE_FILTER_KEY)
-        if not isinstance(required, _Required):
+        if not isinstance(required, _Required) or not nodes:
             return [self.filter(state, pod, ni) for ni in nodes]
+        # Whole answers per selector and run of nodes, checked by the identity of each Node
+        # (read from NodeInfos the earlier filters touched); else answers per node.
+        objs = [ni.node for ni in nodes]
+        window = (required.signature, nodes[0].name, len(nodes))
+        entry = self._windows.get(window)
+        if entry is not None:
+            old_objs, old_out = entry
+            stale = list(compress(range(len(objs)), map(is_not, objs, old_objs)))
+            if not stale:
+                return list(old_out)
+            if len(stale) * 4 <= len(objs):
+                memo = self._memo_of(required)
+                out = list(old_out)
+                for i in stale:
+                    out[i] = self._answer(memo, state, pod, nodes[i])
+                self._windows[window] = (objs, out)
+                return list(out)
+        memo = self._memo_of(required)
+        out = [self._answer(memo, state, pod, ni) for ni in nodes]
+        if len(self._windows) >= _WINDOWS:
+            self._windows.clear()
+        self._windows[window] = (objs, out)
+        return list(out)
+
+    def _memo_of(self, required: _Required) -> dict[str, tuple[Any, Status | None]]:
         memo = self._memo.get(required.signature)
         if memo is None:
             if len(self._memo) >= _MEMO_SIGNATURES:
                 self._memo.clear()
             memo = self._memo[required.signature] = {}
-        get = memo.get
-        out: list[Status | None] = [None] * len(nodes)
-        for i, ni in enumerate(nodes):
-            node = ni.node
-            entry = get(ni.name)
-            if entry is None or entry[0] is not node:
-                entry = (node, self.filter(state, pod, ni))
-                memo[ni.name] = entry
-            out[i] = entry[1]
-        return out
+        return memo
+
+    def _answer(
+        self, memo: dict[str, tuple[Any, Status | None]], state: CycleState, pod: Pod, ni: NodeInfo
+    ) -> Status | None:
+        entry = memo.get(ni.name)
+        if entry is None or entry[0] is not ni.node:
+            entry = (ni.node, self.filter(state, pod, ni))
+            memo[ni.name] = entry
+        return entry[1]
 
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
         terms = list(self.added_preferred)

@@ -16,6 +16,8 @@ requestedToCapacityRatio: {shape: [{utilization, score}]}}``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import compress
+from operator import is_not
 from typing import Any
 
 from kubelite.api.core_v1 import Pod
@@ -111,7 +113,7 @@ def memoized_scores(
         old_tokens, old_scores = entry
         if old_tokens == tokens:
             return list(old_scores)  # a copy: a normalize step may change the answer in place
-        stale = [i for i, (a, b) in enumerate(zip(tokens, old_tokens, strict=True)) if a is not b]
+        stale = list(compress(range(len(tokens)), map(is_not, tokens, old_tokens)))
         if len(stale) * 4 <= len(nodes):
             scores = list(old_scores)
             fresh = _scores_from_node_memos([nodes[i] for i in stale], key, score)
