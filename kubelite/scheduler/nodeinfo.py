@@ -666,6 +666,10 @@ class Snapshot:
             self._affinity_list = builtins.list(self._affinity.values())
         return self._affinity_list
 
+    def num_nodes_with_pods_with_affinity(self) -> int:
+        """How many nodes ``have_pods_with_affinity_list`` would list (without building it)."""
+        return len(self._affinity)
+
     def have_pods_with_required_anti_affinity_list(self) -> builtins.list[NodeInfo]:
         """The nodes with pods that have required anti-affinity terms (in no particular order)."""
         if self._anti_affinity_list is None:

@@ -107,6 +107,7 @@ class _PreFilterState:
         "existing_anti_keys",
         "namespace_labels",
         "pod",
+        "shared",
     )
 
     def __init__(self, pod: Pod, namespace_labels: dict[str, str] | None) -> None:
@@ -121,6 +122,16 @@ class _PreFilterState:
         # existing pods matching each of the incoming pod's required anti-affinity terms
         self.anti_affinity_counts: dict[Pair, int] = {}
         self.existing_anti_keys: set[str] = set()
+        # The counts are the count caches' own (read-only) until a pod is added or removed.
+        self.shared = False
+
+    def _own(self) -> None:
+        if self.shared:
+            self.existing_anti_affinity_counts = dict(self.existing_anti_affinity_counts)
+            self.affinity_counts = dict(self.affinity_counts)
+            self.anti_affinity_counts = dict(self.anti_affinity_counts)
+            self.existing_anti_keys = set(self.existing_anti_keys)
+            self.shared = False
 
     def clone(self) -> _PreFilterState:
         new = _PreFilterState(self.pod, self.namespace_labels)
@@ -134,6 +145,7 @@ class _PreFilterState:
 
     def update_with_pod(self, other: PodInfo, node_labels: dict[str, str], sign: int) -> None:
         """Count (``sign`` 1) or uncount (-1) pod ``other`` placed on a node with ``node_labels``."""
+        self._own()
         for term in other.required_anti_affinity_terms:
             value = node_labels.get(term.topology_key)
             if value is not None and term.matches(self.pod, self.namespace_labels):
@@ -241,8 +253,11 @@ class InterPodAffinity:
         generation = getattr(snapshot, "generation", 0)
         changes = getattr(snapshot, "changed_since", None)
         cache = self._caches.get(signature, count_existing, pair_keys=True)
-        counts = cache.refresh(snapshot.have_pods_with_required_anti_affinity_list(), generation, changes)
-        s.existing_anti_affinity_counts = dict(counts)
+        counts = cache.refresh(snapshot.have_pods_with_required_anti_affinity_list, generation, changes)
+        # Shared with the cache, not copied (thousands of pairs with hostname terms): the cycle
+        # only reads them, and preemption's what-ifs copy them first (_PreFilterState._own).
+        s.shared = True
+        s.existing_anti_affinity_counts = counts
         s.existing_anti_keys = set(cache.keys)
 
         all_nodes = snapshot.list()
@@ -264,8 +279,8 @@ class InterPodAffinity:
                 return out
 
             aff_signature = ("affinity", tuple(t.signature for t in affinity_terms))
-            s.affinity_counts = dict(
-                self._caches.get(aff_signature, count_affinity).refresh(all_nodes, generation, changes)
+            s.affinity_counts = self._caches.get(aff_signature, count_affinity).refresh(
+                all_nodes, generation, changes
             )
         if anti_terms:
 
@@ -283,8 +298,8 @@ class InterPodAffinity:
                 return out
 
             anti_signature = ("anti", tuple(t.signature for t in anti_terms))
-            s.anti_affinity_counts = dict(
-                self._caches.get(anti_signature, count_anti).refresh(all_nodes, generation, changes)
+            s.anti_affinity_counts = self._caches.get(anti_signature, count_anti).refresh(
+                all_nodes, generation, changes
             )
         if not affinity_terms and not anti_terms and not counts:
             return None, Status(Code.SKIP)
@@ -380,8 +395,11 @@ class InterPodAffinity:
         if self.ignore_preferred_terms_of_existing_pods and not has_constraints:
             return Status(Code.SKIP)
         snapshot = self.handle.snapshot_shared_lister()
-        candidates = snapshot.list() if has_constraints else snapshot.have_pods_with_affinity_list()
-        if not candidates:
+        if has_constraints:
+            candidates = snapshot.list()
+            if not candidates:
+                return Status(Code.SKIP)
+        elif not snapshot.num_nodes_with_pods_with_affinity():
             return Status(Code.SKIP)
         ns_labels = self._namespace_labels(pod.metadata.namespace)
         hard_weight = self.hard_pod_affinity_weight
@@ -416,7 +434,7 @@ class InterPodAffinity:
                 _labels_key(ns_labels),
             )
             totals = self._caches.get(signature, count_node).refresh(
-                candidates,
+                snapshot.have_pods_with_affinity_list,
                 getattr(snapshot, "generation", 0),
                 getattr(snapshot, "changed_since", None),
             )

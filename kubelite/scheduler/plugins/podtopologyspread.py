@@ -287,9 +287,24 @@ class DomainCountCache:
                     else:
                         keys.pop(domain[0], None)
 
+    def _count(self, changed: list[NodeInfo]) -> None:
+        """Recount the NodeInfos of ``changed`` whose generation differs from the one counted."""
+        nodes = self.nodes
+        count_node = self.count_node
+        for ni in changed:
+            gen = ni.generation
+            entry = nodes.get(ni.name)
+            if entry is not None and gen and entry[0] == gen:
+                continue
+            new = count_node(ni)
+            if entry is not None:
+                self._apply(entry[1], -1)
+            self._apply(new, 1)
+            nodes[ni.name] = (gen, new)
+
     def refresh(
         self,
-        infos: list[NodeInfo],
+        infos: list[NodeInfo] | Callable[[], list[NodeInfo]],
         generation: int = 0,
         changes: Callable[[int], list[NodeInfo] | None] | None = None,
     ) -> dict[Any, int]:
@@ -300,10 +315,19 @@ class DomainCountCache:
         those ``changes`` (the snapshot's ``changed_since``) names, else those
         found by a scan of ``infos``. A sublist must be one that a node
         joins or leaves only by changing, and ``count_node`` must count
-        nothing for a node not on it.
+        nothing for a node not on it. ``infos`` may be a function giving the
+        list, called only when the change log cannot answer (building a list
+        of thousands of NodeInfos touches every one of them).
         """
+        if callable(infos):
+            if generation and self.seen_generation and generation >= self.seen_generation and changes:
+                logged_changes = changes(self.seen_generation)
+                if logged_changes is not None:
+                    self._count(logged_changes)
+                    self.seen_generation = generation
+                    return self.totals
+            infos = infos()
         nodes = self.nodes
-        count_node = self.count_node
         seen = self.seen_generation
         changed: list[NodeInfo] | None = None
         logged = False
@@ -315,16 +339,7 @@ class DomainCountCache:
                 changed = [ni for ni in infos if ni.generation > seen]
         if changed is None:
             changed = infos
-        for ni in changed:
-            gen = ni.generation
-            entry = nodes.get(ni.name)
-            if entry is not None and gen and entry[0] == gen:
-                continue
-            new = count_node(ni)
-            if entry is not None:
-                self._apply(entry[1], -1)
-            self._apply(new, 1)
-            nodes[ni.name] = (gen, new)
+        self._count(changed)
         if not logged and len(nodes) > len(infos):
             listed = {ni.name for ni in infos}
             for name in [n for n in nodes if n not in listed]:
