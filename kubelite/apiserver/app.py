@@ -2,9 +2,12 @@
 
 Pipeline of every request: parse the path -> authenticate -> authorize ->
 handler (admission and validation happen in ``REST``) -> Status on error;
-each request is counted in /metrics. ``APIServer.run`` owns everything it
-starts (store, watch cache, namespace clean-up, HTTP site) in one task group
-and releases it all when cancelled or stopped.
+each request is counted in /metrics. It runs on aiohttp's low-level server
+(one handler, no router, no middleware chain: every path comes here), and a
+connection's user is worked out once per client certificate and token.
+``APIServer.run`` owns everything it starts (store, watch cache, namespace
+clean-up, HTTP site) in one task group and releases it all when cancelled or
+stopped.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import ipaddress
 import logging
 import socket
 import time
+import weakref
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from kubelite import __version__
 from kubelite.api import errors
@@ -47,7 +51,7 @@ from kubelite.apiserver.bootstrap import (
 from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.handlers import ResourceHandler, json_response
 from kubelite.apiserver.metrics import APIServerMetrics, Gauges
-from kubelite.apiserver.requestinfo import parse_request_path
+from kubelite.apiserver.requestinfo import RequestInfo, parse_request_path
 from kubelite.apiserver.rest import REST
 from kubelite.apiserver.reviews import Reviews
 from kubelite.apiserver.watchcache import WatchCache
@@ -70,6 +74,9 @@ VERSION_INFO = {
 
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 USER_KEY = web.RequestKey("user", object)  # the authenticated UserInfo (None on plain HTTP)
+# Authenticators whose answer depends only on the connection's client certificate and the
+# Authorization header: their user can be remembered per connection.
+_PER_CONNECTION = (X509Authenticator, TokenFileAuthenticator)
 
 
 class APIServer:
@@ -87,6 +94,9 @@ class APIServer:
         self.authorizer: Authorizer = AlwaysAllow()
         self.rest: REST | None = None
         self.resources: ResourceHandler | None = None
+        # transport -> (Authorization header, user) of its last authenticated request
+        self._users: weakref.WeakKeyDictionary[Any, tuple[str | None, Any]] = weakref.WeakKeyDictionary()
+        self._users_cacheable = False
 
     def stop(self) -> None:
         self._stopping.set()
@@ -106,6 +116,7 @@ class APIServer:
         if config.token_file:
             authenticators.append(TokenFileAuthenticator(config.token_file))
         self.authenticator = UnionAuthenticator(authenticators) if config.tls else None
+        self._users_cacheable = all(isinstance(a, _PER_CONNECTION) for a in authenticators)
         prefixes = sorted({r.storage_prefix for r in _stored(self.registry)})
         cache = WatchCache(store, prefixes)
         rest = REST(store, cache, self.registry)
@@ -122,9 +133,15 @@ class APIServer:
             await asyncio.to_thread(self.resources.pods.use_pki, pki)  # kubelet client certificate
         self.resources.reviews = Reviews(lambda: self.authorizer, lambda: self.authenticator)
         self._add_store_metrics(store, cache)
-        app = web.Application(client_max_size=config.max_body_bytes, middlewares=[self._pipeline])
-        app.router.add_route("*", "/{tail:.*}", self._route)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        loop = asyncio.get_running_loop()
+
+        def make_request(message: Any, payload: Any, protocol: Any, writer: Any, task: Any) -> web.Request:
+            return web.Request(
+                message, payload, protocol, writer, task, loop, client_max_size=config.max_body_bytes
+            )
+
+        http = web.Server(self._pipeline, request_factory=make_request, access_log=None)
+        runner = web.ServerRunner(http, handle_signals=False, shutdown_timeout=1.0)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(cache.run(), name="watch-cache")
@@ -154,6 +171,7 @@ class APIServer:
         finally:
             self._ready = False
             self._stopping.set()
+            cache.close_watches()  # so that their handlers return before the connections close
             with contextlib.suppress(Exception):
                 await runner.cleanup()
             if self._store is None:
@@ -232,18 +250,21 @@ class APIServer:
 
     # ---------------------------------------------------------------- pipeline
 
-    @web.middleware
-    async def _pipeline(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _pipeline(self, request: web.BaseRequest) -> web.StreamResponse:
+        assert isinstance(request, web.Request)  # made by make_request
         started = time.monotonic()
-        info = parse_request_path(request.path)
+        path = request.path.rstrip("/") or "/"
+        info = parse_request_path(path)
         verb = request.method
         if info.resource_request and verb == "GET" and not info.name:
             watching = request.query.get("watch") in ("true", "1") or info.legacy_watch
             verb = "WATCH" if watching else "LIST"
         code = 500
         try:
+            if request.headers.get("Expect"):
+                await _expect(request)
             request[USER_KEY] = self._authenticate(request)
-            response = await handler(request)
+            response = await self._route(request, path, info)
             code = response.status
             return response
         except errors.StatusError as e:
@@ -268,13 +289,21 @@ class APIServer:
     def _authenticate(self, request: web.Request) -> Any:
         if self.authenticator is None:  # plain HTTP for tests: everyone is the admin
             return None
-        peercert = None
-        if request.transport is not None:
-            peercert = request.transport.get_extra_info("peercert")
-        try:
-            user = self.authenticator.authenticate(request.headers, peercert)
-        except AuthenticationError:
-            raise errors.unauthorized() from None
+        transport = request.transport
+        token = request.headers.get("Authorization")
+        seen = self._users.get(transport) if transport is not None and self._users_cacheable else None
+        if seen is not None and seen[0] == token:
+            user = seen[1]
+        else:
+            peercert = None
+            if transport is not None:
+                peercert = transport.get_extra_info("peercert")
+            try:
+                user = self.authenticator.authenticate(request.headers, peercert)
+            except AuthenticationError:
+                raise errors.unauthorized() from None
+            if transport is not None and self._users_cacheable:
+                self._users[transport] = (token, user)
         if user is None:
             if not anonymous_allowed(request.path):
                 raise errors.unauthorized()
@@ -294,9 +323,11 @@ class APIServer:
                 + (f": {decision.reason}" if decision.reason else "")
             )
 
-    async def _route(self, request: web.Request) -> web.StreamResponse:
-        path = request.path.rstrip("/") or "/"
+    async def _route(self, request: web.Request, path: str, info: RequestInfo) -> web.StreamResponse:
         self._authorize(request)
+        if info.resource_request:
+            assert self.resources is not None
+            return await self.resources.handle(request, info, request.get(USER_KEY))
         if path == "/version":
             return json_response(orjson.dumps(VERSION_INFO))
         if path.startswith(HEALTH_PATHS):
@@ -318,23 +349,17 @@ class APIServer:
             return json_response(orjson.dumps(discovery.api_group_list(self.registry)))
         if path.startswith("/openapi/"):
             return self._openapi(request, path)
-        info = parse_request_path(path)
-        if not info.resource_request:
-            doc: dict[str, Any] | None = None
-            parts = [p for p in path.split("/") if p]
-            if parts[:1] == ["api"] and len(parts) == 2:
-                doc = discovery.api_resource_list(self.registry, "", parts[1])
-            elif parts[:1] == ["apis"] and len(parts) == 2:
-                doc = discovery.api_group(self.registry, parts[1])
-            elif parts[:1] == ["apis"] and len(parts) == 3:
-                doc = discovery.api_resource_list(self.registry, parts[1], parts[2])
-            if doc is None:
-                raise errors.StatusError(
-                    404, "NotFound", "the server could not find the requested resource", {}
-                )
-            return json_response(orjson.dumps(doc))
-        assert self.resources is not None
-        return await self.resources.handle(request, info, request.get(USER_KEY))
+        doc: dict[str, Any] | None = None
+        parts = [p for p in path.split("/") if p]
+        if parts[:1] == ["api"] and len(parts) == 2:
+            doc = discovery.api_resource_list(self.registry, "", parts[1])
+        elif parts[:1] == ["apis"] and len(parts) == 2:
+            doc = discovery.api_group(self.registry, parts[1])
+        elif parts[:1] == ["apis"] and len(parts) == 3:
+            doc = discovery.api_resource_list(self.registry, parts[1], parts[2])
+        if doc is None:
+            raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
+        return json_response(orjson.dumps(doc))
 
     def _openapi(self, request: web.Request, path: str) -> web.Response:
         if path == "/openapi/v3":
@@ -384,3 +409,16 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.listen(1024)
     sock.setblocking(False)
     return sock
+
+
+async def _expect(request: web.Request) -> None:
+    """Answer ``Expect: 100-continue`` before the body is read, as aiohttp's router did
+    (the low-level server leaves it to the handler); another expectation is a 417."""
+    expect = request.headers.get("Expect", "")
+    if request.version != HttpVersion11:
+        return
+    if expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the answer's own size starts after the interim response
+    await request.writer.drain()

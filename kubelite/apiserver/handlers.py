@@ -391,7 +391,7 @@ class ResourceHandler:
                         table.first = False
                     lines.append(b'{"type":"%s","object":%s}\n' % (ev.type.encode(), data))
                 await response.write(b"".join(lines))
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
             pass
         finally:
             await stream_ctx.__aexit__(None, None, None)

@@ -308,6 +308,13 @@ class WatchCache:
         await self.wait_for(await self._store.current_revision())
         return self.revision
 
+    def close_watches(self) -> None:
+        """End every open watch (the server is stopping): their streams end at once."""
+        for bucket in self._buckets.values():
+            for w in bucket.watchers:
+                w.close()
+            bucket.watchers.clear()
+
     def objects(self, prefix: str, key_prefix: str) -> list[CachedObject]:
         """Live objects of one resource whose key starts with ``key_prefix``, in key order."""
         bucket = self._buckets[prefix]

@@ -12,9 +12,12 @@ real users.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import ssl
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -496,3 +499,33 @@ def test_unauthenticated_requests_get_401(tls_server: tuple[APIServer, ServerCon
     with tls_client(*tls_server, "wrong") as api, pytest.raises(ApiException) as e:
         client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
     assert e.value.status == 401
+
+
+def test_users_on_one_connection(tls_server: tuple[APIServer, ServerConfig]) -> None:
+    """The server remembers a connection's user per Authorization header: a kept-alive
+    connection that changes or drops its token is authenticated anew each time."""
+    server, config = tls_server
+    pki = pki_for(config)
+    url = urllib.parse.urlsplit(server.url)
+    context = ssl.create_default_context(cafile=str(pki.ca_cert))
+    conn = http.client.HTTPSConnection(url.hostname or "", url.port, context=context, timeout=10)
+    review = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+
+    def whoami(token: str | None) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        conn.request("POST", f"{AUTHN}/selfsubjectreviews", body=review, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+
+    try:
+        for _ in range(2):
+            status, body = whoami(ALICE_TOKEN)
+            assert status == 201 and body["status"]["userInfo"]["username"] == "alice"
+            status, body = whoami("not-a-token")
+            assert status == 401, body
+            status, body = whoami(None)
+            assert status == 401, body  # anonymous may not ask
+    finally:
+        conn.close()
