@@ -37,7 +37,7 @@ class BalancedAllocation:
         resources = args.get("resources")
         self.resources = [r["name"] for r in resources] if resources else [CPU, MEMORY]
         self._memo_prefix = f"{NAME}/{self.resources}/"  # for NodeInfo.score_memo
-        self._windows: dict[Any, tuple[list[int], list[int]]] = {}  # for memoized_scores
+        self._scores: dict[str, dict[int, int]] = {}  # for memoized_scores
 
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
         pi = state.pod_info or PodInfo(pod)
@@ -84,7 +84,7 @@ class BalancedAllocation:
                 return [self.score(state, pod, ni)[0] for ni in batch]
             return self._score_cpu_memory(state, pod, batch, reqs[0], reqs[1])
 
-        return memoized_scores(nodes, key, score, self._windows), None
+        return memoized_scores(nodes, key, score, self._scores), None
 
     def _score_cpu_memory(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo], pod_cpu: int, pod_mem: int

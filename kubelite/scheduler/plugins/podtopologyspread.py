@@ -70,6 +70,7 @@ _PRE_FILTER_KEY = "PreFilter" + NAME
 _NOT_MATCH = Status(Code.UNSCHEDULABLE, [ERR_CONSTRAINTS_NOT_MATCH], NAME)  # shared: read-only
 _MISSING_LABEL = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, [ERR_NODE_LABEL_NOT_MATCH], NAME)
 _PRE_SCORE_KEY = "PreScore" + NAME
+_NO_DOMAIN = object()  # a node without the topology key (or without a Node), in _domains_of
 
 
 # ---------------------------------------------------------------- constraints
@@ -388,6 +389,8 @@ class PodTopologySpread:
             self.default_constraints = [dict(c) for c in args.get("defaultConstraints") or []]
         self.system_defaulted = self.defaulting_type == "System"
         self._memo: dict[str, tuple[int, dict[tuple[Any, ...], int]]] = {}
+        # topology key -> (id(Node) -> its value of the key, id(Node) -> the Node)
+        self._domains: dict[str, tuple[dict[int, Any], dict[int, Any]]] = {}
         self._caches = CountCaches()
         self._selecting: list[Any] = []
         factory = getattr(handle, "informer_factory", None)
@@ -602,23 +605,16 @@ class PodTopologySpread:
         ]
         if len(checks) == 1:
             # One constraint (the common case): the answer depends only on the node's domain, so
-            # the domains over the limit are found once; when there are none, a node fails only
-            # for want of the key.
+            # the domains over the limit are found once, and each node's domain comes from a
+            # table by Node object (its labels are three objects away from the NodeInfo).
             key, counts, limit = checks[0]
             over = {value for value, n in counts.items() if n > limit}
+            values = self._domains_of(key, nodes)
             if not over:
-                return [
-                    None if ni.node is not None and key in ni.node.metadata.labels else _MISSING_LABEL
-                    for ni in nodes
-                ]
-            answers: list[Status | None] = []
-            for ni in nodes:
-                value = ni.node.metadata.labels.get(key) if ni.node is not None else None
-                if value is None:
-                    answers.append(_MISSING_LABEL)
-                else:
-                    answers.append(_NOT_MATCH if value in over else None)
-            return answers
+                return [_MISSING_LABEL if v is _NO_DOMAIN else None for v in values]
+            return [
+                _MISSING_LABEL if v is _NO_DOMAIN else (_NOT_MATCH if v in over else None) for v in values
+            ]
         out: list[Status | None] = []
         for ni in nodes:
             node = ni.node
@@ -634,6 +630,30 @@ class PodTopologySpread:
                     break
             out.append(result)
         return out
+
+    def _domains_of(self, key: str, nodes: list[NodeInfo]) -> list[Any]:
+        """Each node's value of label ``key`` (``_NO_DOMAIN`` without it, or without a Node)."""
+        table = self._domains.get(key)
+        if table is None:
+            if len(self._domains) >= 16:
+                self._domains.clear()
+            table = self._domains[key] = ({}, {})
+        by_id, alive = table
+        objs = [ni.node for ni in nodes]
+        values = list(map(by_id.get, map(id, objs)))
+        if None in values:
+            if len(alive) > 4 * len(nodes) + 20000:
+                by_id.clear()  # Nodes long replaced pile up: start afresh
+                alive.clear()
+                values = [None] * len(objs)
+            for i, node in enumerate(objs):
+                if values[i] is None:
+                    value = node.metadata.labels.get(key, _NO_DOMAIN) if node is not None else _NO_DOMAIN
+                    # Keyed by id(): the Node is kept alive with its entry, so the id is not reused.
+                    by_id[id(node)] = value
+                    alive[id(node)] = node
+                    values[i] = value
+        return values
 
     # ----------------------------------------------------------------- score
 

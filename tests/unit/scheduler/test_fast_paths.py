@@ -73,7 +73,11 @@ def random_node(rng: random.Random, i: int) -> Node:
         {
             "metadata": {
                 "name": f"n{i}",
-                "labels": {"kubernetes.io/hostname": f"n{i}", ZONE: f"z{i % 3}", "disk": rng.choice(DISKS)},
+                "labels": {
+                    "kubernetes.io/hostname": f"n{i}",
+                    ZONE: f"z{i % 3}",
+                    **({"disk": rng.choice(DISKS)} if rng.random() < 0.85 else {}),
+                },
             },
             "spec": {"taints": taints, "unschedulable": rng.random() < 0.1},
             "status": {"allocatable": allocatable, "images": images},
@@ -133,6 +137,15 @@ def random_pod(rng: random.Random, i: int) -> Pod:
         spec["nodeSelector"] = {"disk": rng.choice(DISKS)}
     if affinity:
         spec["affinity"] = affinity
+    if rng.random() < 0.2:  # spread the app over disk kinds (a label node updates change) or zones
+        spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": rng.choice([1, 2]),
+                "topologyKey": rng.choice(["disk", ZONE]),
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"app": labels["app"]}},
+            }
+        ]
     return msgspec.convert(
         {"metadata": {"name": f"p{i}", "namespace": "ns", "uid": f"uid-{i}", "labels": labels}, "spec": spec},
         Pod,
@@ -165,6 +178,35 @@ def check_batches(sched: Scheduler, pod: Pod, nodes: list[NodeInfo]) -> None:
             assert st is None
             assert batch == [pl.score(state, pod, ni)[0] for ni in nodes], pl.name
     check_against_fresh_plugins(fwk, pod, nodes)
+    check_spread_filter(fwk, pod, nodes)
+
+
+def check_spread_filter(fwk: Framework, pod: Pod, nodes: list[NodeInfo]) -> None:
+    """PodTopologySpread's Filter equals the skew rule worked out node by node."""
+    from kubelite.scheduler.plugins import podtopologyspread as pts
+
+    plugin = fwk.plugins["PodTopologySpread"]
+    state = CycleState(PodInfo(pod))
+    _, st = plugin.pre_filter(state, pod, nodes)
+    if st is not None:
+        return
+    s: Any = state.get(pts._PRE_FILTER_KEY)
+    limits = s.limits()
+    want = []
+    for ni in nodes:
+        labels = ni.node.metadata.labels if ni.node is not None else {}
+        answer = None
+        for i, c in enumerate(s.constraints):
+            value = labels.get(c.topology_key)
+            if value is None:
+                answer = pts._MISSING_LABEL
+                break
+            if s.counts[i].get(value, 0) > limits[i]:
+                answer = pts._NOT_MATCH
+                break
+        want.append(answer)
+    for _ in range(2):  # the second time with the nodes' domains known
+        assert plugin.filter_nodes(state, pod, nodes) == want
 
 
 def check_against_fresh_plugins(fwk: Framework, pod: Pod, nodes: list[NodeInfo]) -> None:
