@@ -253,6 +253,7 @@ def bench(count: int, runs: int, log_copy: str = "", verbose: int = 0, profile: 
                     "record",
                     "--subprocesses",
                     "--gil",
+                    "--threads",
                     "-r",
                     "200",
                     "-o",

@@ -320,11 +320,6 @@ class PodNetwork:
             )
         container_id = self._container_id(pod_uid, sandbox_id)
         async with self._lock(container_id):
-            record = await asyncio.to_thread(self._read_record, container_id)
-            if record is not None:
-                if record.get("netns") == netns_path and record.get("result"):
-                    return parse_result(record["result"], record.get("ifname", IFNAME))
-                await self._delete_record(container_id, record)
             attachment = Attachment(
                 container_id=container_id,
                 netns=netns_path,
@@ -341,7 +336,13 @@ class PodNetwork:
                 "config": conflist,
                 "result": None,
             }
-            await asyncio.to_thread(self._write_json, self._record_path(container_id), record)
+            # one trip to a worker thread: the cached ADD if any, else the record written
+            old = await asyncio.to_thread(self._read_or_write_record, container_id, record)
+            if old is not None:
+                if old.get("netns") == netns_path and old.get("result"):
+                    return parse_result(old["result"], old.get("ifname", IFNAME))
+                await self._delete_record(container_id, old)
+                await asyncio.to_thread(self._write_json, self._record_path(container_id), record)
             try:
                 result = await self.cni.add_list(conflist, attachment)
                 status = parse_result(result, IFNAME)
@@ -489,6 +490,13 @@ class PodNetwork:
 
     def _record_path(self, container_id: str) -> Path:
         return self.results_dir / f"{container_id}.json"
+
+    def _read_or_write_record(self, container_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The cached record of ``container_id`` if there is one, else None after writing ``record``."""
+        old = self._read_record(container_id)
+        if old is None:
+            self._write_json(self._record_path(container_id), record)
+        return old
 
     def _read_record(self, container_id: str) -> dict[str, Any] | None:
         try:

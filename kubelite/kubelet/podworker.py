@@ -688,6 +688,16 @@ class PodWorker:
                 self._record_container(c, "Warning", "Failed", "Error: ImagePullBackOff")
                 self.wake_at(self.clock.monotonic() + (failed_at + entry.delay - now))
                 return None
+        present_fn = getattr(self.s.images, "present", None)
+        if policy != "Always" and present_fn is not None:
+            with contextlib.suppress(Exception):
+                local = await maybe_await(present_fn(c.image))
+                if local is not None:
+                    self.image_backoff.pop(c.name, None)
+                    self._record_container(
+                        c, "Normal", "Pulled", f'Container image "{c.image}" already present on machine'
+                    )
+                    return local
         present = False
         status_fn = getattr(self.s.images, "status", None)
         if policy != "Always" and status_fn is not None:
@@ -791,8 +801,14 @@ class PodWorker:
             self._config_error(c, "CreateContainerConfigError", e.message)
             return
         term_file = self._termination_file(c.name, attempt)
-        mounts += await self.s.offload(self._termination_mount, c, term_file)
-        mounts += await self._pod_file_mounts(pod)
+        log_path = self._log_path(pod, c.name, attempt)
+        # one trip to a worker thread for the files of this container (and of the pod, once)
+        files = self._pod_files_to_write(pod)
+        term_mounts, pod_paths = await self.s.offload(
+            self._container_files, c, term_file, os.path.dirname(log_path), files
+        )
+        mounts += term_mounts
+        mounts += await self._pod_file_mounts(pod, pod_paths)
         md = pod.metadata
         config = rt.interface.ContainerConfig(
             name=c.name,
@@ -805,7 +821,7 @@ class PodWorker:
             mounts=mounts,
             resources=_resources(c),
             security=_security(pod, c, str(config_any.get("User") or "")),
-            log_path=self._log_path(pod, c.name, attempt),
+            log_path=log_path,
             tty=c.tty,
             stdin=c.stdin,
             stdin_once=c.stdinOnce,
@@ -818,7 +834,6 @@ class PodWorker:
                 "io.kubernetes.container.restartCount": str(attempt),
             },
         )
-        await self.s.offload(os.makedirs, os.path.dirname(config.log_path), 0o755, True)
         self._trace(f"creating container {c.name}")
         try:
             cid = await self.s.runtime.create_container(self.sandbox, config)
@@ -846,13 +861,56 @@ class PodWorker:
                     self._record_container(c, "Normal", "Killing", "FailedPostStartHook")
                     await self._kill(pod, c, status, self._grace(pod), run_pre_stop=False)
 
-    async def _pod_file_mounts(self, pod: Pod) -> list[rt.interface.Mount]:
-        """/etc/hosts, /etc/resolv.conf and /etc/hostname of the pod (written once per sandbox)."""
+    def _pod_files_to_write(self, pod: Pod) -> podfiles.PodFiles | None:
+        """The pod's /etc/hosts, resolv.conf and hostname to write with its next container's
+        files (None: already written for this sandbox, or written by ``pod_files``)."""
+        assert self.sandbox is not None
+        if self._files_for == self.sandbox.id or self.s.pod_files is not None or self.s.host_files is None:
+            return None
+        try:
+            resolv, hosts, hostname = self.s.host_files
+            files = podfiles.render_pod_files(
+                pod,
+                self.pod_ips or ([self.pod_ip] if self.pod_ip else []),
+                cluster_dns=self.s.config.cluster_dns,
+                cluster_domain=self.s.config.cluster_domain,
+                host_resolv_conf=resolv,
+                node_hosts=hosts,
+                node_hostname=hostname,
+            )
+        except Exception as e:  # hosts/resolv.conf are nice to have, not a reason to fail the pod
+            log.warning("pod %s: pod files: %s", self.key, e)
+            return None
+        for w in files.warnings:
+            self.s.recorder.event(pod, "Warning", "DNSConfigForming", w)
+        return files
+
+    def _container_files(
+        self, c: Container, term_file: Path, log_dir: str, files: podfiles.PodFiles | None
+    ) -> tuple[list[rt.interface.Mount], podfiles.PodFilePaths | None]:
+        """Blocking: the termination message file, the log directory, the pod's files."""
+        mounts = self._termination_mount(c, term_file)
+        os.makedirs(log_dir, 0o755, exist_ok=True)
+        paths = None
+        if files is not None:
+            try:
+                paths = podfiles.write_pod_files_sync(self._pod_dir() / "etc", files)
+            except Exception as e:
+                log.warning("pod %s: pod files: %s", self.key, e)
+        return mounts, paths
+
+    async def _pod_file_mounts(
+        self, pod: Pod, written: podfiles.PodFilePaths | None = None
+    ) -> list[rt.interface.Mount]:
+        """/etc/hosts, /etc/resolv.conf and /etc/hostname of the pod (written once per sandbox;
+        ``written``: the paths ``_container_files`` just wrote them to)."""
         assert self.sandbox is not None
         if self._files_for == self.sandbox.id:
             return list(self._file_mounts)
         try:
-            if self.s.pod_files is not None:
+            if written is not None:
+                mounts = podfiles.pod_file_mounts(written)
+            elif self.s.pod_files is not None:
                 mounts = await self.s.pod_files(pod, self._pod_dir(), self.pod_ip)
             else:
                 if self.s.host_files is None:

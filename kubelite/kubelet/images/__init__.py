@@ -156,6 +156,28 @@ class ImageService:
         return self.store.root
 
     # --- ensure / pull ---
+    async def present(self, ref: str) -> ImageInfo | None:
+        """What ``ensure`` under IfNotPresent or Never returns when ``ref`` is in the store and
+        unpacked, found with one trip to a worker thread (a pod worker's usual case); None
+        otherwise (then ``ensure`` pulls or unpacks)."""
+        try:
+            parsed = parse_reference(ref)
+        except InvalidReference:
+            return None
+        now = time.monotonic()
+
+        def look() -> ImageRecord | None:
+            record = self.store.lookup(str(parsed))
+            if record is None or not self.store.is_unpacked(record):
+                return None
+            if now - self._touched.get(record.id, -TOUCH_INTERVAL) >= TOUCH_INTERVAL:
+                self._touched[record.id] = now
+                self.store.touch(record.id)
+            return record
+
+        record = await asyncio.to_thread(look)
+        return None if record is None else _info(record, self.store, parsed)
+
     async def ensure(
         self,
         ref: str,

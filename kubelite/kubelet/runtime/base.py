@@ -191,7 +191,6 @@ class ShimRuntime:
         return await asyncio.to_thread(scan)
 
     async def create_container(self, sandbox: Sandbox, config: ContainerConfig) -> str:
-        sandbox_record = await asyncio.to_thread(self._load_sandbox, sandbox.id)
         cid = new_id()
         cdir = self._container_dir(cid)
         record: dict[str, Any] = {
@@ -202,7 +201,8 @@ class ShimRuntime:
             "log_path": config.log_path or os.path.join(cdir, "container.log"),
         }
 
-        def create() -> None:
+        def create() -> None:  # one trip to a worker thread per create
+            sandbox_record = self._load_sandbox(sandbox.id)
             os.makedirs(cdir)
             try:
                 self._prepare_container(cdir, record, sandbox_record)
@@ -216,14 +216,19 @@ class ShimRuntime:
         return cid
 
     async def start_container(self, container_id: str) -> None:
-        cdir, record = await asyncio.to_thread(self._load_container, container_id)
-        if await asyncio.to_thread(os.path.exists, os.path.join(cdir, "shim.spec")):
+        def spawn() -> int:  # one trip to a worker thread per start
+            cdir, record = self._load_container(container_id)
+            if os.path.exists(os.path.join(cdir, "shim.spec")):
+                return -1  # started before
+            return shimclient.spawn_shim(cdir, self._shim_spec(cdir, record))
+
+        ready_r = await asyncio.to_thread(spawn)
+        if ready_r < 0:
             status = await self.container_status(container_id)
             if status.state == ContainerState.RUNNING:
                 return
             raise RuntimeFailure(f"container {container_id} was started before; create a new one")
-        spec = self._shim_spec(cdir, record)
-        await shimclient.launch_shim_async(cdir, spec)
+        await shimclient.wait_shim_ready(ready_r)
 
     async def stop_container(self, container_id: str, timeout: float) -> None:
         try:

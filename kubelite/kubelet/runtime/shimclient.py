@@ -127,7 +127,17 @@ def launch_shim(cdir: str, spec: dict[str, Any], python: str = sys.executable) -
 async def launch_shim_async(cdir: str, spec: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
     """``launch_shim`` that holds a worker thread only to spawn the shim, not while the container
     starts (a burst of pods would otherwise queue every blocking call behind the starts)."""
-    ready_r = await asyncio.to_thread(_spawn_shim, cdir, spec, python)
+    return await wait_shim_ready(await asyncio.to_thread(_spawn_shim, cdir, spec, python))
+
+
+def spawn_shim(cdir: str, spec: dict[str, Any], python: str = sys.executable) -> int:
+    """Blocking: start the shim; the read end of its ready pipe, for ``wait_shim_ready``."""
+    return _spawn_shim(cdir, spec, python)
+
+
+async def wait_shim_ready(ready_r: int) -> dict[str, Any]:
+    """The shim's message on ``ready_r`` (which this closes), read on the event loop; raises
+    ``RuntimeFailure`` as ``launch_shim`` does."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[bytes] = loop.create_future()
     buf = bytearray()

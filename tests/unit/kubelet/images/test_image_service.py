@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from pathlib import Path
 
@@ -61,6 +62,9 @@ async def test_oci_archive_import(service: ImageService, tmp_path: Path) -> None
     else:
         assert len(got.layers) == 2
         assert (Path(got.layers[0]) / "bin/sh").exists() and (top / "etc/old").is_char_device()
+    present = await service.present("one")  # ensure's answer in one trip to a thread
+    assert present is not None and dataclasses.replace(present, last_used=got.last_used) == got
+    assert await service.present("two") is None and await service.present("Bad//Name") is None
     # by id, short id and repo digest too
     assert (await service.ensure(info.digest, "Never")).id == info.id
     assert (await service.status(info.id)) is not None
