@@ -28,7 +28,8 @@ _Reader = Callable[[Mapping[str, Any]], dict[str, str]]
 def _get(obj: Mapping[str, Any], *path: str) -> Any:
     node: Any = obj
     for key in path:
-        if not isinstance(node, Mapping):
+        # dict first: an ABC isinstance check is slow, and this runs for every cached object
+        if type(node) is not dict and not isinstance(node, Mapping):
             return None
         node = node.get(key)
     return node

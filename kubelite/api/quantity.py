@@ -17,6 +17,7 @@ computes the canonical form.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 from typing import Final
@@ -342,6 +343,13 @@ def parse_quantity(text: str | int | float) -> Quantity:
         text = repr(text)
     if not isinstance(text, str) or not text:
         raise ValueError(ERR_FORMAT_WRONG)
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Quantity:
+    # Quantities are immutable and the same few spellings ("100m", "500Mi") come back on every
+    # pod write, its validation and the scheduler's reading, so each is parsed once.
     if text == "0":
         return Quantity(0, DECIMAL_SI, _text="0")
     positive, num, denom, suffix = _scan(text)

@@ -20,6 +20,7 @@ from kubelite.api.errors import (
     not_supported,
     required,
 )
+from kubelite.api.quantity import Quantity, parse_quantity
 from kubelite.api.validation.common import (
     child,
     inclusive_range_error,
@@ -41,7 +42,6 @@ from kubelite.api.validation.common import (
     nonnegative,
     one_of,
     quantity_string,
-    quantity_value,
     validate_annotations,
     validate_ip,
     validate_label_name,
@@ -58,6 +58,7 @@ TERMINATION_MESSAGE_POLICIES = ["File", "FallbackToLogsOnError"]
 TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
 FILE_MODE_ERROR = "must be a number between 0 and 0777 (octal), both inclusive"
 MAX_INT32 = 2**31 - 1
+_NANO_PER_UNIT = 10**9
 
 _VOLUME_SOURCES = (
     "hostPath emptyDir gcePersistentDisk awsElasticBlockStore gitRepo secret nfs iscsi glusterfs "
@@ -485,15 +486,16 @@ def validate_resource_requirements(
         errs += name_fn(name, p)
         errs += _quantity_value(name, q, p)
         if name in res.limits:
-            req_v, lim_v = quantity_value(q), quantity_value(res.limits[name])
+            req_v, lim_v = _nanos(q), _nanos(res.limits[name])
             if req_v is None or lim_v is None:
                 continue
-            lim = quantity_string(res.limits[name])
             if req_v != lim_v and not _overcommit_allowed(name):
+                lim = quantity_string(res.limits[name])
                 errs.append(
                     invalid_value(req_path, quantity_string(q), f"must be equal to {name} limit of {lim}")
                 )
             elif req_v > lim_v:
+                lim = quantity_string(res.limits[name])
                 errs.append(
                     invalid_value(
                         req_path, quantity_string(q), f"must be less than or equal to {name} limit of {lim}"
@@ -504,14 +506,24 @@ def validate_resource_requirements(
     return errs
 
 
+def _nanos(q: Any) -> int | None:
+    """The exact value of a quantity in nano units (``quantity_value`` without fractions), or None."""
+    if isinstance(q, Quantity):
+        return q.nanos
+    try:
+        return parse_quantity(q).nanos
+    except (ValueError, TypeError):
+        return None
+
+
 def _quantity_value(name: str, q: Any, path: str) -> list[FieldError]:
     errs = validate_quantity(q, path)
     if errs:
         return errs
-    value = quantity_value(q)
+    value = _nanos(q)
     if value is not None and value < 0:
         return [invalid_value(path, quantity_string(q), "must be greater than or equal to 0")]
-    if value is not None and not _is_native_resource(name) and value.denominator != 1:
+    if value is not None and not _is_native_resource(name) and value % _NANO_PER_UNIT != 0:
         return [invalid_value(path, quantity_string(q), "must be an integer")]
     return []
 
