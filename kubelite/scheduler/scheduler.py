@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
+import operator
 import random
 import socket
 import uuid
@@ -71,6 +73,8 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 MIN_FILTER_CHUNK = 16
 GC_YOUNG_THRESHOLD = 50_000  # see raise_gc_threshold
+VERDICT_TABLES = 64  # pod specs whose node-local filter answers are kept
+VERDICT_TABLE_LIMIT = 100_000  # answers kept per pod spec
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 COMPONENT = "default-scheduler"
 POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
@@ -140,6 +144,35 @@ def raise_gc_threshold(young: int) -> None:
         log.info("garbage collector: youngest generation threshold %d -> %d", threshold[0], young)
 
 
+_PASS = object()  # a node-local verdict: every filter passed
+
+
+def _run_filters(
+    filters: list[tuple[str, Any]], state: CycleState, pod: Pod, nodes: list[NodeInfo]
+) -> list[Any]:
+    """Per node, the status of the first filter that fails it, or ``_PASS``."""
+    out: list[Any] = [_PASS] * len(nodes)
+    index = list(range(len(nodes)))
+    candidates = nodes
+    for name, fn in filters:
+        results = fn(state, pod, candidates)
+        if not any(results):
+            continue
+        kept_index, kept = [], []
+        for i, ni, r in zip(index, candidates, results, strict=True):
+            if r is None or r.code == Code.SUCCESS:
+                kept_index.append(i)
+                kept.append(ni)
+                continue
+            if r.code == Code.ERROR:
+                raise RuntimeError(r.message() or f"filter plugin {name} failed")
+            out[i] = r if r.plugin else r.with_plugin(name)
+        index, candidates = kept_index, kept
+        if not candidates:
+            break
+    return out
+
+
 def _is_terminal(pod: Pod) -> bool:
     return pod.status.phase in ("Succeeded", "Failed")
 
@@ -176,6 +209,7 @@ class Scheduler:
         self.informers: SharedInformerFactory | None = None
         self.recorder: EventRecorder | None = None
         self.next_start_node_index = 0
+        self._verdict_tables: dict[Any, dict[int, Any]] = {}  # see _node_local_filters
         self._tg: asyncio.TaskGroup | None = None
         self._pod_informer: Any = None
         self.scheduled = 0  # pods bound, for tests and benchmarks
@@ -199,6 +233,7 @@ class Scheduler:
         self.cache = Cache(self.clock)
         self.snapshot = Snapshot()
         self.frameworks = {}
+        self._verdict_tables = {}
         queue_holder: list[SchedulingQueue] = []
 
         class _LazyNominator:
@@ -551,6 +586,8 @@ class Scheduler:
             # Plugin by plugin over chunks of nodes: one tight loop per plugin, and a chunk is
             # only as large as the number of feasible nodes still wanted.
             filters = fwk.filter_functions(state)
+            local, filters = self._node_local_prefix(fwk, filters)
+            verdicts = self._verdict_table(fwk, pod, local) if local else None
             while processed < n and len(feasible) < to_find:
                 # The next nodes from ``start`` round the list, sliced out directly: a rotated copy
                 # of the whole list would touch (reference-count) every NodeInfo of the cluster.
@@ -564,6 +601,10 @@ class Scheduler:
                     chunk = nodes[first:] + nodes[: first + count - n]
                 processed += count
                 candidates = chunk
+                if verdicts is not None:
+                    candidates = self._node_local_filters(
+                        local, verdicts, state, pod, chunk, statuses, failed_plugins
+                    )
                 for name, fn in filters:
                     results = fn(state, pod, candidates)
                     if not any(results):  # all None (a Status is truthy; count(None) would call __eq__)
@@ -591,6 +632,65 @@ class Scheduler:
                 feasible = feasible[:to_find]
         self.next_start_node_index = (start + processed) % n
         return feasible
+
+    # Node-local filters (the plugins marked ``node_local_filter``: their answer for a node depends
+    # only on the pod and on that NodeInfo's own state) are answered from a table per pod spec by
+    # NodeInfo.memo_token, which names one state of a NodeInfo: a run of pods alike re-runs them
+    # only on the nodes that changed since. Only the filters before the first other one are, so
+    # that the first failing plugin of a node (its status) stays the one the profile's order gives.
+
+    @staticmethod
+    def _node_local_prefix(
+        fwk: Framework, filters: list[tuple[str, Any]]
+    ) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+        local = 0
+        for name, _ in filters:
+            if not getattr(fwk.plugins.get(name), "node_local_filter", False):
+                break
+            local += 1
+        return filters[:local], filters[local:]
+
+    def _verdict_table(self, fwk: Framework, pod: Pod, local: list[tuple[str, Any]]) -> dict[int, Any]:
+        signature = (fwk.profile_name, tuple(name for name, _ in local), msgspec.json.encode(pod.spec))
+        tables = self._verdict_tables
+        table = tables.get(signature)
+        if table is None:
+            if len(tables) >= VERDICT_TABLES:
+                tables.clear()
+            table = tables[signature] = {}
+        elif len(table) > VERDICT_TABLE_LIMIT:
+            table.clear()  # tokens of NodeInfos long replaced pile up: start afresh
+        return table
+
+    @staticmethod
+    def _node_local_filters(
+        local: list[tuple[str, Any]],
+        table: dict[int, Any],
+        state: CycleState,
+        pod: Pod,
+        nodes: list[NodeInfo],
+        statuses: dict[str, Status],
+        failed_plugins: set[str],
+    ) -> list[NodeInfo]:
+        """The nodes of ``nodes`` that pass the ``local`` filters; the others' statuses recorded."""
+        tokens = [ni.memo_token for ni in nodes]
+        answers: list[Any] = list(map(table.get, tokens))
+        if None in answers:
+            where = [i for i, a in enumerate(answers) if a is None]
+            fresh = _run_filters(local, state, pod, [nodes[i] for i in where])
+            for i, answer in zip(where, fresh, strict=True):
+                table[tokens[i]] = answer
+                answers[i] = answer
+        if all(map(operator.is_, answers, itertools.repeat(_PASS))):
+            return nodes
+        kept = []
+        for ni, answer in zip(nodes, answers, strict=True):
+            if answer is _PASS:
+                kept.append(ni)
+            else:
+                statuses[ni.name] = answer
+                failed_plugins.add(answer.plugin)
+        return kept
 
     def _select_host(self, fwk: Framework, state: CycleState, pod: Pod, feasible: list[NodeInfo]) -> str:
         st = fwk.run_pre_score_plugins(state, pod, feasible)

@@ -89,6 +89,8 @@ class NodeAffinity:
     keeps them per selector and node, and answers again only for nodes whose Node changed."""
 
     name = NAME
+    # Filter answers depend only on the pod and this NodeInfo's own state (see NodeInfo.memo_token).
+    node_local_filter = True
 
     def __init__(self, args: dict[str, Any]) -> None:
         # pod selector signature -> node name -> (the Node answered for, the answer)

@@ -28,6 +28,8 @@ _SKIP = Status(Code.SKIP)
 
 class NodePorts:
     name = NAME
+    # Filter answers depend only on the pod and this NodeInfo's own state (see NodeInfo.memo_token).
+    node_local_filter = True
 
     def pre_filter(
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]

@@ -192,6 +192,8 @@ class _PodRequests:
 
 class NodeResourcesFit:
     name = NAME
+    # Filter answers depend only on the pod and this NodeInfo's own state (see NodeInfo.memo_token).
+    node_local_filter = True
 
     def __init__(self, args: dict[str, Any]) -> None:
         self.ignored = set(args.get("ignoredResources") or [])

@@ -29,6 +29,8 @@ _UNSCHEDULABLE = attrgetter("unschedulable")
 
 class NodeUnschedulable:
     name = NAME
+    # Filter answers depend only on the pod and this NodeInfo's own state (see NodeInfo.memo_token).
+    node_local_filter = True
 
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
         node = node_info.node

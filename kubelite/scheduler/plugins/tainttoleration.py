@@ -37,6 +37,8 @@ def _hard(taint: Taint) -> bool:
 
 class TaintToleration:
     name = NAME
+    # Filter answers depend only on the pod and this NodeInfo's own state (see NodeInfo.memo_token).
+    node_local_filter = True
 
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
         node = node_info.node

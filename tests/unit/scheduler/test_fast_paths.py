@@ -28,14 +28,15 @@ DISKS = ["ssd", "hdd", "nvme"]
 
 
 class PerNode:
-    """A plugin without its batch methods: the framework then calls filter/score per node."""
+    """A plugin without its batch methods: the framework then calls filter/score per node (and
+    the scheduler does not keep its Filter answers by node state)."""
 
     def __init__(self, plugin: Any) -> None:
         self._plugin = plugin
         self.name = plugin.name
 
     def __getattr__(self, attr: str) -> Any:
-        if attr in ("filter_nodes", "score_nodes"):
+        if attr in ("filter_nodes", "score_nodes", "node_local_filter"):
             raise AttributeError(attr)
         return getattr(self._plugin, attr)
 
