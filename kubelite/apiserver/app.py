@@ -17,6 +17,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import sys
 import time
 import weakref
 from typing import Any
@@ -102,6 +103,17 @@ class APIServer:
         self._stopping.set()
 
     async def run(self, ready: asyncio.Event | None = None) -> None:
+        interval = self.config.switch_interval
+        previous = sys.getswitchinterval()
+        if interval:
+            sys.setswitchinterval(interval)
+        try:
+            await self._run(ready)
+        finally:
+            if interval and abs(sys.getswitchinterval() - interval) < 1e-9:  # nobody changed it since
+                sys.setswitchinterval(previous)
+
+    async def _run(self, ready: asyncio.Event | None) -> None:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         store = self._store

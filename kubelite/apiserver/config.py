@@ -30,6 +30,11 @@ class ServerConfig:
     # Admission plugins switched off by name (kube-apiserver's --disable-admission-plugins):
     # NamespaceLifecycle, Priority. Service address allocation is not a plugin one may drop.
     disable_admission_plugins: frozenset[str] = frozenset()
+    # The interpreter's thread switch interval while the server runs (None: leave it). The
+    # store's writer thread needs the GIL back after each commit to answer the waiting
+    # writes; at Python's default 5 ms a busy event loop keeps it that long, which shows
+    # up whole in every write's latency.
+    switch_interval: float | None = 0.0005
 
     @property
     def kubeconfig_path(self) -> Path:

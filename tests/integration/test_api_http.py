@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,3 +73,10 @@ def test_requests_on_one_connection(api_server: Any) -> None:
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
             status, _, body = read_response(sock)
             assert status == want, (path, body)
+
+
+def test_switch_interval_while_serving(api_server: Any) -> None:
+    """The server shortens the interpreter's thread switch interval while it runs (its store's
+    writer thread must get the GIL back promptly after a commit)."""
+    wanted = api_server.server.config.switch_interval
+    assert wanted is not None and abs(sys.getswitchinterval() - wanted) < 1e-9
