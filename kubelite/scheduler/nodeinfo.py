@@ -378,27 +378,30 @@ class NodeInfo:
     one state of a NodeInfo, whichever copy holds it).
     """
 
-    __slots__ = (
-        "allocatable",
-        "free_ephemeral_storage",
-        "free_memory",
-        "free_milli_cpu",
-        "free_pods",
-        "generation",
-        "image_states",
+    # Not in alphabetical order: slots are laid out in this order, and the first ones share the
+    # processor cache line of the object's reference count, which every cycle touches anyway; the
+    # slots a cycle reads of each of the hundreds of nodes it looks at come first.
+    __slots__ = (  # noqa: RUF023
         "memo_token",
         "name",
+        "prefer_no_schedule",
+        "image_states",
         "node",
+        "unschedulable",
+        "tainted",
+        "free_pods",
+        "free_milli_cpu",
+        "free_memory",
+        "free_ephemeral_storage",
+        "allocatable",
         "non_zero_requested",
+        "generation",
         "pods",
         "pods_with_affinity",
         "pods_with_required_anti_affinity",
-        "prefer_no_schedule",
         "pvc_ref_counts",
         "requested",
         "score_memo",
-        "tainted",
-        "unschedulable",
         "used_ports",
     )
 
