@@ -335,8 +335,12 @@ def update_managed_fields(
     return encode_managed_fields(managed)
 
 
+@functools.lru_cache(maxsize=256)
 def default_manager(user_agent: str) -> str:
-    """The manager of a write that names none: the User-Agent up to its first ``/``."""
+    """The manager of a write that names none: the User-Agent up to its first ``/``.
+
+    Remembered per User-Agent: a few clients send every write, each time the same header.
+    """
     out: list[str] = []
     for ch in user_agent.split("/", 1)[0]:
         if not ch.isprintable():
