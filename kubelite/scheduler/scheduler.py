@@ -74,7 +74,7 @@ MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 MIN_FILTER_CHUNK = 16
 GC_YOUNG_THRESHOLD = 50_000  # see raise_gc_threshold
 VERDICT_TABLES = 64  # pod specs whose node-local filter answers are kept
-VERDICT_TABLE_LIMIT = 100_000  # answers kept per pod spec
+VERDICT_TABLE_LIMIT = 20_000  # answers kept per pod spec: a table that stays in the processor cache
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 COMPONENT = "default-scheduler"
 POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"

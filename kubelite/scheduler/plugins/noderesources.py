@@ -49,7 +49,7 @@ DEFAULT_RESOURCES = [(CPU, 1), (MEMORY, 1)]
 
 _TOO_MANY_PODS = "Too many pods"
 MEMO_LIMIT = 16  # scores kept per NodeInfo (per plugin and pod requests)
-TOKEN_MEMO_LIMIT = 100_000  # scores kept per plugin and key (see memoized_scores)
+TOKEN_MEMO_LIMIT = 20_000  # scores kept per plugin and key (memoized_scores): a table that stays in cache
 
 
 def _insufficient(name: str) -> str:
