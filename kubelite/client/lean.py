@@ -29,6 +29,8 @@ import aiohttp
 IDLE_SECONDS = 30.0  # kept-alive connections idle longer are closed, not reused (aiohttp server: 75 s)
 MAX_IDLE = 32
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_CHUNKED = -1  # body lengths in _Connection._head
+_UNTIL_CLOSE = -2
 
 
 class _Answer:
@@ -50,7 +52,7 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self._buf = bytearray()
         self._waiter: asyncio.Future[_Answer] | None = None
-        self._head: tuple[int, str, int, bool] | None = None  # status, reason, length (-1: chunked), close
+        self._head: tuple[int, str, int, bool] | None = None  # status, reason, body length, close
         self._bodiless = False  # the answer to a HEAD request has no body whatever its headers say
 
     # --------------------------------------------------------------- protocol
@@ -62,6 +64,13 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         waiter, self._waiter = self._waiter, None
+        head = self._head
+        if waiter is not None and not waiter.done() and head is not None and head[2] == _UNTIL_CLOSE:
+            waiter.set_result(
+                _Answer(head[0], head[1], bytes(self._buf))
+            )  # the body ends with the connection
+            self._buf.clear()
+            return
         if waiter is not None and not waiter.done():
             err = aiohttp.ServerDisconnectedError("the API server closed the connection before answering")
             if exc is not None:
@@ -101,6 +110,10 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def has_leftover(self) -> bool:
+        """Bytes arrived that answer nothing asked: the connection is not to be trusted."""
+        return bool(self._buf)
+
     def _parse(self) -> None:
         buf = self._buf
         if self._head is None:
@@ -116,7 +129,7 @@ class _Connection(asyncio.Protocol):
                 raise ValueError(f"malformed status line {lines[0]!r}")
             status = int(parts[1])
             reason = parts[2] if len(parts) > 2 else ""
-            length = 0
+            length = _UNTIL_CLOSE  # neither Content-Length nor chunked: the body runs to the end
             chunked = False
             close = parts[0] == "HTTP/1.0"
             for line in lines[1:]:
@@ -129,12 +142,18 @@ class _Connection(asyncio.Protocol):
                 elif name == "connection":
                     v = value.strip().lower()
                     close = v == "close" or (close and v != "keep-alive")
-            if close:
-                self.keep_alive = False
             if self._bodiless or status in (204, 304) or 100 <= status < 200:
                 length, chunked = 0, False
-            self._head = (status, reason, -1 if chunked else length, close)
+            if chunked:
+                length = _CHUNKED
+            if length == _UNTIL_CLOSE:
+                close = True
+            if close:
+                self.keep_alive = False
+            self._head = (status, reason, length, close)
         status, reason, length, _ = self._head
+        if length == _UNTIL_CLOSE:
+            return  # answered when the connection ends (connection_lost)
         if length >= 0:
             if len(buf) < length:
                 return
@@ -233,6 +252,7 @@ class LeanPool:
             transport = conn.transport
             if (
                 conn.closed
+                or conn.has_leftover()
                 or transport is None
                 or transport.is_closing()
                 or now - conn.idle_since > IDLE_SECONDS

@@ -116,3 +116,22 @@ async def test_connection_refused_is_a_client_os_error() -> None:
     async with Client(f"http://127.0.0.1:{port}", lean_http=True) as client:
         with pytest.raises(aiohttp.ClientOSError):
             await client.request("GET", "/x")
+
+
+async def test_an_answer_without_length_runs_to_the_end_of_the_connection() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        await writer.drain()
+        writer.write(b'{"until": "close"}')
+        await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        async with Client(f"http://127.0.0.1:{port}", lean_http=True) as client:
+            assert await client.request("GET", "/a") == b'{"until": "close"}'
+            assert await client.request("GET", "/b") == b'{"until": "close"}'  # a new connection
+    finally:
+        srv.close()
