@@ -87,18 +87,27 @@ class WatchStream:
 
     async def _line_iter(self, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
         # Our own splitting: aiohttp's readline caps line length, objects can be large.
-        buf = b""
+        # A chunk may hold many events: split it once (slicing off one line at a time would copy
+        # the rest of the buffer per line); pieces of a long line are joined once it is complete.
+        pieces: list[bytes] = []
         async for chunk in resp.content.iter_any():
-            buf += chunk
-            while True:
-                nl = buf.find(b"\n")
-                if nl < 0:
-                    break
-                line, buf = buf[:nl], buf[nl + 1 :]
+            if b"\n" not in chunk:
+                pieces.append(chunk)
+                continue
+            if pieces:
+                pieces.append(chunk)
+                chunk = b"".join(pieces)
+                pieces = []
+            lines = chunk.split(b"\n")
+            rest = lines.pop()
+            if rest:
+                pieces.append(rest)
+            for line in lines:
                 if line.strip():
                     yield line
-        if buf.strip():
-            yield buf
+        tail = b"".join(pieces)
+        if tail.strip():
+            yield tail
 
     async def __anext__(self) -> WatchEvent:
         if self._closed:
