@@ -219,3 +219,25 @@ def test_configuration_file() -> None:
             Profile(plugins=merge_with_defaults({"filter": PluginSet(enabled=[PluginRef("NoSuchPlugin")])})),
             in_tree_registry(),
         )
+
+
+def test_one_pod_informer_routes_by_node_name() -> None:
+    """The handlers of the scheduler's one pod informer: a pending pod is the queue's, its
+    binding (an update that sets spec.nodeName) makes it the cache's, a delete goes by the
+    pod's last state."""
+    sched, _ = make_scheduler()
+    sched.on_node_add(node("n1"))
+    pending = pod("p")
+    sched.on_pod_add(pending)
+    assert [p.metadata.name for p in sched._q().pending_pods()] == ["p"]
+    bound = msgspec.structs.replace(pending, spec=msgspec.structs.replace(pending.spec, nodeName="n1"))
+    sched.on_pod_update(pending, bound)
+    assert sched._q().pending_pods() == []
+    assert sched.cache.get_pod(bound) is bound and not sched.cache.is_assumed(bound)
+    sched.on_pod_update(bound, bound)
+    sched.on_pod_delete(bound)
+    assert sched.cache.get_pod(bound) is None
+    other = pod("q")
+    sched.on_pod_add(other)
+    sched.on_pod_delete(other)
+    assert sched._q().pending_pods() == []
