@@ -21,6 +21,7 @@ the event loop (``subprocess`` on a worker thread).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ipaddress
 import json
@@ -177,6 +178,9 @@ def parse_result(result: dict[str, Any], ifname: str = "eth0") -> PodNetworkStat
     )
 
 
+CNI_THREADS = 4  # plugin runs at once (each waits on its process from a thread)
+
+
 class _PluginRun:
     """One plugin process, run to its end by ``run`` on a worker thread; ``kill`` (any thread)
     kills it, or keeps it from starting."""
@@ -224,6 +228,7 @@ class CniExec:
         self.timeout = timeout
         self._versions: dict[str, list[str]] = {}
         self._base_env: dict[str, str] | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     def find(self, plugin_type: str) -> str:
         if not plugin_type or "/" in plugin_type or plugin_type.startswith("."):
@@ -254,14 +259,18 @@ class CniExec:
     ) -> dict[str, Any] | None:
         """Run one plugin; its parsed stdout (None when empty), or :class:`NetworkError`.
 
-        The plugin runs from a worker thread (a blocking ``subprocess`` call costs the event loop
-        less than asyncio's subprocess transports and child watcher thread). A cancelled call
-        kills the plugin and waits for it, so no process outlives it.
+        The plugin runs from a thread of this CniExec's own pool (a blocking ``subprocess`` call
+        costs the event loop less than asyncio's subprocess transports and child watcher thread;
+        a burst of ADDs, which host-local's lock serialises anyway, does not hold the default
+        executor's threads). A cancelled call kills the plugin and waits for it, so no process
+        outlives it.
         """
         binary = self.find(plugin_type)
         what = f"plugin type={plugin_type!r} {command}"
         run = _PluginRun([binary], self._env(command, attachment), json.dumps(conf).encode(), self.timeout)
-        future = asyncio.ensure_future(asyncio.to_thread(run.run))
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(CNI_THREADS, thread_name_prefix="cni")
+        future = asyncio.get_running_loop().run_in_executor(self._executor, run.run)
         try:
             code, stdout, stderr = await asyncio.shield(future)
         except asyncio.CancelledError:
