@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 from typing import Any
 
 import pytest
 
-from kubelite.kubelet.runtime import make_runtime
+from kubelite.kubelet.runtime import make_runtime, shimclient
 from kubelite.kubelet.runtime.crilog import parse_log_line
 from kubelite.kubelet.runtime.interface import (
     ContainerConfig,
@@ -167,3 +168,26 @@ def test_make_runtime(tmp_path) -> None:
     assert make_runtime("auto", str(tmp_path)).name in ("runc", "process")
     with pytest.raises(ValueError, match="unknown container runtime"):
         make_runtime("nope", str(tmp_path))
+
+
+async def test_shims_outlive_their_zygote_and_a_gone_zygote_is_replaced(
+    rt: ProcessRuntime, tmp_path, monkeypatch
+) -> None:
+    sb = await sandbox(rt)
+    first = await rt.create_container(sb, config("first", "sleep 30", tmp_path))
+    await rt.start_container(first)
+    launcher = shimclient._launcher(sys.executable)
+    zygote = launcher._proc
+    assert zygote is not None
+    zygote.kill()
+    zygote.wait()
+    assert (await rt.container_status(first)).state == ContainerState.RUNNING
+    second = await rt.create_container(sb, config("second", "sleep 30", tmp_path))
+    await rt.start_container(second)  # through a new zygote
+    assert launcher._proc is not None and launcher._proc is not zygote
+    assert (await rt.container_status(second)).state == ContainerState.RUNNING
+    monkeypatch.setattr(launcher, "_broken", True)  # no zygote: an interpreter per shim
+    third = await rt.create_container(sb, config("third", "echo alone", tmp_path))
+    await rt.start_container(third)
+    status = await wait_exited(rt, third)
+    assert status.exit_code == 0 and ("stdout", b"alone") in records(status.log_path)
