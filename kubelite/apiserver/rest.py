@@ -111,6 +111,7 @@ class WriteOptions:
     duplicate_fields: list[str] = field(default_factory=list)  # found by the HTTP layer in the raw body
     warnings: list[str] = field(default_factory=list)  # filled here; sent back as Warning headers
     user_agent: str = ""  # names the field manager when the request names none
+    fields_checked: bool = False  # a patch retried on a newer object checks its fields once
 
     @property
     def manager(self) -> str:
@@ -188,6 +189,12 @@ class Result:
     code: int
     body: bytes
     warnings: list[str] = field(default_factory=list)
+
+
+class _StaleCopy(Exception):
+    """A write started from the watch cache's copy would change nothing: that copy may be
+    behind the store, so the answer must come from the store's copy (as Kubernetes'
+    GuaranteedUpdate refreshes a cached origState before calling a write a no-op)."""
 
 
 class UIDSource:
@@ -311,6 +318,24 @@ class REST:
         if kv is None:
             raise errors.not_found_error(res.plural, name, res.group)
         return self._decode_stored(res, kv.value, kv.mod_revision), kv.mod_revision
+
+    async def _read_for_write(
+        self, res: Resource, ns: str | None, name: str, cached: bool
+    ) -> tuple[Any, int, bool]:
+        """The object a write starts from, its revision, and whether that is the store's copy.
+
+        With ``cached``, the watch cache's copy when it has one, as Kubernetes' cacher hands
+        GuaranteedUpdate its cached object (no store read; a store read runs on a reader
+        thread). The copy may be behind: the write's compare-and-swap on the revision
+        catches that, and a write refused on a cached copy must be tried again on the
+        store's (Kubernetes does the same when ``origStateIsCurrent`` is false).
+        """
+        if cached:
+            found = self.cache.get(res.storage_prefix, res.key(ns, name))
+            if found is not None:
+                return self._decode_stored(res, found.data, found.revision), found.revision, False
+        obj, rev = await self._read(res, ns, name)
+        return obj, rev, True
 
     # ------------------------------------------------------------------- read
 
@@ -494,18 +519,24 @@ class REST:
     async def _update(
         self, res: Resource, ns: str | None, name: str, data: Any, opts: WriteOptions, subresource: str
     ) -> Result:
-        new = decode_body(res, data, ns, name)
-        if not new.metadata.name:
-            new.metadata.name = name
-        try:
-            old, old_rev = await self._read(res, ns, name)
-        except errors.StatusError as e:
-            if e.code == 404 and not subresource and (res.group, res.plural) in strategy.CREATE_ON_UPDATE:
-                return await self._create_object(res, new, opts)
-            raise
-        if new.metadata.resourceVersion and new.metadata.resourceVersion != str(old_rev):
-            raise errors.conflict(res.plural, name, res.group)
-        return await self._update_object(res, new, old, old_rev, opts, subresource)
+        for cached in (True, False):
+            new = decode_body(res, data, ns, name)  # anew each time: the attempt changes it
+            if not new.metadata.name:
+                new.metadata.name = name
+            try:
+                old, old_rev, current = await self._read_for_write(res, ns, name, cached)
+            except errors.StatusError as e:
+                if e.code == 404 and not subresource and (res.group, res.plural) in strategy.CREATE_ON_UPDATE:
+                    return await self._create_object(res, new, opts)
+                raise
+            try:
+                if new.metadata.resourceVersion and new.metadata.resourceVersion != str(old_rev):
+                    raise errors.conflict(res.plural, name, res.group)
+                return await self._update_object(res, new, old, old_rev, opts, subresource, current=current)
+            except (errors.StatusError, _StaleCopy):
+                if current:
+                    raise
+        raise errors.conflict(res.plural, name, res.group)  # not reached: the second try is current
 
     async def _update_object(
         self,
@@ -516,6 +547,7 @@ class REST:
         opts: WriteOptions,
         subresource: str,
         applied: bool = False,
+        current: bool = True,
     ) -> Result:
         meta, old_meta = new.metadata, old.metadata
         meta.namespace = old_meta.namespace
@@ -567,6 +599,8 @@ class REST:
             return Result(200, codec.with_resource_version(value, last.mod_revision))
         value = self._encode_for_store(res, new)
         if value == self._encode_for_store(res, copy.copy(old)) and not opts.dry_run:
+            if not current:
+                raise _StaleCopy()
             # Kubernetes skips no-op writes: the resourceVersion stays.
             return Result(200, codec.with_resource_version(value, old_rev))
         if opts.dry_run:
@@ -598,54 +632,81 @@ class REST:
         served, res = res, self.stored(res)
         conv = CONVERSIONS.get((served.group, served.version, served.kind))
         for attempt in range(_PATCH_RETRIES):
-            old, old_rev = await self._read(res, ns, name)
-            current = orjson.loads(self._encode_for_store(res, copy.copy(old)))
-            current["metadata"]["resourceVersion"] = str(old_rev)
-            if conv is not None:
-                current = conv[1](current)
+            # The first attempt starts from the watch cache's copy, later ones from the store.
+            old, old_rev, stored = await self._read_for_write(res, ns, name, attempt == 0)
             try:
-                if patch_type == codec.JSON_PATCH:
-                    if not isinstance(patch, list):
-                        raise errors.bad_request(
-                            "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
-                        )
-                    patched = apply_json_patch(current, patch)
-                elif patch_type == codec.MERGE_PATCH:
-                    if not isinstance(patch, dict):
-                        raise errors.bad_request("merge patch must be a JSON object")
-                    patched = apply_merge_patch(current, patch)
-                elif patch_type == codec.STRATEGIC_MERGE_PATCH:
-                    if not isinstance(patch, dict):
-                        raise errors.bad_request("strategic merge patch must be a JSON object")
-                    patched = apply_strategic_merge_patch(current, patch, served.model)
-                else:
-                    raise errors.unsupported_media_type(patch_type)
-            except StrategicMergePatchError as e:
-                if e.code == 400:
-                    raise errors.bad_request(str(e)) from None
-                raise errors.StatusError(e.code, "Invalid" if e.code == 422 else "", str(e)) from None
-            except PatchError as e:
-                raise errors.StatusError(422, "Invalid", str(e)) from None
-            # A resourceVersion the patch sets is a precondition; otherwise patch the latest
-            # (the current object carries its own, so only a different one can appear here).
-            asked_rv = (
-                (patched.get("metadata") or {}).get("resourceVersion") if isinstance(patched, dict) else None
-            )
-            if asked_rv and asked_rv != str(old_rev):
-                raise errors.conflict(res.plural, name, res.group)
-            if attempt == 0:
-                check_fields(served, patched, opts)
-            if conv is not None and isinstance(patched, dict):
-                patched = conv[0](patched)
-            new = decode_body(res, patched, ns, name)
-            try:
-                result = await self._update_object(res, new, old, old_rev, opts, subresource)
+                result = await self._patch_once(
+                    res, served, conv, ns, name, patch_type, patch, opts, subresource, old, old_rev, stored
+                )
                 return self._present_result(served, result)
+            except _StaleCopy:
+                continue
             except errors.StatusError as e:
+                if not stored:
+                    continue  # refused on a copy that may be behind: decide on the store's
                 if e.reason == "Conflict" and attempt < _PATCH_RETRIES - 1:
                     continue  # another write came between our read and write: patch again
                 raise
         raise errors.conflict(res.plural, name, res.group)
+
+    async def _patch_once(
+        self,
+        res: Resource,
+        served: Resource,
+        conv: Any,
+        ns: str | None,
+        name: str,
+        patch_type: str,
+        patch: Any,
+        opts: WriteOptions,
+        subresource: str,
+        old: Any,
+        old_rev: int,
+        stored: bool,
+    ) -> Result:
+        """One attempt of ``patch`` on ``old`` (at ``old_rev``, the store's copy if ``stored``);
+        StatusError when refused, _StaleCopy when it would change nothing on a cached copy."""
+        current = orjson.loads(self._encode_for_store(res, copy.copy(old)))
+        current["metadata"]["resourceVersion"] = str(old_rev)
+        if conv is not None:
+            current = conv[1](current)
+        try:
+            if patch_type == codec.JSON_PATCH:
+                if not isinstance(patch, list):
+                    raise errors.bad_request(
+                        "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+                    )
+                patched = apply_json_patch(current, patch)
+            elif patch_type == codec.MERGE_PATCH:
+                if not isinstance(patch, dict):
+                    raise errors.bad_request("merge patch must be a JSON object")
+                patched = apply_merge_patch(current, patch)
+            elif patch_type == codec.STRATEGIC_MERGE_PATCH:
+                if not isinstance(patch, dict):
+                    raise errors.bad_request("strategic merge patch must be a JSON object")
+                patched = apply_strategic_merge_patch(current, patch, served.model)
+            else:
+                raise errors.unsupported_media_type(patch_type)
+        except StrategicMergePatchError as e:
+            if e.code == 400:
+                raise errors.bad_request(str(e)) from None
+            raise errors.StatusError(e.code, "Invalid" if e.code == 422 else "", str(e)) from None
+        except PatchError as e:
+            raise errors.StatusError(422, "Invalid", str(e)) from None
+        # A resourceVersion the patch sets is a precondition; otherwise patch the latest
+        # (the current object carries its own, so only a different one can appear here).
+        asked_rv = (
+            (patched.get("metadata") or {}).get("resourceVersion") if isinstance(patched, dict) else None
+        )
+        if asked_rv and asked_rv != str(old_rev):
+            raise errors.conflict(res.plural, name, res.group)
+        if not opts.fields_checked:  # once per request (Warn adds its warnings once)
+            check_fields(served, patched, opts)
+            opts.fields_checked = True
+        if conv is not None and isinstance(patched, dict):
+            patched = conv[0](patched)
+        new = decode_body(res, patched, ns, name)
+        return await self._update_object(res, new, old, old_rev, opts, subresource, current=stored)
 
     # ------------------------------------------------------------------ apply
 
@@ -721,14 +782,31 @@ class REST:
         served, res = res, self.stored(res)
         for attempt in range(_PATCH_RETRIES):
             try:
-                return self._present_result(served, await self._delete_once(res, ns, name, opts))
+                # The first attempt starts from the watch cache's copy, later ones from the store.
+                result = await self._delete_once(res, ns, name, opts, attempt == 0)
             except ConflictError:
                 if opts.preconditions_rv or attempt == _PATCH_RETRIES - 1:
                     raise errors.conflict(res.plural, name, res.group) from None
+                continue
+            if result is not None:
+                return self._present_result(served, result)
         raise errors.conflict(res.plural, name, res.group)
 
-    async def _delete_once(self, res: Resource, ns: str | None, name: str, opts: DeleteOptions) -> Result:
-        obj, rev = await self._read(res, ns, name)
+    async def _delete_once(
+        self, res: Resource, ns: str | None, name: str, opts: DeleteOptions, cached: bool
+    ) -> Result | None:
+        """One attempt; None when it was refused on a cached copy that may be behind."""
+        obj, rev, stored = await self._read_for_write(res, ns, name, cached)
+        try:
+            return await self._delete_object(res, name, opts, obj, rev, stored)
+        except (ConflictError, errors.StatusError, _StaleCopy):
+            if stored:
+                raise
+            return None
+
+    async def _delete_object(
+        self, res: Resource, name: str, opts: DeleteOptions, obj: Any, rev: int, current: bool
+    ) -> Result:
         meta = obj.metadata
         if opts.preconditions_uid and opts.preconditions_uid != meta.uid:
             raise errors.conflict(
@@ -774,6 +852,8 @@ class REST:
                 if not obj.spec.finalizers and not meta.finalizers:
                     return await self._finish_delete(res, key, rev, obj, opts)
             if not changed:
+                if not current:
+                    raise _StaleCopy()
                 return Result(200, codec.with_resource_version(self._encode_for_store(res, obj), rev))
             value = self._encode_for_store(res, obj)
             if opts.dry_run:

@@ -19,7 +19,7 @@ import pytest
 from kubelite.api.resources import Registry
 from kubelite.apiserver import codec, watchcache
 from kubelite.apiserver.binding import create_binding
-from kubelite.apiserver.rest import REST, UIDSource, WriteOptions
+from kubelite.apiserver.rest import REST, DeleteOptions, UIDSource, WriteOptions
 from kubelite.apiserver.watchcache import WatchCache, WatchClosed, make_cached
 from kubelite.storage import open_store
 
@@ -190,3 +190,77 @@ async def test_watch_takes_pending_events_in_batches(rest: REST) -> None:
         assert await watcher.wait(1)
         with pytest.raises(WatchClosed):
             watcher.take(10)
+
+
+async def stale_config_map(rest: REST) -> tuple[Any, int]:
+    """A ConfigMap whose watch cache copy (data x=1) is behind the store (x=2);
+    returns the resource and the store's revision."""
+    reg = rest.registry
+    opts = WriteOptions(user_agent="test/1.0")
+    await rest.create(reg.get("", "v1", "namespaces"), None, body({"metadata": {"name": NS}}), opts)
+    cms = reg.get("", "v1", "configmaps")
+    await rest.create(cms, NS, body({"metadata": {"name": "cm"}, "data": {"x": "1"}}), opts)
+    await settle(rest)
+    key = cms.key(NS, "cm")
+    stale = rest.cache.get(cms.storage_prefix, key)
+    await rest.update(cms, NS, "cm", body({"metadata": {"name": "cm"}, "data": {"x": "2"}}), opts)
+    await settle(rest)
+    rest.cache._buckets[cms.storage_prefix].objects[key] = stale  # as if the event were still on its way
+    kv = await rest.store.get(key)
+    assert kv is not None
+    return cms, kv.mod_revision
+
+
+async def stored_data(rest: REST, cms: Any) -> tuple[dict[str, str], int]:
+    kv = await rest.store.get(cms.key(NS, "cm"))
+    assert kv is not None
+    return codec.decode_body(kv.value, "application/json")["data"], kv.mod_revision
+
+
+async def test_writes_from_a_stale_cache_answer_as_from_the_store(rest: REST) -> None:
+    """Updates, patches and deletes start from the watch cache's copy; one that is behind
+    must not show: preconditions, no-op detection and the result follow the store."""
+    opts = WriteOptions(user_agent="test/1.0")
+    cms, rev = await stale_config_map(rest)
+
+    # A PUT equal to the stale copy is not a no-op: the store holds x=2.
+    result = await rest.update(cms, NS, "cm", body({"metadata": {"name": "cm"}, "data": {"x": "1"}}), opts)
+    data, rev2 = await stored_data(rest, cms)
+    assert data == {"x": "1"} and rev2 > rev
+    assert codec.decode_body(result.body, "application/json")["metadata"]["resourceVersion"] == str(rev2)
+
+    cms, rev = await stale_config_map_again(rest, cms)
+    # A merge patch equal to the stale copy is not a no-op either.
+    await rest.patch(cms, NS, "cm", codec.MERGE_PATCH, {"data": {"x": "1"}}, opts)
+    data, rev2 = await stored_data(rest, cms)
+    assert data == {"x": "1"} and rev2 > rev
+
+    cms, rev = await stale_config_map_again(rest, cms)
+    # A PUT naming the store's resourceVersion succeeds although the cached copy is older.
+    doc = {"metadata": {"name": "cm", "resourceVersion": str(rev)}, "data": {"x": "3"}}
+    await rest.update(cms, NS, "cm", body(doc), opts)
+    assert (await stored_data(rest, cms))[0] == {"x": "3"}
+
+    cms, rev = await stale_config_map_again(rest, cms)
+    # A patch adds to what the store holds, not to the stale copy.
+    await rest.patch(cms, NS, "cm", codec.MERGE_PATCH, {"data": {"y": "1"}}, opts)
+    assert (await stored_data(rest, cms))[0] == {"x": "2", "y": "1"}
+
+    cms, rev = await stale_config_map_again(rest, cms)
+    # A delete whose precondition names the store's resourceVersion succeeds.
+    await rest.delete(cms, NS, "cm", DeleteOptions(preconditions_rv=str(rev)))
+    assert await rest.store.get(cms.key(NS, "cm")) is None
+
+
+async def stale_config_map_again(rest: REST, cms: Any) -> tuple[Any, int]:
+    """Set the store's copy to x=2 again while the cache keeps its current copy (then behind)."""
+    opts = WriteOptions(user_agent="test/1.0")
+    await settle(rest)
+    key = cms.key(NS, "cm")
+    stale = rest.cache.get(cms.storage_prefix, key)
+    await rest.update(cms, NS, "cm", body({"metadata": {"name": "cm"}, "data": {"x": "2"}}), opts)
+    await settle(rest)
+    rest.cache._buckets[cms.storage_prefix].objects[key] = stale
+    kv = await rest.store.get(key)
+    assert kv is not None
+    return cms, kv.mod_revision
