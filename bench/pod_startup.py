@@ -330,7 +330,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="runc run reference runs (default 10)")
     parser.add_argument("--log", default="", help="keep the server's log in this file")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="kubelite up -v (-vv: more)")
-    parser.add_argument("--profile", default="", help="py-spy record (raw) of kubelite up during the burst")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="py-spy record (raw, per thread, samples holding the GIL) of kubelite up and its "
+        "Python subprocesses during the burst",
+    )
     args = parser.parse_args()
     why = missing()
     if why is not None:
