@@ -145,6 +145,7 @@ def raise_gc_threshold(young: int) -> None:
 
 
 _PASS = object()  # a node-local verdict: every filter passed
+_NONES = itertools.repeat(None)  # for finding the misses of a lookup in C (map stops at the shorter)
 
 
 def _run_filters(
@@ -676,7 +677,7 @@ class Scheduler:
         tokens = [ni.memo_token for ni in nodes]
         answers: list[Any] = list(map(table.get, tokens))
         if None in answers:
-            where = [i for i, a in enumerate(answers) if a is None]
+            where = list(itertools.compress(range(len(answers)), map(operator.is_, answers, _NONES)))
             fresh = _run_filters(local, state, pod, [nodes[i] for i in where])
             for i, answer in zip(where, fresh, strict=True):
                 table[tokens[i]] = answer
@@ -702,7 +703,7 @@ class Scheduler:
         best = max(totals)
         if totals.count(best) == 1:
             return feasible[totals.index(best)].name
-        top = [i for i, score in enumerate(totals) if score == best]
+        top = list(itertools.compress(range(len(totals)), map(operator.eq, totals, itertools.repeat(best))))
         return feasible[self.rng.choice(top)].name  # ties: each equally likely
 
     # ---------------------------------------------------------- binding cycle

@@ -16,6 +16,8 @@ requestedToCapacityRatio: {shape: [{utilization, score}]}}``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import compress, repeat
+from operator import is_
 from typing import Any
 
 from kubelite.api.core_v1 import Pod
@@ -112,7 +114,7 @@ def memoized_scores(
     scores = list(map(memo.get, tokens))  # a score is an int: None is a miss
     if None not in scores:
         return scores  # type: ignore[return-value]
-    where = [i for i, s in enumerate(scores) if s is None]
+    where = list(compress(range(len(scores)), map(is_, scores, repeat(None))))
     if len(memo) + len(where) > TOKEN_MEMO_LIMIT:
         memo.clear()  # tokens of NodeInfos long replaced pile up: start afresh
     for i, s in zip(where, score([nodes[i] for i in where]), strict=True):
@@ -127,7 +129,7 @@ def _scores_from_node_memos(
     scores = [ni.score_memo.get(key) for ni in nodes]  # a score is an int: None is a miss
     if None not in scores:
         return scores  # type: ignore[return-value]
-    where = [i for i, s in enumerate(scores) if s is None]
+    where = list(compress(range(len(scores)), map(is_, scores, repeat(None))))
     missing = [nodes[i] for i in where]
     for i, ni, s in zip(where, missing, score(missing), strict=True):
         memo = ni.score_memo
