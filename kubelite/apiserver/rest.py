@@ -470,7 +470,10 @@ class REST:
             # The body may leave apiVersion out (the URL says it); an entry without one is not valid.
             api_version=res.api_version,
         )
-        new.metadata.managedFields = msgspec.convert(entries, list[ManagedFieldsEntry])
+        try:  # the entries are ours, with exactly the fields of the model: no need to convert
+            new.metadata.managedFields = [ManagedFieldsEntry(**entry) for entry in entries]
+        except TypeError:
+            new.metadata.managedFields = msgspec.convert(entries, list[ManagedFieldsEntry])
         return doc
 
     async def _create_object(
