@@ -956,6 +956,9 @@ class PodWorker:
 
     async def _gc_containers(self, name: str) -> None:
         """Keep the newest two containers of ``name`` (the current and the previous one)."""
+        if len(self.history.get(name, [])) < 2:
+            # this sync's history had at most one: with the one just made there are at most two
+            return
         await self._refresh_containers()
         for old in self.history.get(name, [])[2:]:
             if old.state == rt.interface.ContainerState.RUNNING:
