@@ -169,6 +169,7 @@ class ShimRuntime:
     def _start_blocking(self) -> None:
         os.makedirs(self.sandboxes_dir, exist_ok=True)
         os.makedirs(self.containers_dir, exist_ok=True)
+        shimclient.prestart_launcher()  # the shim zygote, before the first container needs it
         # a create interrupted before its record was written leaves a directory without one
         for cid in self._container_ids():
             cdir = self._container_dir(cid)

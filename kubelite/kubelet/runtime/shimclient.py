@@ -267,6 +267,12 @@ class ShimLauncher:
                     self._close()
             return False
 
+    def prestart(self) -> None:
+        """Start the zygote now (the runtime's start), so the first container does not wait."""
+        with self._lock:
+            if self._sock is None and not self._broken:
+                self._start()
+
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -304,6 +310,11 @@ class ShimLauncher:
 
 _launchers: dict[str, ShimLauncher] = {}
 _launchers_lock = threading.Lock()
+
+
+def prestart_launcher(python: str = sys.executable) -> None:
+    """Blocking: have this process's shim zygote running (see ``ShimLauncher``)."""
+    _launcher(python).prestart()
 
 
 def _launcher(python: str) -> ShimLauncher:
