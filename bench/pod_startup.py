@@ -75,6 +75,23 @@ def cpu_seconds(pid: int, thread: int = 0) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes under ``pid`` (children of any of its threads, recursively)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            children = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *descendants(child)]
+    return found
+
+
 class CpuGroup:
     """A cpuacct cgroup (v1) holding the server and so every process it starts (shims, runc,
     CNI plugins; containers move to their own cgroups): its usage less the server's own CPU is
@@ -85,11 +102,13 @@ class CpuGroup:
         self.path = root / f"kubelite-bench-{os.getpid()}" if (root / "cgroup.procs").exists() else None
 
     def enter(self, pid: int) -> None:
+        """Move ``pid`` and the processes it has started so far (the shim zygote) into the group."""
         if self.path is None:
             return
         try:
             self.path.mkdir(exist_ok=True)
-            (self.path / "cgroup.procs").write_text(str(pid))
+            for member in [pid, *descendants(pid)]:
+                (self.path / "cgroup.procs").write_text(str(member))
         except OSError:
             self.path = None
 
