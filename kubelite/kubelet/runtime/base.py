@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import time
 from typing import Any
 
@@ -60,6 +61,7 @@ class ShimRuntime:
         # once written; sandbox.json is re-read when its file was replaced (inode, mtime, size).
         self._container_records: dict[str, dict[str, Any]] = {}
         self._sandbox_records: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self.shims = shimclient.ShimLauncher(sys.executable)  # forks the containers' shims
 
     # --- hooks ----------------------------------------------------------------------------------
     def _prepare_container(self, cdir: str, record: dict[str, Any], sandbox: dict[str, Any]) -> None:
@@ -169,7 +171,7 @@ class ShimRuntime:
     def _start_blocking(self) -> None:
         os.makedirs(self.sandboxes_dir, exist_ok=True)
         os.makedirs(self.containers_dir, exist_ok=True)
-        shimclient.prestart_launcher()  # the shim zygote, before the first container needs it
+        self.shims.prestart()  # the shim zygote, before the first container needs it
         # a create interrupted before its record was written leaves a directory without one
         for cid in self._container_ids():
             cdir = self._container_dir(cid)
@@ -221,7 +223,7 @@ class ShimRuntime:
             cdir, record = self._load_container(container_id)
             if os.path.exists(os.path.join(cdir, "shim.spec")):
                 return -1  # started before
-            return shimclient.spawn_shim(cdir, self._shim_spec(cdir, record))
+            return shimclient.spawn_shim(cdir, self._shim_spec(cdir, record), self.shims)
 
         ready_r = await asyncio.to_thread(spawn)
         if ready_r < 0:

@@ -220,6 +220,7 @@ class RuncRuntime(ShimRuntime):
                         "bundle": pdir,
                         "log_path": os.path.join(pdir, "pause.log"),
                     },
+                    self.shims,
                 )
         except BaseException as e:
             record["error"] = str(e)

@@ -26,7 +26,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -126,14 +125,14 @@ def _plain(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def launch_shim(cdir: str, spec: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
+def launch_shim(cdir: str, spec: dict[str, Any], launcher: ShimLauncher) -> dict[str, Any]:
     """Start the shim for the container in ``cdir`` and wait until it says the container runs.
 
     Blocking (call it in a thread). Returns the shim's message (``pid``,
     ``started_at``); raises ``RuntimeFailure`` with runc's message when the
     container could not start (the shim has then written ``exit.json``).
     """
-    ready_r = _spawn_shim(cdir, spec, python)
+    ready_r = spawn_shim(cdir, spec, launcher)
     try:
         data = b""
         deadline = time.monotonic() + START_TIMEOUT
@@ -148,17 +147,6 @@ def launch_shim(cdir: str, spec: dict[str, Any], python: str = sys.executable) -
     finally:
         os.close(ready_r)
     return _ready_message(data)
-
-
-async def launch_shim_async(cdir: str, spec: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
-    """``launch_shim`` that holds a worker thread only to spawn the shim, not while the container
-    starts (a burst of pods would otherwise queue every blocking call behind the starts)."""
-    return await wait_shim_ready(await asyncio.to_thread(_spawn_shim, cdir, spec, python))
-
-
-def spawn_shim(cdir: str, spec: dict[str, Any], python: str = sys.executable) -> int:
-    """Blocking: start the shim; the read end of its ready pipe, for ``wait_shim_ready``."""
-    return _spawn_shim(cdir, spec, python)
 
 
 async def wait_shim_ready(ready_r: int) -> dict[str, Any]:
@@ -202,8 +190,9 @@ def _ready_message(data: bytes) -> dict[str, Any]:
     return message
 
 
-def _spawn_shim(cdir: str, spec: dict[str, Any], python: str) -> int:
-    """Start the shim (its short-lived first process is waited for); the ready pipe's read end."""
+def spawn_shim(cdir: str, spec: dict[str, Any], launcher: ShimLauncher) -> int:
+    """Blocking: start the shim (through ``launcher``'s zygote, else in an interpreter of its
+    own); the read end of its ready pipe, for ``wait_shim_ready``."""
     with open(os.path.join(cdir, "shim.spec.tmp"), "wb") as f:
         marshal.dump(spec, f)
     os.replace(os.path.join(cdir, "shim.spec.tmp"), os.path.join(cdir, "shim.spec"))
@@ -212,8 +201,8 @@ def _spawn_shim(cdir: str, spec: dict[str, Any], python: str) -> int:
             os.unlink(os.path.join(cdir, name))
     ready_r, ready_w = os.pipe()
     try:
-        if not _launcher(python).launch(cdir, ready_w):
-            _start_shim_process(cdir, ready_w, python)
+        if not launcher.launch(cdir, ready_w):
+            _start_shim_process(cdir, ready_w, launcher.python)
     except BaseException:
         os.close(ready_r)
         raise
@@ -238,9 +227,10 @@ def _start_shim_process(cdir: str, ready_w: int, python: str) -> None:
 
 
 class ShimLauncher:
-    """The runtime's end of the shim zygote (``shim.zygote``): started on first use, one per
-    agent process, restarted once when it is found gone; it exits when this process does
-    (its socket end is close-on-exec, so only this process holds it). Thread-safe."""
+    """The runtime's end of the shim zygote (``shim.zygote``): one per runtime, started by the
+    runtime's start (or on first use), restarted once when it is found gone; it exits when its
+    socket closes (the runtime is closed or gone, or this process ends: the socket end is
+    close-on-exec, so only this process holds it). Thread-safe."""
 
     def __init__(self, python: str) -> None:
         self.python = python
@@ -306,23 +296,6 @@ class ShimLauncher:
         """Stop the zygote (shims it forked are not affected)."""
         with self._lock:
             self._close()
-
-
-_launchers: dict[str, ShimLauncher] = {}
-_launchers_lock = threading.Lock()
-
-
-def prestart_launcher(python: str = sys.executable) -> None:
-    """Blocking: have this process's shim zygote running (see ``ShimLauncher``)."""
-    _launcher(python).prestart()
-
-
-def _launcher(python: str) -> ShimLauncher:
-    with _launchers_lock:
-        launcher = _launchers.get(python)
-        if launcher is None:
-            launcher = _launchers[python] = ShimLauncher(python)
-        return launcher
 
 
 def status_from_disk(cdir: str, record: dict[str, Any]) -> ContainerStatus:

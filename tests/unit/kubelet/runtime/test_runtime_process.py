@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 import time
 from typing import Any
 
 import pytest
 
-from kubelite.kubelet.runtime import make_runtime, shimclient
+from kubelite.kubelet.runtime import make_runtime
 from kubelite.kubelet.runtime.crilog import parse_log_line
 from kubelite.kubelet.runtime.interface import (
     ContainerConfig,
@@ -176,7 +175,7 @@ async def test_shims_outlive_their_zygote_and_a_gone_zygote_is_replaced(
     sb = await sandbox(rt)
     first = await rt.create_container(sb, config("first", "sleep 30", tmp_path))
     await rt.start_container(first)
-    launcher = shimclient._launcher(sys.executable)
+    launcher = rt.shims
     zygote = launcher._proc
     assert zygote is not None
     zygote.kill()
