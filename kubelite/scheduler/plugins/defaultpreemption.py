@@ -23,10 +23,9 @@ The steps are Kubernetes':
    nominated to the same node lose their nomination; the node is returned
    for the scheduler to nominate.
 
-Priorities: ``spec.priority`` when set; this API server has no Priority
-admission plugin, so a pod created with only ``priorityClassName`` is
-resolved here from the PriorityClass objects (and the global default class
-for pods naming none), including the class's ``preemptionPolicy``.
+Priorities: ``spec.priority`` (0 when unset) and ``spec.preemptionPolicy``
+(PreemptLowerPriority when unset), as the API server's Priority admission
+plugin wrote them from the pod's PriorityClass.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ import msgspec
 from kubelite.api.core_v1 import Pod
 from kubelite.api.selectors import selector_from_api
 from kubelite.client import lookup
+from kubelite.scheduler.framework import pod_priority
 from kubelite.scheduler.interface import Code, CycleState, NodeToStatus, Status, is_success
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 
@@ -54,8 +54,6 @@ NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_ELIGIBLE_POLICY = "not eligible due to preemptionPolicy=Never."
 NOT_ELIGIBLE_TERMINATING = "not eligible due to a terminating pod on the nominated node."
 
-# Priority classes every Kubernetes cluster has, with their fixed values.
-SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 _FAR_FUTURE = "9999-12-31T23:59:59Z"
 
 
@@ -112,42 +110,16 @@ class DefaultPreemption:
             raise ValueError("minCandidateNodesPercentage and minCandidateNodesAbsolute cannot both be 0")
         self.rng = rng or random.Random()
         self._budgets: Any = None
-        self._classes: Any = None
         factory = getattr(handle, "informer_factory", None)
         if factory is not None:
             self._budgets = factory.informer_for(lookup("policy", "v1", "PodDisruptionBudget"))
-            self._classes = factory.informer_for(lookup("scheduling.k8s.io", "v1", "PriorityClass"))
 
     # ------------------------------------------------------------ priorities
 
-    def _class_of(self, pod: Pod) -> Any:
-        if self._classes is None:
-            return None
-        name = pod.spec.priorityClassName
-        if name:
-            return self._classes.get(name)
-        for pc in self._classes.list():
-            if pc.globalDefault:
-                return pc
-        return None
-
     def priority(self, pod: Pod) -> int:
-        """The pod's priority: ``spec.priority``, else its PriorityClass's value (0 without one)."""
-        p = pod.spec.priority
-        if p is not None:
-            return p
-        pc = self._class_of(pod)
-        if pc is not None:
-            return int(pc.value)
-        return SYSTEM_PRIORITY_CLASSES.get(pod.spec.priorityClassName, 0)
+        return pod_priority(pod)
 
     def preemption_policy(self, pod: Pod) -> str:
-        if pod.spec.preemptionPolicy == "Never":
-            return "Never"
-        if pod.spec.priority is None:  # not admitted with a priority: the class decides
-            pc = self._class_of(pod)
-            if pc is not None and pc.preemptionPolicy:
-                return str(pc.preemptionPolicy)
         return pod.spec.preemptionPolicy or "PreemptLowerPriority"
 
     def more_important(self, a: Pod, b: Pod) -> bool:

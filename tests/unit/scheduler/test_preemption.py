@@ -1,7 +1,7 @@
 """DefaultPreemption: Kubernetes' cases for eligibility, victim selection on a
 node (fewest, lowest priority, PDB-protected pods reprieved first) and the
 choice between candidate nodes (PDB violations, highest victim priority, sum
-of priorities, number of victims, start time), plus PriorityClass resolution
+of priorities, number of victims, start time), the priority and policy it reads
 and what post_filter writes."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import msgspec
 
 from kubelite.api.core_v1 import Node, Pod
 from kubelite.api.policy_v1 import PodDisruptionBudget
-from kubelite.api.scheduling_v1 import PriorityClass
 from kubelite.scheduler.interface import Code, CycleState, NodeToStatus, Status
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
 from kubelite.scheduler.plugins import defaultpreemption as dp
@@ -100,13 +99,11 @@ class FakeHandle:
         pods: list[Pod],
         nodes: list[Node],
         pdbs: list[PodDisruptionBudget] = (),  # type: ignore[assignment]
-        classes: list[PriorityClass] = (),  # type: ignore[assignment]
         affinity: bool = False,
     ) -> None:
         self.snapshot = Snapshot.from_objects(pods, nodes)
         kinds: dict[str, list[Any]] = {
             "PodDisruptionBudget": list(pdbs),
-            "PriorityClass": list(classes),
             "Namespace": [],
         }
         self.informer_factory = SimpleNamespace(
@@ -320,27 +317,16 @@ def test_pdb_split_counts_the_budget_down() -> None:
     assert plugin.split_by_pdb(pods, empty)[0] == []
 
 
-def test_priority_class_resolution() -> None:
-    classes = [
-        msgspec.convert({"metadata": {"name": "high"}, "value": 1000}, PriorityClass),
-        msgspec.convert(
-            {"metadata": {"name": "polite"}, "value": 1000, "preemptionPolicy": "Never"}, PriorityClass
-        ),
-        msgspec.convert({"metadata": {"name": "default"}, "value": 7, "globalDefault": True}, PriorityClass),
-    ]
-    handle = FakeHandle([pod("low", "n1", priority=None, cpu="2")], [node("n1")], classes=classes)
+def test_priority_and_policy_are_what_admission_wrote() -> None:
+    # The Priority admission plugin resolves the class into spec.priority and
+    # spec.preemptionPolicy; the scheduler reads those alone (unset: 0, PreemptLowerPriority).
+    handle = FakeHandle([pod("low", "n1", priority=None, cpu="2")], [node("n1")])
     plugin = plugin_for(handle)
-    assert plugin.priority(pod("x", priority=None, priorityClassName="high")) == 1000
-    assert plugin.priority(pod("x", priority=None)) == 7  # the global default class
-    assert (
-        plugin.priority(pod("x", priority=3, priorityClassName="high")) == 3
-    )  # admission already resolved it
-    assert plugin.priority(pod("x", priority=None, priorityClassName="system-node-critical")) == 2000001000
-    assert victims_of(dry_run(handle, pod("p", cpu="2", priority=None, priorityClassName="high"))) == (
-        "n1",
-        ["low"],
-    )
-    polite = pod("p", cpu="2", priority=None, priorityClassName="polite")
+    assert plugin.priority(pod("x", priority=None, priorityClassName="high")) == 0
+    assert plugin.priority(pod("x", priority=3, priorityClassName="high")) == 3
+    assert victims_of(dry_run(handle, pod("p", cpu="2", priority=1000))) == ("n1", ["low"])
+    assert dry_run(handle, pod("p", cpu="2", priority=None))[1].reasons != []  # 0 preempts nothing
+    polite = pod("p", cpu="2", priority=1000, preemptionPolicy="Never")
     assert dry_run(handle, polite)[1].reasons == ["preemption: not eligible due to preemptionPolicy=Never."]
 
 
