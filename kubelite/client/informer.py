@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 
 from kubelite.api.errors import StatusError
+from kubelite.api.meta import PartialObjectMetadata
 from kubelite.api.resources import Resource
 from kubelite.client.clock import REAL_CLOCK, Clock, sleep_until_set
 from kubelite.client.objects import meta_namespace_key, namespace_of, resource_version_of, split_key
@@ -381,9 +382,14 @@ class Informer:
 
 
 def _informer_key(
-    res: Resource, namespace: str | None, label_selector: str, field_selector: str
-) -> tuple[str, str, str, str, str, str]:
-    return (res.group, res.version, res.plural, namespace or "", label_selector, field_selector)
+    res: Resource,
+    namespace: str | None,
+    label_selector: str,
+    field_selector: str,
+    metadata_only: bool = False,
+) -> tuple[str, ...]:
+    key = (res.group, res.version, res.plural, namespace or "", label_selector, field_selector)
+    return (*key, "metadata") if metadata_only else key
 
 
 class SharedInformerFactory:
@@ -411,13 +417,19 @@ class SharedInformerFactory:
         field_selector: str = "",
         *,
         raw: bool = False,
+        metadata_only: bool = False,
     ) -> Informer:
-        """The shared informer of ``res`` (created on first request, not yet started)."""
-        key = _informer_key(res, namespace, label_selector, field_selector)
+        """The shared informer of ``res`` (created on first request, not yet started).
+
+        ``metadata_only``: an informer of its own whose objects are ``PartialObjectMetadata``
+        (kind, apiVersion, metadata), as Kubernetes' metadata informers, for components that
+        read nothing else (the garbage collector): decoding skips the rest of each object.
+        """
+        key = _informer_key(res, namespace, label_selector, field_selector, metadata_only)
         informer = self._informers.get(key)
         if informer is None:
             informer = Informer(
-                self.client.resource(res, raw=raw),
+                self.client.resource(res, raw=raw, model=PartialObjectMetadata if metadata_only else None),
                 namespace,
                 label_selector,
                 field_selector,
@@ -426,6 +438,10 @@ class SharedInformerFactory:
             )
             self._informers[key] = informer
         return informer
+
+    def has_informer(self, res: Resource) -> bool:
+        """Whether a full-object informer of every ``res`` (no namespace, no selectors) was asked for."""
+        return _informer_key(res, None, "", "") in self._informers
 
     def informers(self) -> builtins.list[Informer]:
         return list(self._informers.values())

@@ -158,9 +158,10 @@ class Client:
 
     # -------------------------------------------------------------- resources
 
-    def resource(self, res: Resource, *, raw: bool = False) -> ResourceClient:
-        """The verbs of one kind. ``raw=True`` reads and returns plain dicts."""
-        return ResourceClient(self, res, raw=raw)
+    def resource(self, res: Resource, *, raw: bool = False, model: Any = None) -> ResourceClient:
+        """The verbs of one kind. ``raw=True`` reads and returns plain dicts; ``model`` decodes
+        what is read into another struct (e.g. ``PartialObjectMetadata``: the metadata alone)."""
+        return ResourceClient(self, res, raw=raw, model=model)
 
     def resource_for(self, group: str, version: str, kind: str, *, raw: bool = False) -> ResourceClient:
         """``resource()`` looked up by group/version/kind; LookupError if unknown."""
@@ -283,11 +284,11 @@ class ResourceClient:
     server's Status on failure.
     """
 
-    def __init__(self, client: Client, res: Resource, *, raw: bool = False) -> None:
+    def __init__(self, client: Client, res: Resource, *, raw: bool = False, model: Any = None) -> None:
         self.client = client
         self.res = res
         self.raw = raw
-        self._codec = None if raw else _Codec.of(res.model)
+        self._codec = None if raw else _Codec.of(model or res.model)
         base = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
         self._base = base
 

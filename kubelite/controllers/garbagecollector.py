@@ -182,8 +182,11 @@ class GarbageCollector(Controller):
         self._absent: OrderedDict[str, None] = OrderedDict()  # owner uids confirmed gone
         self.resources = monitored_resources(self.client.registry.all())
         for res in self.resources:
-            informer = ctx.informers.informer_for(res)
-            self._watch(informer, res)
+            # As Kubernetes' collector, it reads the metadata alone: a kind other controllers
+            # watch in full shares their informer; every other kind (config maps, secrets...)
+            # gets a metadata-only one, so their data is neither decoded nor kept here.
+            metadata_only = not ctx.informers.has_informer(res)
+            self._watch(ctx.informers.informer_for(res, metadata_only=metadata_only), res)
 
     def _watch(self, informer: Informer, res: Resource) -> None:
         def on_add(obj: Any) -> None:

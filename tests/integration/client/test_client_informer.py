@@ -1,6 +1,6 @@
 """Informers against the in-process API server: paged initial sync, handlers
-for live changes, a relist after a 410 that delivers what was missed, and
-the shared factory."""
+for live changes, a relist after a 410 that delivers what was missed, the
+shared factory, and metadata-only informers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from kubelite.api.core_v1 import ConfigMap
-from kubelite.api.meta import ObjectMeta
+from kubelite.api.meta import ObjectMeta, OwnerReference, PartialObjectMetadata
 from kubelite.client.informer import Informer, SharedInformerFactory
 from kubelite.client.rest import Client, ResourceClient, WatchStream, lookup
 
@@ -184,6 +186,39 @@ async def test_shared_factory_shares_and_syncs(client: Client, namespace: str) -
             assert [o.metadata.name for o in late.list()] == ["shared"]
             for task in factory._tasks:
                 task.cancel()
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_metadata_only_informer(client: Client, namespace: str) -> None:
+    owner = {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u-1", "controller": True}
+    cm = _cm("meta", namespace, big="x" * 1000)
+    cm.metadata.labels = {"app": "m"}
+    cm.metadata.ownerReferences = [msgspec.convert(owner, OwnerReference)]
+    await client.resource(CM).create(cm)
+    factory = SharedInformerFactory(client)
+    assert not factory.has_informer(CM)
+    typed = factory.informer_for(CM)
+    assert factory.has_informer(CM)
+    metadata = factory.informer_for(CM, metadata_only=True)
+    assert metadata is not typed and factory.informer_for(CM, metadata_only=True) is metadata
+    runner = asyncio.create_task(factory.run())
+    try:
+        assert await factory.wait_for_cache_sync(timeout=5)
+        seen = metadata.get_by(namespace, "meta")
+        assert isinstance(seen, PartialObjectMetadata)  # the data is neither decoded nor kept
+        assert seen.metadata.labels == {"app": "m"}
+        assert [r.uid for r in seen.metadata.ownerReferences] == ["u-1"]
+        full = typed.get_by(namespace, "meta")
+        assert full is not None and full.data == {"big": "x" * 1000}
+        await client.resource(CM).patch("meta", {"metadata": {"labels": {"app": "n"}}}, namespace=namespace)
+
+        def relabelled() -> bool:
+            obj = metadata.get_by(namespace, "meta")
+            return obj is not None and obj.metadata.labels == {"app": "n"}
+
+        await eventually(relabelled)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

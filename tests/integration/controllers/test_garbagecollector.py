@@ -121,6 +121,17 @@ async def make_rs(client: Client, ns: str, name: str = "web", pods: int = 2) -> 
     return rs, names
 
 
+async def test_collector_watches_metadata_unless_a_full_informer_exists(client: Client) -> None:
+    informers = SharedInformerFactory(client)
+    pods = informers.informer_for(POD)  # as the ReplicaSet controller, constructed before it
+    GarbageCollector(ControllerContext(client, informers, EventRecorder(client, "test")))
+    assert not informers.has_informer(CM)
+    keys = {(i.resource.res.plural, type(i.resource.decode(b"{}")).__name__) for i in informers.informers()}
+    assert ("configmaps", "PartialObjectMetadata") in keys and ("pods", "Pod") in keys
+    assert ("pods", "PartialObjectMetadata") not in keys  # it shares the pods informer
+    assert informers.informer_for(POD) is pods
+
+
 async def test_background_deletes_dependents(client: Client, namespace: str, collector: Any) -> None:
     _rs, pods = await make_rs(client, namespace)
     await client.resource(RS).delete("web", namespace, propagation_policy="Background")
