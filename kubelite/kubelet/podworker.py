@@ -193,6 +193,9 @@ class PodWorker:
         self._wake = asyncio.Event()
         self._woken = False  # wake() since the current sync began
         self._relist_saw: tuple[tuple[str, str], ...] | None = None  # what a relist woke it for
+        # What the last sync left settled (see ``sync``): a relist finding just this has nothing
+        # new for the worker. None: nothing is (the sync did not act on all it saw).
+        self._settled: tuple[tuple[str, str], ...] | None = None
         self._wake_at: list[float] = []
         self.sandbox: rt.interface.Sandbox | None = None
         self.sandbox_ids: list[str] = []
@@ -262,8 +265,8 @@ class PodWorker:
 
     def containers_changed(self, seen: tuple[tuple[str, str], ...]) -> None:
         """The PLEG's relist found the pod's containers as ``seen`` (see ``seen_containers``):
-        a sync, unless the worker's last refresh saw the same, or its sync under way does."""
-        if seen == self.seen_containers():
+        a sync, unless that is what the worker's last sync settled."""
+        if seen == self._settled:
             return
         self._trace("containers changed (relist)")
         self._relist_saw = seen
@@ -304,7 +307,7 @@ class PodWorker:
                     self._wake.is_set()
                     and not self._woken
                     and self._relist_saw is not None
-                    and self._relist_saw == self.seen_containers()
+                    and self._relist_saw == self._settled
                 ):
                     self._wake.clear()  # only a relist woke it, for what this sync saw and did
                 await sleep_until_set(self.clock, self._wake, self._next_wait())
@@ -327,6 +330,7 @@ class PodWorker:
         """One pass; True once the pod is terminated, cleaned up and confirmed deleted."""
         self.syncs += 1
         self._trace(f"sync {self.syncs}")
+        self._settled = None
         pod = self.pod
         if self.removed or pod.metadata.deletionTimestamp:
             await self.terminate()
@@ -354,8 +358,16 @@ class PodWorker:
             await self._write_status()
             return False
         await self._refresh_containers()
+        acted_on = set(self.seen_containers())
         await self._sync_containers(pod)
         await self._refresh_containers()
+        after = self.seen_containers()
+        # Settled: every container either as this sync found it (and acted on), or started by
+        # it and still running. One that exited since (a crash right after its start) is not:
+        # the relist that finds it must wake the worker for its restart or back-off, as the
+        # kubelet's PLEG reports every container death.
+        if all(c in acted_on or c[1] == rt.interface.ContainerState.RUNNING for c in after):
+            self._settled = after
         self._sync_probes(pod)
         status = await self._write_status()
         if status is not None and status.phase in TERMINAL_PHASES and self.final is None:

@@ -389,3 +389,15 @@ async def test_relist_wakes_only_for_what_the_worker_has_not_seen(h: Harness) ->
     assert not w._wake.is_set()
     w.containers_changed(((seen[0][0], "exited"),))
     assert w._wake.is_set()
+
+
+async def test_relist_wakes_for_a_container_that_died_during_the_sync(h: Harness) -> None:
+    # The refresh after the start already finds the container exited: the sync did not act on
+    # that, so the relist reporting it must wake the worker (for the restart, or the back-off).
+    h.runtime.behaviors["c"] = FakeBehavior(exit_code=3, exit_after=0)
+    w = worker(h, make_pod({"containers": [c()]}))
+    await w.sync()
+    seen = w.seen_containers()
+    assert len(seen) == 1 and seen[0][1] == "exited"
+    w.containers_changed(seen)
+    assert w._wake.is_set()
