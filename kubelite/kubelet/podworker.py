@@ -880,19 +880,23 @@ class PodWorker:
         if self._files_for == self.sandbox.id or self.s.pod_files is not None or self.s.host_files is None:
             return None
         try:
-            resolv, hosts, hostname = self.s.host_files
-            files = podfiles.render_pod_files(
-                pod,
-                self.pod_ips or ([self.pod_ip] if self.pod_ip else []),
-                cluster_dns=self.s.config.cluster_dns,
-                cluster_domain=self.s.config.cluster_domain,
-                host_resolv_conf=resolv,
-                node_hosts=hosts,
-                node_hostname=hostname,
-            )
+            return self._render_pod_files(pod, self.s.host_files)
         except Exception as e:  # hosts/resolv.conf are nice to have, not a reason to fail the pod
             log.warning("pod %s: pod files: %s", self.key, e)
             return None
+
+    def _render_pod_files(self, pod: Pod, host_files: tuple[str, str, str]) -> podfiles.PodFiles:
+        """The pod's files from the node's (resolv.conf, hosts, hostname); DNS warnings as events."""
+        resolv, hosts, hostname = host_files
+        files = podfiles.render_pod_files(
+            pod,
+            self.pod_ips or ([self.pod_ip] if self.pod_ip else []),
+            cluster_dns=self.s.config.cluster_dns,
+            cluster_domain=self.s.config.cluster_domain,
+            host_resolv_conf=resolv,
+            node_hosts=hosts,
+            node_hostname=hostname,
+        )
         for w in files.warnings:
             self.s.recorder.event(pod, "Warning", "DNSConfigForming", w)
         return files
@@ -927,18 +931,7 @@ class PodWorker:
             else:
                 if self.s.host_files is None:
                     self.s.host_files = await self.s.offload(podfiles.read_host_files)
-                resolv, hosts, hostname = self.s.host_files
-                files = podfiles.render_pod_files(
-                    pod,
-                    self.pod_ips or ([self.pod_ip] if self.pod_ip else []),
-                    cluster_dns=self.s.config.cluster_dns,
-                    cluster_domain=self.s.config.cluster_domain,
-                    host_resolv_conf=resolv,
-                    node_hosts=hosts,
-                    node_hostname=hostname,
-                )
-                for w in files.warnings:
-                    self.s.recorder.event(pod, "Warning", "DNSConfigForming", w)
+                files = self._render_pod_files(pod, self.s.host_files)
                 paths = await self.s.offload(podfiles.write_pod_files_sync, self._pod_dir() / "etc", files)
                 mounts = podfiles.pod_file_mounts(paths)
         except Exception as e:  # hosts/resolv.conf are nice to have, not a reason to fail the pod
