@@ -11,11 +11,9 @@ real users.
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import ssl
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,6 +23,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from threaded_apiserver import start_server, stop_server
 
 from kubelite.api import protobuf
 from kubelite.api.authorization_v1 import SelfSubjectAccessReview
@@ -358,32 +357,9 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[APISe
     tokens = base / "tokens.csv"
     tokens.write_text(f'{ALICE_TOKEN},alice,1001,"dev,ops"\n')
     config = ServerConfig(data_dir=base / "data", port=0, tls=True, token_file=tokens, store="memory")
-    server = APIServer(config)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    async def main() -> None:
-        started = asyncio.Event()
-        task = asyncio.create_task(server.run(started))
-        waiter = asyncio.create_task(started.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        ready.set()
-        await task
-
-    def target() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(main())
-        finally:
-            ready.set()
-            loop.close()
-
-    thread = threading.Thread(target=target, name="reviews-tls-apiserver", daemon=True)
-    thread.start()
-    assert ready.wait(60) and server.url, "TLS API server did not start"
-    yield server, config
-    loop.call_soon_threadsafe(server.stop)
-    thread.join(15)
+    running, thread = start_server(config)
+    yield running.server, config
+    stop_server(running, thread)
 
 
 def tls_client(server: APIServer, config: ServerConfig, token: str | None) -> client.ApiClient:
