@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -33,24 +32,6 @@ pytestmark = pytest.mark.timeout(120)
 
 
 # ------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture
-async def client(api_server: Any) -> AsyncIterator[Client]:
-    async with Client(api_server.url, component="test") as c:
-        yield c
-
-
-@pytest.fixture
-async def namespace(client: Client, request: pytest.FixtureRequest) -> str:
-    name = "dp-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()[5:])[:50].strip("-")
-    await client.resource(NS).create({"metadata": {"name": name}})
-    return name
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 class Manager:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -25,19 +24,6 @@ POD = lookup("", "v1", "Pod")
 CM = lookup("", "v1", "ConfigMap")
 RS = lookup("apps", "v1", "ReplicaSet")
 CONTROLLERS = "garbagecollector,namespace,podgc"  # for the shared ``cluster`` fixture
-
-
-@pytest.fixture
-async def client(api_server: Any) -> AsyncIterator[Client]:
-    async with Client(api_server.url, component="test") as c:
-        yield c
-
-
-@pytest.fixture
-async def namespace(client: Client, request: pytest.FixtureRequest) -> str:
-    name = "gc-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()[5:])[:50].strip("-")
-    await client.resource(NS).create({"metadata": {"name": name}})
-    return name
 
 
 @pytest.fixture

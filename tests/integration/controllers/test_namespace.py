@@ -6,7 +6,6 @@ exactly as Kubernetes words them; a failing discovery is reported too."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -24,24 +23,6 @@ POD = lookup("", "v1", "Pod")
 DEPLOY = lookup("apps", "v1", "Deployment")
 ROLE = lookup("rbac.authorization.k8s.io", "v1", "Role")
 LEASE = lookup("coordination.k8s.io", "v1", "Lease")
-
-
-@pytest.fixture
-async def client(api_server: Any) -> AsyncIterator[Client]:
-    async with Client(api_server.url, component="test") as c:
-        yield c
-
-
-@pytest.fixture
-async def namespace(client: Client, request: pytest.FixtureRequest) -> str:
-    name = "ns-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()[5:])[:50].strip("-")
-    await client.resource(NS).create({"metadata": {"name": name}})
-    return name
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

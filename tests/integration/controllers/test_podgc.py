@@ -22,12 +22,6 @@ NODE = lookup("", "v1", "Node")
 
 
 @pytest.fixture
-async def client(api_server: Any) -> AsyncIterator[Client]:
-    async with Client(api_server.url, component="test") as c:
-        yield c
-
-
-@pytest.fixture
 async def namespace(client: Client, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     name = "pgc-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()[5:])[:50].strip("-")
     await client.resource(NS).create({"metadata": {"name": name}})
@@ -38,11 +32,6 @@ async def namespace(client: Client, request: pytest.FixtureRequest) -> AsyncIter
         if pod["metadata"].get("finalizers"):
             await pods.patch(pod["metadata"]["name"], {"metadata": {"finalizers": None}}, "merge", name)
     await pods.delete_collection(name, grace_period_seconds=0)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

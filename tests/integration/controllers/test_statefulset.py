@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,19 +29,6 @@ PVC = lookup("", "v1", "PersistentVolumeClaim")
 EVENT = lookup("", "v1", "Event")
 SS = lookup("apps", "v1", "StatefulSet")
 REV = lookup("apps", "v1", "ControllerRevision")
-
-
-@pytest.fixture
-async def client(api_server: Any) -> AsyncIterator[Client]:
-    async with Client(api_server.url, component="test") as c:
-        yield c
-
-
-@pytest.fixture
-async def namespace(client: Client, request: pytest.FixtureRequest) -> str:
-    name = "ss-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()[5:])[:50].strip("-")
-    await client.resource(NS).create({"metadata": {"name": name}})
-    return name
 
 
 class Harness:
