@@ -516,27 +516,24 @@ class Framework:
     def run_pre_filter_extension_add_pod(
         self, state: CycleState, pod: Pod, pod_info_to_add: PodInfo, node_info: NodeInfo
     ) -> Status | None:
-        for pl in self.pre_filter_plugins:
-            if pl.name in state.skip_filter_plugins:
-                continue
-            ext = pl.pre_filter_extensions() if hasattr(pl, "pre_filter_extensions") else None
-            if ext is None:
-                continue
-            st = ext.add_pod(state, pod, pod_info_to_add, node_info)
-            if not is_success(st):
-                return Status(Code.ERROR, st.reasons if st else [], pl.name)
-        return None
+        return self._run_pre_filter_extensions("add_pod", state, pod, pod_info_to_add, node_info)
 
     def run_pre_filter_extension_remove_pod(
         self, state: CycleState, pod: Pod, pod_info_to_remove: PodInfo, node_info: NodeInfo
     ) -> Status | None:
+        return self._run_pre_filter_extensions("remove_pod", state, pod, pod_info_to_remove, node_info)
+
+    def _run_pre_filter_extensions(
+        self, method: str, state: CycleState, pod: Pod, pod_info: PodInfo, node_info: NodeInfo
+    ) -> Status | None:
+        """``add_pod`` or ``remove_pod`` of every PreFilter plugin's extensions; the first failure."""
         for pl in self.pre_filter_plugins:
             if pl.name in state.skip_filter_plugins:
                 continue
             ext = pl.pre_filter_extensions() if hasattr(pl, "pre_filter_extensions") else None
             if ext is None:
                 continue
-            st = ext.remove_pod(state, pod, pod_info_to_remove, node_info)
+            st = getattr(ext, method)(state, pod, pod_info, node_info)
             if not is_success(st):
                 return Status(Code.ERROR, st.reasons if st else [], pl.name)
         return None
