@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from kubelite.api.core_v1 import ConfigMap, Container, Pod, Secret, Service
@@ -212,6 +212,27 @@ def service_env(services: list[Service], namespace: str, enable_service_links: b
 # --------------------------------------------------------------------------- the resolver
 
 
+async def _key_ref_value(
+    kind: str,
+    ref: Any,
+    get: Callable[[str], Awaitable[Any]],
+    values_of: Callable[[Any], dict[str, str]],
+    ns: str,
+) -> str | None:
+    """The value a configMapKeyRef or secretKeyRef names; None when it is optional and missing."""
+    obj = await get(ref.name)
+    if obj is None:
+        if ref.optional:
+            return None
+        raise EnvError(f'{kind.lower()} "{ref.name}" not found')
+    values = values_of(obj)
+    if ref.key not in values:
+        if ref.optional:
+            return None
+        raise EnvError(f"couldn't find key {ref.key} in {kind} {ns}/{ref.name}")
+    return values[ref.key]
+
+
 def _configmap_values(cm: ConfigMap) -> dict[str, str]:
     values = dict(cm.data or {})
     for k, v in (cm.binaryData or {}).items():
@@ -300,32 +321,13 @@ async def resolve_env(
         if vf is None:
             env[var.name] = expand(var.value, lookup)
             continue
-        if vf.configMapKeyRef is not None:
-            ref = vf.configMapKeyRef
-            cm = await get_cm(ref.name)
-            if cm is None:
-                if ref.optional:
-                    continue
-                raise EnvError(f'configmap "{ref.name}" not found')
-            cm_values = _configmap_values(cm)
-            if ref.key not in cm_values:
-                if ref.optional:
-                    continue
-                raise EnvError(f"couldn't find key {ref.key} in ConfigMap {ns}/{ref.name}")
-            env[var.name] = cm_values[ref.key]
-        elif vf.secretKeyRef is not None:
-            sref = vf.secretKeyRef
-            secret = await get_secret(sref.name)
-            if secret is None:
-                if sref.optional:
-                    continue
-                raise EnvError(f'secret "{sref.name}" not found')
-            s_values = _secret_values(secret)
-            if sref.key not in s_values:
-                if sref.optional:
-                    continue
-                raise EnvError(f"couldn't find key {sref.key} in Secret {ns}/{sref.name}")
-            env[var.name] = s_values[sref.key]
+        if vf.configMapKeyRef is not None or vf.secretKeyRef is not None:
+            if vf.configMapKeyRef is not None:
+                value = await _key_ref_value("ConfigMap", vf.configMapKeyRef, get_cm, _configmap_values, ns)
+            else:
+                value = await _key_ref_value("Secret", vf.secretKeyRef, get_secret, _secret_values, ns)
+            if value is not None:
+                env[var.name] = value
         elif vf.fieldRef is not None:
             try:
                 env[var.name] = pod_field(pod, vf.fieldRef.fieldPath)
