@@ -68,6 +68,7 @@ MODULES: dict[str, tuple[str, str]] = {
     API + "rbac/v1": ("rbac_v1", "rbac.authorization.k8s.io/v1"),
     API + "authorization/v1": ("authorization_v1", "authorization.k8s.io/v1"),
     API + "authentication/v1": ("authentication_v1", "authentication.k8s.io/v1"),
+    API + "certificates/v1": ("certificates_v1", "certificates.k8s.io/v1"),
 }
 
 # Types whose JSON form is not their Go structure: (package, name) -> kind.

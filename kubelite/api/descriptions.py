@@ -43,6 +43,12 @@ TYPES: dict[str, str] = {
     "Scale": "Scale is the replica count of a scalable resource, read and written through its scale subresource.",
     # other groups
     "Lease": "A Lease is a lightweight lock used for leader election and node heartbeats.",
+    "CertificateSigningRequest": "A CertificateSigningRequest asks a signer for an X.509 certificate; it is "
+    "approved or denied, then the signer issues the certificate into its status.",
+    "CertificateSigningRequestSpec": "The request (a PEM PKCS#10 CSR), the signer asked, the usages and "
+    "duration wanted, and who asked (set by the API server).",
+    "CertificateSigningRequestStatus": "Whether the request was approved, denied or failed, and the issued "
+    "certificate.",
     "EndpointSlice": "An EndpointSlice holds a subset of the network endpoints that back a Service.",
     "Ingress": "An Ingress routes external HTTP(S) traffic to Services by host and path.",
     "IngressClass": "An IngressClass names the controller that implements a set of Ingresses.",

@@ -38,6 +38,11 @@ SPECIAL: dict[str, dict[str, str]] = {
     "batch_v1.CronJobStatus": {"lastScheduleTime": "time", "lastSuccessfulTime": "time"},
     "batch_v1.JobCondition": {"lastProbeTime": "time", "lastTransitionTime": "time"},
     "batch_v1.JobStatus": {"completionTime": "time", "startTime": "time"},
+    "certificates_v1.CertificateSigningRequestCondition": {
+        "lastTransitionTime": "time",
+        "lastUpdateTime": "time",
+    },
+    "certificates_v1.CertificateSigningRequestSpec": {"extra": "strings"},
     "coordination_v1.LeaseSpec": {"acquireTime": "microtime", "renewTime": "microtime"},
     "core_v1.ContainerStateRunning": {"startedAt": "time"},
     "core_v1.ContainerStateTerminated": {"finishedAt": "time", "startedAt": "time"},

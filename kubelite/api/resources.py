@@ -355,6 +355,17 @@ RESOURCES: tuple[Resource, ...] = (
         False,
         "rbac_v1:ClusterRoleBinding",
     ),
+    # certificates
+    _r(
+        "certificates.k8s.io",
+        "v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        False,
+        "certificates_v1:CertificateSigningRequest",
+        short_names=("csr",),
+        subresources=("status", "approval"),
+    ),
     # reviews: create-only questions to the authorizer and authenticator, never stored
     _r(
         "authorization.k8s.io",

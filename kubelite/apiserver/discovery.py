@@ -18,6 +18,7 @@ from kubelite.apiserver.codec import accept_clauses
 # Subresources this server serves; only these are advertised.
 SERVED_SUBRESOURCES: dict[str, dict[str, Any]] = {
     "status": {"verbs": ["get", "patch", "update"]},
+    "approval": {"verbs": ["get", "patch", "update"]},
     "scale": {"verbs": ["get", "patch", "update"], "group": "autoscaling", "version": "v1", "kind": "Scale"},
     "binding": {"verbs": ["create"], "kind": "Binding"},
     "log": {"verbs": ["get"], "kind": "Pod"},

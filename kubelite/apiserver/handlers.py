@@ -180,7 +180,7 @@ class ResourceHandler:
             return await self.pods.handle(request, res, ns, info.name, sub)
         if sub == "binding" and method == "POST" and res.plural == "pods":
             return await create_binding(self.rest, res, ns, info.name, (await self._body(request, res))[1])
-        if sub not in ("", "status", "finalize") or (sub == "finalize" and method != "PUT"):
+        if sub not in ("", "status", "finalize", "approval") or (sub == "finalize" and method != "PUT"):
             raise errors.method_not_allowed(
                 f"the server does not allow this method on the requested resource ({sub})"
             )

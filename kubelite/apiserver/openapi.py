@@ -781,7 +781,7 @@ def _subresource_paths(
     op_id = f"{words}{ns}{r.kind}{title}"
     gvk = (r.group, r.version, r.kind)
     k = r.kind
-    if sub in ("status", "scale", "ephemeralcontainers"):
+    if sub in ("status", "scale", "ephemeralcontainers", "approval"):
         target = obj
         if sub == "scale":
             model, *sub_gvk = _SUBRESOURCE_KINDS["scale"]

@@ -486,7 +486,7 @@ class REST:
         meta.generation = 0
         meta.deletionTimestamp = None
         meta.deletionGracePeriodSeconds = None
-        strategy.prepare_for_create(res, obj)
+        strategy.prepare_for_create(res, obj, opts.user)
         apply_defaults(obj)
         await self._admit("CREATE", res, "", meta.namespace, meta.name, obj, None, opts.user, opts.dry_run)
         doc = None if applied else self._track_fields(res, obj, None, opts, "")
@@ -566,6 +566,8 @@ class REST:
             strategy.prepare_for_status_update(res, new, old)
         elif subresource == "finalize":
             strategy.prepare_for_finalize(res, new, old)
+        elif subresource == "approval":
+            strategy.prepare_for_approval_update(res, new, old)
         else:
             strategy.prepare_for_update(res, new, old)
         apply_defaults(new)

@@ -16,6 +16,9 @@ import msgspec
 
 from kubelite.api.quantity import parse_quantity
 from kubelite.api.resources import Resource
+from kubelite.apiserver import csr_strategy
+
+_CSR = ("certificates.k8s.io", "certificatesigningrequests")
 
 # Kinds whose metadata.generation counts spec changes (Kubernetes 1.32).
 GENERATION_TRACKED = frozenset(
@@ -99,7 +102,8 @@ def _spec_key(obj: Any) -> bytes:
     return msgspec.json.encode([getattr(obj, f) for f in fields])
 
 
-def prepare_for_create(res: Resource, obj: Any) -> None:
+def prepare_for_create(res: Resource, obj: Any, user: Any = None) -> None:
+    """``user`` is who asks (an authn ``UserInfo``; None when unknown)."""
     if has_status(res) and hasattr(obj, "status") and (res.group, res.plural) not in STATUS_KEPT_ON_CREATE:
         obj.status = _fresh(obj, "status")
     if tracks_generation(res):
@@ -112,12 +116,16 @@ def prepare_for_create(res: Resource, obj: Any) -> None:
         obj.status.phase = "Active"
     elif key in (("", "persistentvolumeclaims"), ("", "persistentvolumes")):
         obj.status.phase = "Pending"
+    elif key == _CSR:
+        csr_strategy.prepare_for_create(obj, user)
 
 
 def prepare_for_update(res: Resource, new: Any, old: Any) -> None:
     """An update of the main resource: status stays as stored; generation counts spec changes."""
     if has_status(res) and hasattr(new, "status"):
         new.status = copy.deepcopy(old.status)
+    if (res.group, res.plural) == _CSR:
+        new.spec = copy.deepcopy(old.spec)  # a request changes only through its subresources
     if (res.group, res.plural) == ("", "namespaces"):
         # Only the finalize subresource changes a namespace's finalizers.
         new.spec.finalizers = list(old.spec.finalizers)
@@ -134,6 +142,13 @@ def prepare_for_status_update(res: Resource, new: Any, old: Any) -> None:
         if f.name not in ("metadata", "status", "kind", "apiVersion"):
             setattr(new, f.name, copy.deepcopy(getattr(old, f.name)))
     new.metadata.generation = old.metadata.generation
+    if (res.group, res.plural) == _CSR:
+        csr_strategy.prepare_for_status_update(new, old)
+
+
+def prepare_for_approval_update(res: Resource, new: Any, old: Any) -> None:
+    """An update of a CertificateSigningRequest's /approval: only its conditions change."""
+    csr_strategy.prepare_for_approval_update(new, old)
 
 
 def prepare_for_finalize(res: Resource, new: Any, old: Any) -> None:

@@ -19,7 +19,17 @@ from functools import cache
 from typing import Any
 
 from kubelite.api.errors import FieldError
-from kubelite.api.validation import apps, autoscaling, batch, core, networking, other, pods, rbac
+from kubelite.api.validation import (
+    apps,
+    autoscaling,
+    batch,
+    certificates,
+    core,
+    networking,
+    other,
+    pods,
+    rbac,
+)
 from kubelite.api.validation.common import (
     NameFn,
     name_is_dns1035_label,
@@ -146,6 +156,15 @@ _RULES: dict[tuple[str, str], KindRules] = {
         update_replaces=True,
     ),
     ("events_v1", "Event"): KindRules(validate=other.validate_events_v1_event),
+    # The strategy resets status on updates of the main resource, so what reaches ``update``
+    # from there never changes conditions; from the approval subresource it may.
+    ("certificates_v1", "CertificateSigningRequest"): KindRules(
+        name_is_path_segment,
+        certificates.validate_csr,
+        certificates.validate_csr_approval_update,
+        update_replaces=True,
+        status=certificates.validate_csr_status_update,
+    ),
 }
 
 _DEFAULT_RULES = KindRules()
