@@ -60,11 +60,69 @@ def add_controller_manager_arguments(p: argparse.ArgumentParser) -> None:
         help="act only while holding the leader Lease (default true)",
     )
     p.add_argument(
+        "--cluster-signing-cert-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="PEM CA certificate that signs approved certificate signing requests (the cluster CA, "
+        "<server data dir>/pki/ca.crt); without it the csrsigning controller signs nothing",
+    )
+    p.add_argument(
+        "--cluster-signing-key-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the key of the signing CA",
+    )
+    p.add_argument(
+        "--cluster-signing-duration",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="the longest validity a signed certificate gets, e.g. 8760h (default one year)",
+    )
+    p.add_argument(
         "--leader-elect-resource-name",
         default="kube-controller-manager",
         metavar="NAME",
         help="name of the Lease in kube-system (default kube-controller-manager)",
     )
+
+
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def _duration(text: str) -> float:
+    """Seconds of a Go-style duration (``8760h``, ``90m``, ``1h30m``, ``600s``)."""
+    total, number = 0.0, ""
+    for ch in text.strip():
+        if ch.isdigit() or ch == ".":
+            number += ch
+        elif ch in _UNITS and number:
+            total += float(number) * _UNITS[ch]
+            number = ""
+        else:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 8760h, 90m, 600s)")
+    if number or total <= 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 8760h, 90m, 600s)")
+    return total
+
+
+def signing_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, str | float]:
+    """The csrsigning controller's settings from the --cluster-signing-* flags."""
+    cert, key = args.cluster_signing_cert_file, args.cluster_signing_key_file
+    if (cert is None) != (key is None):
+        parser.error("--cluster-signing-cert-file and --cluster-signing-key-file go together")
+    options: dict[str, str | float] = {}
+    if cert is not None and key is not None:
+        for flag, path in (("cert", cert), ("key", key)):
+            if not path.expanduser().is_file():
+                parser.error(f"--cluster-signing-{flag}-file {path}: no such file")
+        options["cluster-signing-cert-file"] = str(cert.expanduser().absolute())
+        options["cluster-signing-key-file"] = str(key.expanduser().absolute())
+    if args.cluster_signing_duration is not None:
+        options["cluster-signing-duration"] = args.cluster_signing_duration
+    return options
 
 
 def run_controller_manager(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -73,6 +131,7 @@ def run_controller_manager(args: argparse.Namespace, parser: argparse.ArgumentPa
     path = kubeconfig_path(args)
     if not path.is_file():
         parser.error(f"--kubeconfig {path}: no such file")
+    args.signing_options = signing_options(args, parser)
     if args.concurrent_syncs < 1:
         parser.error("--concurrent-syncs must be at least 1")
     try:
@@ -95,6 +154,7 @@ async def _run(args: argparse.Namespace, kubeconfig: Path) -> int:
         leader_elect=args.leader_elect,
         workers=args.concurrent_syncs,
         lease_name=args.leader_elect_resource_name,
+        options=args.signing_options,
     )
     log.info("controller manager: %s against %s", ", ".join(manager.names) or "(none)", client.base_url)
     return await run_until_signalled(manager.run(), client, "controller manager")

@@ -266,6 +266,9 @@ async def _run_controller_manager(
     client = Client(url, ssl=ssl_context, component="controller-manager")
     try:
         settings = {"cluster-cidr": config.cluster_cidr, "service-cluster-ip-range": config.service_cidr}
+        if pki is not None:  # the cluster CA signs approved certificate signing requests
+            settings["cluster-signing-cert-file"] = str(pki.ca_cert)
+            settings["cluster-signing-key-file"] = str(pki.ca_key)
         manager = ControllerManager(client, options.controllers, workers=options.workers, options=settings)
         log.info("controller manager: %s", ", ".join(manager.names) or "(no controllers)")
         if manager.names:

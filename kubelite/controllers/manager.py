@@ -36,6 +36,8 @@ BUILTIN: dict[str, str] = {
     "namespace": "namespace:NamespaceController",
     "podgc": "podgc:PodGCController",
     "nodeipam": "nodeipam:NodeIPAMController",
+    "csrsigning": "csrsigning:CSRSigningController",
+    "csrapproving": "csrapproving:CSRApprovingController",
 }
 # Controllers a bare "*" does not switch on.
 OFF_BY_DEFAULT: frozenset[str] = frozenset()
