@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
 from kubelite.api.core_v1 import Node, Pod
 from kubelite.api.quantity import parse_quantity
@@ -140,6 +142,7 @@ class Resource:
 
 
 _MEMO_TOKENS = itertools.count(1)  # NodeInfo.memo_token values
+_LAYOUTS = itertools.count(1)  # Snapshot.layout values
 
 
 def _merge_max(acc: dict[str, int], other: dict[str, int]) -> None:
@@ -561,6 +564,12 @@ class Snapshot:
     ``changed_since(generation)`` can tell the plugins that keep counts
     across cycles which NodeInfos to look at again. Nodes coming or going
     need ``rebuild_indexes``, after which changes before it are unknown.
+
+    ``tokens`` holds each position's ``NodeInfo.memo_token`` as an array, for
+    the scheduling cycle's work by position (``kubelite.scheduler.arrays``);
+    ``layout`` names one assignment of nodes to positions (a new value at
+    every ``rebuild_indexes``). So ``infos`` changes only through ``replace``
+    and ``rebuild_indexes``, and its NodeInfos are never changed in place.
     """
 
     __slots__ = (
@@ -570,10 +579,13 @@ class Snapshot:
         "_anti_affinity_list",
         "_changes",
         "_changes_floor",
+        "_with_images",
         "by_name",
         "generation",
         "infos",
+        "layout",
         "positions",
+        "tokens",
     )
 
     CHANGE_LOG_LIMIT = 4096
@@ -599,6 +611,11 @@ class Snapshot:
         """Index ``infos`` afresh (after nodes came or went); forgets the changes before."""
         self.by_name = {ni.name: ni for ni in self.infos}
         self.positions = {ni.name: i for i, ni in enumerate(self.infos)}
+        self.tokens: npt.NDArray[np.int64] = np.fromiter(
+            (ni.memo_token for ni in self.infos), np.int64, len(self.infos)
+        )
+        self.layout = next(_LAYOUTS)
+        self._with_images: set[str] = {ni.name for ni in self.infos if ni.image_states}
         self._affinity: dict[str, NodeInfo] = {ni.name: ni for ni in self.infos if ni.pods_with_affinity}
         self._anti_affinity: dict[str, NodeInfo] = {
             ni.name: ni for ni in self.infos if ni.pods_with_required_anti_affinity
@@ -619,6 +636,11 @@ class Snapshot:
             return False
         self.infos[pos] = ni
         self.by_name[name] = ni
+        self.tokens[pos] = ni.memo_token
+        if ni.image_states:
+            self._with_images.add(name)
+        else:
+            self._with_images.discard(name)
         # A listed node's entry is replaced (the lists hold the old NodeInfo): rebuilt on demand.
         if ni.pods_with_affinity:
             self._affinity[name] = ni
@@ -672,6 +694,10 @@ class Snapshot:
     def num_nodes_with_pods_with_affinity(self) -> int:
         """How many nodes ``have_pods_with_affinity_list`` would list (without building it)."""
         return len(self._affinity)
+
+    def num_nodes_with_images(self) -> int:
+        """How many nodes report images (none, for simulated nodes)."""
+        return len(self._with_images)
 
     def have_pods_with_required_anti_affinity_list(self) -> builtins.list[NodeInfo]:
         """The nodes with pods that have required anti-affinity terms (in no particular order)."""

@@ -32,10 +32,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from kubelite.api.core_v1 import Node, Pod
 from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, LeaderElector, SharedInformerFactory
 from kubelite.client.rest import lookup
+from kubelite.scheduler.arrays import (
+    KindMemo,
+    Positions,
+    find_feasible,
+    pre_score_nodes,
+    total_scores,
+)
 from kubelite.scheduler.cache import Cache
 from kubelite.scheduler.config import SchedulerConfiguration, default_configuration
 from kubelite.scheduler.framework import (
@@ -73,8 +81,7 @@ MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
 MIN_FILTER_CHUNK = 16
 GC_YOUNG_THRESHOLD = 50_000  # see raise_gc_threshold
-VERDICT_TABLES = 64  # pod specs whose node-local filter answers are kept
-VERDICT_TABLE_LIMIT = 20_000  # answers kept per pod spec: a table that stays in the processor cache
+KIND_MEMOS = 64  # kinds of pods (profile and spec) whose node-local answers are kept (arrays.KindMemo)
 NO_NODES_AVAILABLE = "no nodes available to schedule pods"
 COMPONENT = "default-scheduler"
 POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
@@ -144,36 +151,6 @@ def raise_gc_threshold(young: int) -> None:
         log.info("garbage collector: youngest generation threshold %d -> %d", threshold[0], young)
 
 
-_PASS = object()  # a node-local verdict: every filter passed
-_NONES = itertools.repeat(None)  # for finding the misses of a lookup in C (map stops at the shorter)
-
-
-def _run_filters(
-    filters: list[tuple[str, Any]], state: CycleState, pod: Pod, nodes: list[NodeInfo]
-) -> list[Any]:
-    """Per node, the status of the first filter that fails it, or ``_PASS``."""
-    out: list[Any] = [_PASS] * len(nodes)
-    index = list(range(len(nodes)))
-    candidates = nodes
-    for name, fn in filters:
-        results = fn(state, pod, candidates)
-        if not any(results):
-            continue
-        kept_index, kept = [], []
-        for i, ni, r in zip(index, candidates, results, strict=True):
-            if r is None or r.code == Code.SUCCESS:
-                kept_index.append(i)
-                kept.append(ni)
-                continue
-            if r.code == Code.ERROR:
-                raise RuntimeError(r.message() or f"filter plugin {name} failed")
-            out[i] = r if r.plugin else r.with_plugin(name)
-        index, candidates = kept_index, kept
-        if not candidates:
-            break
-    return out
-
-
 def _is_terminal(pod: Pod) -> bool:
     return pod.status.phase in ("Succeeded", "Failed")
 
@@ -210,7 +187,8 @@ class Scheduler:
         self.informers: SharedInformerFactory | None = None
         self.recorder: EventRecorder | None = None
         self.next_start_node_index = 0
-        self._verdict_tables: dict[Any, dict[int, Any]] = {}  # see _node_local_filters
+        self._kind_memos: dict[Any, KindMemo] = {}  # see _kind_memo
+        self._order: tuple[int, Positions] = (0, np.zeros(0, np.int64))  # (layout, all positions)
         self._tg: asyncio.TaskGroup | None = None
         self._pod_informer: Any = None
         self.scheduled = 0  # pods bound, for tests and benchmarks
@@ -234,7 +212,7 @@ class Scheduler:
         self.cache = Cache(self.clock)
         self.snapshot = Snapshot()
         self.frameworks = {}
-        self._verdict_tables = {}
+        self._kind_memos = {}
         queue_holder: list[SchedulingQueue] = []
 
         class _LazyNominator:
@@ -539,9 +517,20 @@ class Scheduler:
             diagnosis.unschedulable_plugins = failed
             raise FitError(pod, n_all, diagnosis)
         nodes = all_nodes
+        narrowed: list[str] | None = None
         if result is not None and result.node_names is not None:
-            nodes = [snapshot.by_name[n] for n in sorted(result.node_names) if n in snapshot.by_name]
+            narrowed = [n for n in sorted(result.node_names) if n in snapshot.by_name]
+            nodes = [snapshot.by_name[n] for n in narrowed]
             diagnosis.node_to_status.absent = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE)
+        if not nodes:
+            raise FitError(pod, n_all, diagnosis)
+        nominated = self._nominated_node_fits(fwk, state, pod)
+        if nominated is not None:
+            return nominated
+        filters = fwk.filter_functions(state)
+        local, rest = self._node_local_prefix(fwk, filters)
+        if local and not self._q().has_nominated_pods() and len(snapshot.tokens) == n_all:
+            return self._schedule_by_positions(fwk, state, pod, local, rest, narrowed, diagnosis)
         feasible = self._find_nodes_that_pass_filters(fwk, state, pod, nodes, diagnosis)
         if not feasible:
             raise FitError(pod, n_all, diagnosis)
@@ -549,20 +538,92 @@ class Scheduler:
             return feasible[0].name
         return self._select_host(fwk, state, pod, feasible)
 
-    def _find_nodes_that_pass_filters(
-        self, fwk: Framework, state: CycleState, pod: Pod, nodes: list[NodeInfo], diagnosis: Diagnosis
-    ) -> list[NodeInfo]:
-        n = len(nodes)
-        if n == 0:
-            return []
-        queue = self._q()
-        # The nominated node (set by an earlier preemption) is tried first.
+    def _nominated_node_fits(self, fwk: Framework, state: CycleState, pod: Pod) -> str | None:
+        """The node an earlier preemption nominated, when the pod now fits there (it is tried first)."""
         nominated = pod.status.nominatedNodeName
         if nominated and nominated in self.snapshot.by_name:
             ni = self.snapshot.by_name[nominated]
             nst = fwk.run_filter_plugins_with_nominated_pods(state, pod, ni)
             if nst is None or nst.code == Code.SUCCESS:
-                return [ni]
+                return ni.name
+        return None
+
+    def _schedule_by_positions(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: Pod,
+        local: list[tuple[str, Any]],
+        rest: list[tuple[str, Any]],
+        narrowed: list[str] | None,
+        diagnosis: Diagnosis,
+    ) -> str:
+        """Filter and Score over snapshot positions (``kubelite.scheduler.arrays``): the decisions of
+        ``_find_nodes_that_pass_filters`` and ``_select_host``, without a Python loop over nodes."""
+        snapshot = self.snapshot
+        memo = self._kind_memo(fwk, pod, local)
+        if narrowed is None:
+            order = self._order[1]
+            if self._order[0] != snapshot.layout:
+                order = np.arange(len(snapshot.infos), dtype=np.int64)
+                self._order = (snapshot.layout, order)
+        else:
+            positions = snapshot.positions
+            order = np.array([positions[name] for name in narrowed], np.int64)
+        n = len(order)
+        to_find = num_feasible_nodes_to_find(fwk.percentage_of_nodes_to_score, n)
+        start = self.next_start_node_index % n
+        found = find_feasible(
+            memo,
+            local,
+            rest,
+            state,
+            pod,
+            snapshot,
+            order,
+            start,
+            to_find,
+            diagnosis.node_to_status.statuses,
+            diagnosis.unschedulable_plugins,
+        )
+        self.next_start_node_index = (start + found.processed) % n
+        feasible = found.positions
+        if not feasible.size:
+            raise FitError(pod, len(snapshot.infos), diagnosis)
+        infos = snapshot.infos
+        if feasible.size == 1:
+            return infos[int(feasible[0])].name
+        st = fwk.run_pre_score_plugins(state, pod, pre_score_nodes(fwk, snapshot, feasible))
+        if st is not None:
+            raise RuntimeError(st.message())
+        totals, st = total_scores(fwk, memo, state, pod, snapshot, feasible)
+        if st is not None:
+            raise RuntimeError(st.message())
+        top = np.flatnonzero(totals == totals.max())
+        if top.size == 1:
+            return infos[int(feasible[top[0]])].name
+        return infos[int(feasible[self.rng.choice(top.tolist())])].name  # ties: each equally likely
+
+    def _kind_memo(self, fwk: Framework, pod: Pod, local: list[tuple[str, Any]]) -> KindMemo:
+        """The node-local answers kept for pods like ``pod`` (same profile, same spec, same filters)."""
+        signature = (fwk.profile_name, tuple(name for name, _ in local), msgspec.json.encode(pod.spec))
+        memos = self._kind_memos
+        memo = memos.get(signature)
+        layout = self.snapshot.layout
+        if memo is None or memo.layout != layout:
+            if memo is None and len(memos) >= KIND_MEMOS:
+                memos.clear()
+            memo = memos[signature] = KindMemo(layout, len(self.snapshot.infos))
+        return memo
+
+    def _find_nodes_that_pass_filters(
+        self, fwk: Framework, state: CycleState, pod: Pod, nodes: list[NodeInfo], diagnosis: Diagnosis
+    ) -> list[NodeInfo]:
+        """Filter node by node (plugins without node-local answers, or with nominated pods about)."""
+        n = len(nodes)
+        if n == 0:
+            return []
+        queue = self._q()
         to_find = num_feasible_nodes_to_find(fwk.percentage_of_nodes_to_score, n)
         feasible: list[NodeInfo] = []
         statuses = diagnosis.node_to_status.statuses
@@ -587,8 +648,6 @@ class Scheduler:
             # Plugin by plugin over chunks of nodes: one tight loop per plugin, and a chunk is
             # only as large as the number of feasible nodes still wanted.
             filters = fwk.filter_functions(state)
-            local, filters = self._node_local_prefix(fwk, filters)
-            verdicts = self._verdict_table(fwk, pod, local) if local else None
             while processed < n and len(feasible) < to_find:
                 # The next nodes from ``start`` round the list, sliced out directly: a rotated copy
                 # of the whole list would touch (reference-count) every NodeInfo of the cluster.
@@ -602,10 +661,6 @@ class Scheduler:
                     chunk = nodes[first:] + nodes[: first + count - n]
                 processed += count
                 candidates = chunk
-                if verdicts is not None:
-                    candidates = self._node_local_filters(
-                        local, verdicts, state, pod, chunk, statuses, failed_plugins
-                    )
                 for name, fn in filters:
                     results = fn(state, pod, candidates)
                     if not any(results):  # all None (a Status is truthy; count(None) would call __eq__)
@@ -635,8 +690,8 @@ class Scheduler:
         return feasible
 
     # Node-local filters (the plugins marked ``node_local_filter``: their answer for a node depends
-    # only on the pod and on that NodeInfo's own state) are answered from a table per pod spec by
-    # NodeInfo.memo_token, which names one state of a NodeInfo: a run of pods alike re-runs them
+    # only on the pod and on that NodeInfo's own state) are answered from a KindMemo by position,
+    # valid while the position's NodeInfo.memo_token is the same: a run of pods alike re-runs them
     # only on the nodes that changed since. Only the filters before the first other one are, so
     # that the first failing plugin of a node (its status) stays the one the profile's order gives.
 
@@ -650,48 +705,6 @@ class Scheduler:
                 break
             local += 1
         return filters[:local], filters[local:]
-
-    def _verdict_table(self, fwk: Framework, pod: Pod, local: list[tuple[str, Any]]) -> dict[int, Any]:
-        signature = (fwk.profile_name, tuple(name for name, _ in local), msgspec.json.encode(pod.spec))
-        tables = self._verdict_tables
-        table = tables.get(signature)
-        if table is None:
-            if len(tables) >= VERDICT_TABLES:
-                tables.clear()
-            table = tables[signature] = {}
-        elif len(table) > VERDICT_TABLE_LIMIT:
-            table.clear()  # tokens of NodeInfos long replaced pile up: start afresh
-        return table
-
-    @staticmethod
-    def _node_local_filters(
-        local: list[tuple[str, Any]],
-        table: dict[int, Any],
-        state: CycleState,
-        pod: Pod,
-        nodes: list[NodeInfo],
-        statuses: dict[str, Status],
-        failed_plugins: set[str],
-    ) -> list[NodeInfo]:
-        """The nodes of ``nodes`` that pass the ``local`` filters; the others' statuses recorded."""
-        tokens = [ni.memo_token for ni in nodes]
-        answers: list[Any] = list(map(table.get, tokens))
-        if None in answers:
-            where = list(itertools.compress(range(len(answers)), map(operator.is_, answers, _NONES)))
-            fresh = _run_filters(local, state, pod, [nodes[i] for i in where])
-            for i, answer in zip(where, fresh, strict=True):
-                table[tokens[i]] = answer
-                answers[i] = answer
-        if all(map(operator.is_, answers, itertools.repeat(_PASS))):
-            return nodes
-        kept = []
-        for ni, answer in zip(nodes, answers, strict=True):
-            if answer is _PASS:
-                kept.append(ni)
-            else:
-                statuses[ni.name] = answer
-                failed_plugins.add(answer.plugin)
-        return kept
 
     def _select_host(self, fwk: Framework, state: CycleState, pod: Pod, feasible: list[NodeInfo]) -> str:
         st = fwk.run_pre_score_plugins(state, pod, feasible)

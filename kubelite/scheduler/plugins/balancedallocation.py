@@ -32,6 +32,8 @@ _SKIP = Status(Code.SKIP)
 
 class BalancedAllocation:
     name = NAME
+    # Scores depend only on the pod's spec and this NodeInfo's own state; PreScore reads no node.
+    node_local_score = True
 
     def __init__(self, args: dict[str, Any]) -> None:
         resources = args.get("resources")

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from kubelite.api.core_v1 import Node, Pod, Taint, Toleration
 
 MAX_NODE_SCORE = 100
@@ -215,3 +217,14 @@ def default_normalize_score(
     for i, s in enumerate(scores):
         s = max_priority * s // top
         scores[i] = max_priority - s if reverse else s
+
+
+def default_normalize_array(scores: Any, reverse: bool = False, max_priority: int = MAX_NODE_SCORE) -> Any:
+    """``default_normalize_score`` on a numpy array of scores; returns the normalized array."""
+    top = int(scores.max()) if len(scores) else 0
+    if top == 0:
+        if reverse:
+            return np.full(len(scores), max_priority, np.int64)
+        return scores
+    scaled = scores * max_priority // top
+    return scaled

@@ -6,6 +6,8 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import Any
 
+import numpy as np
+
 from kubelite.api.core_v1 import Pod
 from kubelite.scheduler.cache import normalized_image_name
 from kubelite.scheduler.framework import (
@@ -34,6 +36,7 @@ def _images(pod: Pod) -> list[str]:
 
 class ImageLocality:
     name = NAME
+    pre_score_reads_nodes = False  # it reads the snapshot instead
 
     def __init__(self, handle: Any) -> None:
         self.handle = handle
@@ -73,6 +76,12 @@ class ImageLocality:
             if states and any(name in states for name in images):
                 out[i] = self.score(state, pod, ni)[0]
         return out, None
+
+    def score_positions(self, state: CycleState, pod: Pod, positions: Any) -> Any:
+        """All zero when no node reports images (simulated nodes); else None: ask ``score_nodes``."""
+        if self.handle.snapshot_shared_lister().num_nodes_with_images():
+            return None
+        return np.zeros(len(positions), np.int64)
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [ClusterEventWithHint(ClusterEvent(NODE, ActionType.ADD | ActionType.UPDATE))]

@@ -387,6 +387,8 @@ class InterPodAffinity:
 
     # ----------------------------------------------------------------- score
 
+    pre_score_reads_nodes = False  # only whether there are any: it counts from the snapshot
+
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
         if not nodes:
             return Status(Code.SKIP)

@@ -32,6 +32,7 @@ from kubelite.scheduler.plugins.helpers import (
     NodeSelectorMatcher,
     NodeSelectorTermMatcher,
     RequiredNodeAffinity,
+    default_normalize_array,
     default_normalize_score,
 )
 
@@ -91,6 +92,9 @@ class NodeAffinity:
     name = NAME
     # Filter answers depend only on the pod and this NodeInfo's own state (see NodeInfo.memo_token).
     node_local_filter = True
+    # Raw scores depend only on the pod's spec and this NodeInfo's own state (its node's labels);
+    # PreScore reads no node.
+    node_local_score = True
 
     def __init__(self, args: dict[str, Any]) -> None:
         # pod selector signature -> node name -> (the Node answered for, the answer)
@@ -210,6 +214,9 @@ class NodeAffinity:
     ) -> Status | None:
         default_normalize_score(scores)
         return None
+
+    def normalize_scores_array(self, state: CycleState, pod: Pod, scores: Any) -> Any:
+        return default_normalize_array(scores)
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [

@@ -196,6 +196,8 @@ class NodeResourcesFit:
     name = NAME
     # Filter answers depend only on the pod and this NodeInfo's own state (see NodeInfo.memo_token).
     node_local_filter = True
+    # Raw scores depend only on the pod's spec and this NodeInfo's own state; PreScore reads no node.
+    node_local_score = True
 
     def __init__(self, args: dict[str, Any]) -> None:
         self.ignored = set(args.get("ignoredResources") or [])

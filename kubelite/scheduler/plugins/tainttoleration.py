@@ -19,6 +19,7 @@ from kubelite.scheduler.framework import (
     Status,
 )
 from kubelite.scheduler.plugins.helpers import (
+    default_normalize_array,
     default_normalize_score,
     find_untolerated_taint,
     tolerations_tolerate,
@@ -39,6 +40,8 @@ class TaintToleration:
     name = NAME
     # Filter answers depend only on the pod and this NodeInfo's own state (see NodeInfo.memo_token).
     node_local_filter = True
+    # Raw scores depend only on the pod's spec and this NodeInfo's own state; PreScore reads no node.
+    node_local_score = True
 
     def filter(self, state: CycleState, pod: Pod, node_info: NodeInfo) -> Status | None:
         node = node_info.node
@@ -91,6 +94,9 @@ class TaintToleration:
     ) -> Status | None:
         default_normalize_score(scores, reverse=True)
         return None
+
+    def normalize_scores_array(self, state: CycleState, pod: Pod, scores: Any) -> Any:
+        return default_normalize_array(scores, reverse=True)
 
     def events_to_register(self) -> list[ClusterEventWithHint]:
         return [

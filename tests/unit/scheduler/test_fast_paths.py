@@ -36,7 +36,15 @@ class PerNode:
         self.name = plugin.name
 
     def __getattr__(self, attr: str) -> Any:
-        if attr in ("filter_nodes", "score_nodes", "node_local_filter"):
+        if attr in (
+            "filter_nodes",
+            "score_nodes",
+            "node_local_filter",
+            "node_local_score",
+            "score_positions",
+            "normalize_scores_array",
+            "pre_score_reads_nodes",
+        ):
             raise AttributeError(attr)
         return getattr(self._plugin, attr)
 
