@@ -227,4 +227,4 @@ def default_normalize_array(scores: Any, reverse: bool = False, max_priority: in
             return np.full(len(scores), max_priority, np.int64)
         return scores
     scaled = scores * max_priority // top
-    return scaled
+    return max_priority - scaled if reverse else scaled
