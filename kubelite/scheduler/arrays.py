@@ -25,8 +25,11 @@ Plugins opt in with class attributes (see ``docs`` of each):
   nothing of the nodes it is given but whether there are any.
 - ``pre_score_reads_nodes = False``: ``pre_score`` reads nothing of the nodes
   but whether there are any (implied by ``node_local_score``).
-- ``score_positions(state, pod, positions)``: the raw scores as an array, or
-  None to be asked node by node (``score_nodes``) this time.
+- ``score_positions(state, pod, snapshot, positions)``: the raw scores as an
+  array, or None to be asked node by node (``score_nodes``) this time.
+- ``filter_positions(state, pod, snapshot, positions)``: a Filter that is not
+  node-local answering by position: a pass mask and a function giving the
+  status of the i-th position that fails; or None to be asked node by node.
 - ``normalize_scores_array(state, pod, scores)``: NormalizeScore on an array
   (returns the normalized array), for plugins whose normalization reads
   only the scores.
@@ -184,7 +187,7 @@ class Feasible:
 def find_feasible(
     memo: KindMemo,
     local: list[tuple[str, Any]],
-    rest: list[tuple[str, Any]],
+    rest: list[tuple[str, Any, Any]],
     state: CycleState,
     pod: Pod,
     snapshot: Snapshot,
@@ -236,7 +239,7 @@ def find_feasible(
 
 
 def _run_rest(
-    rest: list[tuple[str, Any]],
+    rest: list[tuple[str, Any, Any]],
     state: CycleState,
     pod: Pod,
     snapshot: Snapshot,
@@ -244,9 +247,28 @@ def _run_rest(
     statuses: dict[str, Status],
     failed_plugins: set[str],
 ) -> Positions:
-    """The filters after the node-local ones, on the NodeInfos of ``candidates``."""
-    nodes = infos_at(snapshot, candidates)
-    for name, fn in rest:
+    """The filters after the node-local ones (name, batch function, ``filter_positions`` or None),
+    on ``candidates``; their NodeInfos listed only for a filter that has no answer by position."""
+    nodes: list[NodeInfo] | None = None
+    for name, fn, by_positions in rest:
+        answer = by_positions(state, pod, snapshot, candidates) if by_positions is not None else None
+        if answer is not None:
+            ok, status_at = answer
+            if not ok.all():
+                infos = snapshot.infos
+                for i in np.flatnonzero(~ok).tolist():
+                    st = status_at(i)
+                    if not st.plugin:
+                        st = st.with_plugin(name)
+                    statuses[infos[int(candidates[i])].name] = st
+                    failed_plugins.add(st.plugin)
+                candidates = candidates[ok]
+                nodes = None
+                if not candidates.size:
+                    break
+            continue
+        if nodes is None:
+            nodes = infos_at(snapshot, candidates)
         results = fn(state, pod, nodes)
         if not any(results):  # all None (a Status is truthy; count(None) would call __eq__)
             continue
@@ -298,7 +320,7 @@ def total_scores(
         else:
             by_positions = getattr(pl, "score_positions", None)
             if by_positions is not None:
-                scores = by_positions(state, pod, positions)
+                scores = by_positions(state, pod, snapshot, positions)
             if scores is None:
                 raw, st = score_nodes(pl, state, pod, nodes())
                 if st is not None:

@@ -555,6 +555,19 @@ class NodeInfo:
         return f"NodeInfo({self.name}, pods={len(self.pods)}, requested={self.requested!r})"
 
 
+def _label_code(ni: NodeInfo, key: str, index: dict[str, int]) -> int:
+    node = ni.node
+    if node is None:
+        return -1
+    value = node.metadata.labels.get(key)
+    if value is None:
+        return -1
+    code = index.get(value)
+    if code is None:
+        code = index[value] = len(index)
+    return code
+
+
 class Snapshot:
     """The NodeInfos of one scheduling cycle, as a list (scheduling order) and by name.
 
@@ -579,6 +592,7 @@ class Snapshot:
         "_anti_affinity_list",
         "_changes",
         "_changes_floor",
+        "_label_codes",
         "_with_images",
         "by_name",
         "generation",
@@ -616,6 +630,7 @@ class Snapshot:
         )
         self.layout = next(_LAYOUTS)
         self._with_images: set[str] = {ni.name for ni in self.infos if ni.image_states}
+        self._label_codes: dict[str, tuple[npt.NDArray[np.int64], dict[str, int]]] = {}
         self._affinity: dict[str, NodeInfo] = {ni.name: ni for ni in self.infos if ni.pods_with_affinity}
         self._anti_affinity: dict[str, NodeInfo] = {
             ni.name: ni for ni in self.infos if ni.pods_with_required_anti_affinity
@@ -634,6 +649,9 @@ class Snapshot:
         pos = self.positions.get(name)
         if pos is None:
             return False
+        if self._label_codes and self.infos[pos].node is not ni.node:
+            for key, (codes, index) in self._label_codes.items():
+                codes[pos] = _label_code(ni, key, index)
         self.infos[pos] = ni
         self.by_name[name] = ni
         self.tokens[pos] = ni.memo_token
@@ -694,6 +712,17 @@ class Snapshot:
     def num_nodes_with_pods_with_affinity(self) -> int:
         """How many nodes ``have_pods_with_affinity_list`` would list (without building it)."""
         return len(self._affinity)
+
+    def label_codes(self, key: str) -> tuple[npt.NDArray[np.int64], dict[str, int]]:
+        """Each position's value of node label ``key`` as a code, and the codes by value (-1: the
+        node has no such label, or no Node). Kept for the snapshot's layout, for plugins that
+        answer by topology domain over many nodes at once (codes of values gone stay unused)."""
+        entry = self._label_codes.get(key)
+        if entry is None:
+            index: dict[str, int] = {}
+            codes = np.fromiter((_label_code(ni, key, index) for ni in self.infos), np.int64, len(self.infos))
+            entry = self._label_codes[key] = (codes, index)
+        return entry
 
     def num_nodes_with_images(self) -> int:
         """How many nodes report images (none, for simulated nodes)."""

@@ -573,10 +573,13 @@ class Scheduler:
         n = len(order)
         to_find = num_feasible_nodes_to_find(fwk.percentage_of_nodes_to_score, n)
         start = self.next_start_node_index % n
+        by_positions = [
+            (name, fn, getattr(fwk.plugins.get(name), "filter_positions", None)) for name, fn in rest
+        ]
         found = find_feasible(
             memo,
             local,
-            rest,
+            by_positions,
             state,
             pod,
             snapshot,

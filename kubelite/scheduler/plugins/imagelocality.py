@@ -77,9 +77,9 @@ class ImageLocality:
                 out[i] = self.score(state, pod, ni)[0]
         return out, None
 
-    def score_positions(self, state: CycleState, pod: Pod, positions: Any) -> Any:
+    def score_positions(self, state: CycleState, pod: Pod, snapshot: Any, positions: Any) -> Any:
         """All zero when no node reports images (simulated nodes); else None: ask ``score_nodes``."""
-        if self.handle.snapshot_shared_lister().num_nodes_with_images():
+        if snapshot.num_nodes_with_images():
             return None
         return np.zeros(len(positions), np.int64)
 

@@ -14,6 +14,7 @@ import random
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 
 from kubelite.api.core_v1 import Node, Pod
@@ -42,6 +43,7 @@ class PerNode:
             "node_local_filter",
             "node_local_score",
             "score_positions",
+            "filter_positions",
             "normalize_scores_array",
             "pre_score_reads_nodes",
         ):
@@ -216,6 +218,15 @@ def check_spread_filter(fwk: Framework, pod: Pod, nodes: list[NodeInfo]) -> None
         want.append(answer)
     for _ in range(2):  # the second time with the nodes' domains known
         assert plugin.filter_nodes(state, pod, nodes) == want
+    # By snapshot position (the nodes are the whole snapshot, in its order).
+    assert nodes == fwk.snapshot.infos
+    answer = plugin.filter_positions(state, pod, fwk.snapshot, np.arange(len(nodes)))
+    if answer is not None:
+        ok, status_at = answer
+        got = [None if passed else status_at(i) for i, passed in enumerate(ok.tolist())]
+        assert got == want
+    else:
+        assert len(s.constraints) > 1
 
 
 def check_against_fresh_plugins(fwk: Framework, pod: Pod, nodes: list[NodeInfo]) -> None:
