@@ -9,14 +9,25 @@ processes); the default chooses runc when it can run here, else process
 with a loud warning. ``kubelite up`` runs the same agent in-process
 (``run_in_process``).
 
+Joining with a token (``--server``/``--token-file``, or ``--bootstrap-kubeconfig``)
+is kubelet TLS bootstrapping (kubelite.kubelet.certificates): without a
+client certificate in ``<data-dir>/agent/pki`` the agent files a
+kube-apiserver-client-kubelet CertificateSigningRequest with the token,
+waits for it to be approved (the controller manager's csrapproving) and
+signed (csrsigning), keeps key and certificate (0600) and from then on is
+``system:node:<name>``. A restarted agent reuses them and needs no token.
+``--kubeconfig`` instead gives credentials used as they are.
+
 The kubelet API (what ``kubectl logs/exec/attach/port-forward`` reach
-through the API server) needs a serving certificate signed by the cluster
-CA that names the node IP: ``--kubelet-cert``/``--kubelet-key`` (for
-instance issued with the cluster CA of the server's ``<data-dir>/pki``;
-a CSR flow that asks the cluster for one is still to come). Without them
-the agent runs pods but serves no kubelet API. ``--kubelet-client-ca``
-(default ``--certificate-authority``) verifies the API server's client
-certificate.
+through the API server) is HTTPS with a serving certificate signed by the
+cluster CA. Without ``--kubelet-cert``/``--kubelet-key`` (which still win)
+the agent asks for one with a kubelet-serving request naming its node IP
+and host name once the node is registered, and serves the API when it is
+signed; until then pods run and the log names the request it waits on
+(``kubectl certificate approve`` it when the approver leaves it pending).
+``--kubelet-client-ca`` (default ``--certificate-authority``, else the CA of
+the kubeconfig) verifies the API server's client certificate; without any
+CA the kubelet API stays off.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import asyncio
 import logging
 import os
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +64,17 @@ def add_agent_arguments(p: argparse.ArgumentParser) -> None:
         help="do not verify the server's certificate (--server; tests only)",
     )
     p.add_argument(
-        "--kubeconfig", type=Path, default=None, help="a kubeconfig instead of --server/--token-file"
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="a kubeconfig with credentials to use as they are, instead of --server/--token-file",
+    )
+    p.add_argument(
+        "--bootstrap-kubeconfig",
+        type=Path,
+        default=None,
+        help="a kubeconfig with bootstrap credentials (a token): the agent asks the cluster for its "
+        "client certificate with them, as --server/--token-file does",
     )
     p.add_argument("--context", default=None, help="kubeconfig context (default: its current context)")
     p.add_argument("--data-dir", type=Path, default=None, help=f"agent state (default {default_data_dir()})")
@@ -143,48 +165,172 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     )
 
 
-def _client(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
+@dataclass
+class Connection:
+    """How the agent reaches the API server: ``fixed`` is a client to use as it is (a kubeconfig
+    with credentials); otherwise the agent talks as the node with its client certificate, got
+    with ``bootstrap`` (token credentials) when it has none yet. ``ca_pem`` is the cluster CA
+    when known (it verifies the server and the API server's calls to the kubelet API)."""
+
+    server: str
+    ca_pem: bytes | None
+    insecure: bool
+    fixed: Any = None
+    bootstrap: Any = None
+
+    async def close(self) -> None:
+        for c in (self.fixed, self.bootstrap):
+            if c is not None:
+                await c.close()
+
+
+def _kubeconfig_trust(path: Path, context: str | None) -> tuple[str, bytes | None, bool]:
+    """(server, CA PEM, insecure-skip-tls-verify) of a kubeconfig's context, as kubectl reads them."""
+    import base64
+
+    import yaml
+
+    doc = yaml.safe_load(path.read_text()) or {}
+    name = context or doc.get("current-context", "")
+    ctx = next((c.get("context") or {} for c in doc.get("contexts") or [] if c.get("name") == name), {})
+    cluster = next(
+        (c.get("cluster") or {} for c in doc.get("clusters") or [] if c.get("name") == ctx.get("cluster")), {}
+    )
+    ca: bytes | None = None
+    if cluster.get("certificate-authority-data"):
+        ca = base64.b64decode(cluster["certificate-authority-data"])
+    elif cluster.get("certificate-authority"):
+        ca_path = Path(cluster["certificate-authority"]).expanduser()
+        ca = (ca_path if ca_path.is_absolute() else path.parent / ca_path).read_bytes()
+    return str(cluster.get("server", "")).rstrip("/"), ca, bool(cluster.get("insecure-skip-tls-verify"))
+
+
+def _connection(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Connection:
     from kubelite.client import Client
 
-    if args.kubeconfig is not None:
-        if args.server or args.token_file:
-            parser.error("--kubeconfig and --server/--token-file are alternatives: give one")
-        path = args.kubeconfig.expanduser()
+    given = [
+        f
+        for f, v in (
+            ("--kubeconfig", args.kubeconfig),
+            ("--bootstrap-kubeconfig", args.bootstrap_kubeconfig),
+            ("--server", args.server),
+        )
+        if v
+    ]
+    if len(given) > 1:
+        parser.error(f"{' and '.join(given)} are alternatives: give one")
+    if args.token_file is not None and not args.server:
+        parser.error("--token-file goes with --server")
+    for flag, path in (
+        ("--kubeconfig", args.kubeconfig),
+        ("--bootstrap-kubeconfig", args.bootstrap_kubeconfig),
+    ):
+        if path is not None and not path.expanduser().is_file():
+            parser.error(f"{flag} {path}: no such file")
+    if args.kubeconfig is not None or not (args.server or args.bootstrap_kubeconfig):
+        path = args.kubeconfig.expanduser() if args.kubeconfig is not None else default_kubeconfig()
         if not path.is_file():
-            parser.error(f"--kubeconfig {path}: no such file")
-        return Client.from_kubeconfig(str(path), args.context, component="kubelet")
-    if not args.server:
-        default = default_kubeconfig()
-        if default.is_file():
-            return Client.from_kubeconfig(str(default), args.context, component="kubelet")
-        parser.error("give --server URL --token-file FILE, or --kubeconfig FILE")
+            parser.error(
+                "give --server URL --token-file FILE, --bootstrap-kubeconfig FILE or --kubeconfig FILE"
+            )
+        server, ca, insecure = _kubeconfig_trust(path, args.context)
+        fixed = Client.from_kubeconfig(str(path), args.context, component="kubelet")
+        return Connection(server, ca, insecure, fixed=fixed)
+    if args.bootstrap_kubeconfig is not None:
+        path = args.bootstrap_kubeconfig.expanduser()
+        server, ca, insecure = _kubeconfig_trust(path, args.context)
+        bootstrap = Client.from_kubeconfig(str(path), args.context, component="kubelet-bootstrap")
+        return Connection(server, ca, insecure, bootstrap=bootstrap)
     token = None
     if args.token_file is not None:
         if not args.token_file.is_file():
             parser.error(f"--token-file {args.token_file}: no such file")
         token = args.token_file.read_text().strip()
-    ssl_context: Any = None
-    if args.server.startswith("https://"):
-        if args.insecure_skip_tls_verify:
-            ssl_context = ssl.create_default_context()
-            ssl_context.check_hostname = False
-            ssl_context.verify_mode = ssl.CERT_NONE
-        elif args.certificate_authority is not None:
-            ssl_context = ssl.create_default_context(cafile=str(args.certificate_authority))
-    return Client(args.server, ssl=ssl_context, token=token, component="kubelet")
+    ca = args.certificate_authority.expanduser().read_bytes() if args.certificate_authority else None
+    conn = Connection(args.server.rstrip("/"), ca, bool(args.insecure_skip_tls_verify))
+    if token:
+        conn.bootstrap = Client(
+            conn.server, ssl=_ssl_context(conn), token=token, component="kubelet-bootstrap"
+        )
+    return conn
+
+
+def _ssl_context(
+    conn: Connection, cert: Path | None = None, key: Path | None = None
+) -> ssl.SSLContext | None:
+    if not conn.server.startswith("https://"):
+        return None
+    ctx = ssl.create_default_context(cadata=conn.ca_pem.decode() if conn.ca_pem else None)
+    if conn.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert is not None and key is not None:
+        ctx.load_cert_chain(str(cert), str(key))
+    return ctx
 
 
 def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     config = config_from_args(args, parser)
-    client = _client(args, parser)
-    return asyncio.run(_run(client, config))
+    conn = _connection(args, parser)
+    if not config.kubelet_client_ca and conn.ca_pem:
+        # The kubeconfig's CA: it signs the API server's client certificate for the kubelet API.
+        config.kubelet_client_ca = str(_write_ca(config.root_dir / "pki", conn.ca_pem))
+    return asyncio.run(run_until_signalled(_run(conn, config), conn, "node agent", "containers keep running"))
 
 
-async def _run(client: Any, config: Any) -> int:
+def _write_ca(pki_dir: Path, ca_pem: bytes) -> Path:
+    pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = pki_dir / "ca.crt"
+    path.write_bytes(ca_pem)
+    return path
+
+
+async def _node_client(conn: Connection, config: Any) -> Any:
+    """The client the agent works with: the fixed one, else one with the node's client
+    certificate, bootstrapped when it has none (see kubelite.kubelet.certificates)."""
+    from kubelite.client import Client
+    from kubelite.kubelet.certificates import CertificateFiles, ensure_client_certificate, node_user
+
+    if conn.fixed is not None:
+        return conn.fixed
+    files = CertificateFiles(config.root_dir / "pki", "kubelet-client")
+    current = None
+    stored = await asyncio.to_thread(files.load, node_user(config.node_name), conn.ca_pem)
+    if stored is not None:  # still valid: it asks for its own successor if it must
+        current = Client(conn.server, ssl=_ssl_context(conn, files.cert, files.key), component="kubelet")
+    elif conn.bootstrap is None:
+        raise RuntimeError(
+            f"no node client certificate in {files.dir} and no bootstrap credentials: "
+            "give --token-file or --bootstrap-kubeconfig"
+        )
+    try:
+        await ensure_client_certificate(files, conn.bootstrap, config.node_name, conn.ca_pem, current)
+    finally:
+        if current is not None:
+            await current.close()
+    if conn.bootstrap is not None:
+        await conn.bootstrap.close()
+        conn.bootstrap = None
+    conn.fixed = Client(conn.server, ssl=_ssl_context(conn, files.cert, files.key), component="kubelet")
+    return conn.fixed
+
+
+async def _run(conn: Connection, config: Any) -> None:
     from kubelite.kubelet.agent import NodeAgent
+    from kubelite.kubelet.certificates import CertificateFiles, ensure_serving_certificate, serving_hosts
 
-    agent = NodeAgent(client, config, images=await _images(config))
-    return await run_until_signalled(agent.run(), client, "node agent", "containers keep running")
+    client = await _node_client(conn, config)
+    serving = None
+    if not config.kubelet_cert and config.kubelet_client_ca:
+        files = CertificateFiles(config.root_dir / "pki", "kubelet-server")
+
+        async def serving(node_ip: str) -> tuple[str, str]:
+            hosts = serving_hosts(node_ip)
+            await ensure_serving_certificate(files, client, config.node_name, hosts, conn.ca_pem)
+            return str(files.cert), str(files.key)
+
+    agent = NodeAgent(client, config, images=await _images(config), serving_certificate=serving)
+    await agent.run()
 
 
 def _repo_root(package_file: str) -> str:

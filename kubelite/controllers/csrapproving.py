@@ -92,7 +92,7 @@ class CSRApprovingController(Controller):
         self.nodes = ctx.informers.informer_for(NODE)
         self.csrs.add_handler(self.enqueue, lambda old, new: self.enqueue(new), None)
         # A serving request may arrive before its node reports the addresses it names.
-        self.nodes.add_handler(None, lambda old, new: self._node_changed(new), None)
+        self.nodes.add_handler(self._node_changed, lambda old, new: self._node_changed(new), None)
 
     def _node_changed(self, node: Any) -> None:
         user = csrs.NODE_USER_PREFIX + node.metadata.name

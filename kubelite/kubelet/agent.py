@@ -31,6 +31,7 @@ import logging
 import os
 import platform
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,9 @@ if TYPE_CHECKING:
     from kubelite.kubelet.server import KubeletServer
 
 log = logging.getLogger(__name__)
+
+# node IP -> (certificate file, key file) of the kubelet API, once a signer issued them.
+ServingCertificateSource = Callable[[str], Awaitable[tuple[str, str]]]
 
 ALLOCATABLE_TTL = 10.0  # seconds the host's allocatable resources are reused (as node status)
 _ARCH = {
@@ -197,6 +201,7 @@ class NodeAgent:
         clock: Clock = REAL_CLOCK,
         host: HostInfo | None = None,
         ipam_wait: float = 5.0,
+        serving_certificate: ServingCertificateSource | None = None,
     ) -> None:
         self.client = client
         self.config = config
@@ -225,6 +230,9 @@ class NodeAgent:
         self._node_ip = ""
         self.kubelet_server: KubeletServer | None = None
         self.kubelet_port = config.kubelet_port
+        # Without a configured serving certificate, where one comes from once the node is
+        # registered (kubelet TLS bootstrapping: a kubelet-serving CSR); None: the API stays off.
+        self.serving_certificate = serving_certificate
 
     # ------------------------------------------------------------------ run
 
@@ -293,6 +301,8 @@ class NodeAgent:
                 tg.create_task(self._status_loop(), name="node-status")
                 tg.create_task(self.pod_manager.run(), name="pod-manager")
                 tg.create_task(objects.run(), name="kubelet-services")
+                if self.kubelet_server is None and self.serving_certificate is not None:
+                    tg.create_task(self._serve_once_certified(), name="kubelet-serving-certificate")
                 await self.pod_manager.ready.wait()
                 self.ready.set()
         finally:
@@ -302,6 +312,8 @@ class NodeAgent:
         """Serve the kubelet API (logs, exec, attach, port-forward, stats) when the config has a
         serving certificate; sets ``kubelet_port``, which the Node's daemonEndpoints publish."""
         cfg = self.config
+        if not (cfg.kubelet_cert and cfg.kubelet_key) and cfg.kubelet_client_ca and self.serving_certificate:
+            return  # started by _serve_once_certified once the node has its certificate
         if not (cfg.kubelet_cert and cfg.kubelet_key and cfg.kubelet_client_ca):
             log.warning(
                 "no kubelet serving certificate and client CA (--kubelet-cert/--kubelet-key/--kubelet-client-ca): "
@@ -333,6 +345,29 @@ class NodeAgent:
             log.info("kubelet port %d is taken; using a free one", cfg.kubelet_port)
             self.kubelet_port = await server.start(host, 0)
         self.kubelet_server = server
+
+    async def _serve_once_certified(self) -> None:
+        """Ask for the serving certificate (the node exists now, which its approval checks), then
+        serve the kubelet API with it. A refused request leaves the API off; pods run on."""
+        assert self.serving_certificate is not None
+        try:
+            cert, key = await self.serving_certificate(self._node_ip)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.error(
+                "no kubelet serving certificate, so no kubelet API on node %s: %s", self.config.node_name, e
+            )
+            return
+        self.config.kubelet_cert, self.config.kubelet_key = cert, key
+        try:
+            await self._start_kubelet_api()
+        except OSError as e:  # the port is taken: the node keeps running its pods
+            log.error("the kubelet API cannot listen on node %s: %s", self.config.node_name, e)
+            return
+        log.info("kubelet API serving on port %d with the issued certificate", self.kubelet_port)
+        with contextlib.suppress(*API_ERRORS):  # publish the port now; the status loop would later
+            await self.update_node_status(force=True)
 
     def _default_images(self) -> ImageServiceLike:
         assert self.runtime is not None
