@@ -24,7 +24,8 @@ Plugins opt in with class attributes (see ``docs`` of each):
   the pod's spec and that NodeInfo's own state, and ``pre_score`` reads
   nothing of the nodes it is given but whether there are any.
 - ``pre_score_reads_nodes = False``: ``pre_score`` reads nothing of the nodes
-  but whether there are any (implied by ``node_local_score``).
+  but whether there are any (implied by ``node_local_score``); or a method
+  ``pre_score_reads_nodes(state, pod)`` saying so for this cycle.
 - ``score_positions(state, pod, snapshot, positions)``: the raw scores as an
   array, or None to be asked node by node (``score_nodes``) this time.
 - ``filter_positions(state, pod, snapshot, positions)``: a Filter that is not
@@ -356,10 +357,17 @@ def total_scores(
     return totals, None
 
 
-def pre_score_nodes(fwk: Any, snapshot: Snapshot, positions: Positions) -> list[NodeInfo]:
+def pre_score_nodes(
+    fwk: Any, state: CycleState, pod: Pod, snapshot: Snapshot, positions: Positions
+) -> list[NodeInfo]:
     """The nodes to give PreScore: all of them when a plugin reads them, else only the first
     (the plugins that opted out read only whether there are any)."""
     for pl in fwk.pre_score_plugins:
-        if getattr(pl, "pre_score_reads_nodes", not getattr(pl, "node_local_score", False)):
+        reads = getattr(pl, "pre_score_reads_nodes", None)
+        if reads is None:
+            reads = not getattr(pl, "node_local_score", False)
+        elif callable(reads):
+            reads = reads(state, pod)
+        if reads:
             return infos_at(snapshot, positions)
     return infos_at(snapshot, positions[:1])

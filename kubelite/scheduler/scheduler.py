@@ -596,7 +596,7 @@ class Scheduler:
         infos = snapshot.infos
         if feasible.size == 1:
             return infos[int(feasible[0])].name
-        st = fwk.run_pre_score_plugins(state, pod, pre_score_nodes(fwk, snapshot, feasible))
+        st = fwk.run_pre_score_plugins(state, pod, pre_score_nodes(fwk, state, pod, snapshot, feasible))
         if st is not None:
             raise RuntimeError(st.message())
         totals, st = total_scores(fwk, memo, state, pod, snapshot, feasible)

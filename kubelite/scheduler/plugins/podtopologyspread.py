@@ -71,6 +71,7 @@ _PRE_FILTER_KEY = "PreFilter" + NAME
 _NOT_MATCH = Status(Code.UNSCHEDULABLE, [ERR_CONSTRAINTS_NOT_MATCH], NAME)  # shared: read-only
 _MISSING_LABEL = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, [ERR_NODE_LABEL_NOT_MATCH], NAME)
 _PRE_SCORE_KEY = "PreScore" + NAME
+_SCORE_CONSTRAINTS_KEY = "PreScoreConstraints" + NAME
 _NO_DOMAIN = object()  # a node without the topology key (or without a Node), in _domains_of
 
 
@@ -684,10 +685,22 @@ class PodTopologySpread:
 
     # ----------------------------------------------------------------- score
 
+    def _score_constraints(self, state: CycleState, pod: Pod) -> list[Constraint]:
+        """The pod's ScheduleAnyway constraints (or the defaults), worked out once per cycle."""
+        constraints: list[Constraint] | None = state.get(_SCORE_CONSTRAINTS_KEY)
+        if constraints is None:
+            constraints = state[_SCORE_CONSTRAINTS_KEY] = self._constraints(pod, SCHEDULE_ANYWAY)
+        return constraints
+
+    def pre_score_reads_nodes(self, state: CycleState, pod: Pod) -> bool:
+        """Whether PreScore will read the nodes it is given: only when there is something to score
+        (see kubelite.scheduler.arrays, which then lists them)."""
+        return bool(self._score_constraints(state, pod))
+
     def pre_score(self, state: CycleState, pod: Pod, nodes: list[NodeInfo]) -> Status | None:
         if not nodes:
             return Status(Code.SKIP)
-        constraints = self._constraints(pod, SCHEDULE_ANYWAY)
+        constraints = self._score_constraints(state, pod)
         if not constraints:
             return Status(Code.SKIP)
         # System defaults spread over whatever keys a node has; the pod's own constraints need them all.

@@ -153,7 +153,7 @@ def random_pod(rng: random.Random, i: int) -> Pod:
             {
                 "maxSkew": rng.choice([1, 2]),
                 "topologyKey": rng.choice(["disk", ZONE]),
-                "whenUnsatisfiable": "DoNotSchedule",
+                "whenUnsatisfiable": rng.choice(["DoNotSchedule", "ScheduleAnyway"]),
                 "labelSelector": {"matchLabels": {"app": labels["app"]}},
             }
         ]
