@@ -128,6 +128,10 @@ def _job(obj: Mapping[str, Any]) -> dict[str, str]:
     return {"status.successful": _int_text(_get(obj, "status", "succeeded"))}
 
 
+def _csr(obj: Mapping[str, Any]) -> dict[str, str]:
+    return {"spec.signerName": _text(_get(obj, "spec", "signerName"))}
+
+
 _READERS: Final[dict[str, _Reader]] = {
     "Pod": _pod,
     "Event": _event,
@@ -138,6 +142,7 @@ _READERS: Final[dict[str, _Reader]] = {
     "ReplicaSet": _replicas,
     "ReplicationController": _replicas,
     "Job": _job,
+    "CertificateSigningRequest": _csr,
 }
 
 # Labels each kind's conversion accepts. Node and Namespace are
@@ -167,6 +172,7 @@ _SUPPORTED: Final[dict[str, frozenset[str]]] = {
     "ReplicaSet": META_FIELDS | {"status.replicas"},
     "ReplicationController": META_FIELDS | {"status.replicas"},
     "Job": META_FIELDS | {"status.successful"},
+    "CertificateSigningRequest": frozenset({"metadata.name", "spec.signerName"}),
 }
 
 _ALIASES: Final[dict[str, dict[str, str]]] = {"Pod": {"spec.host": "spec.nodeName"}}

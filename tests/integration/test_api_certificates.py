@@ -216,3 +216,19 @@ def test_discovery_and_table(
     ]
     rows = {r["cells"][0]: r["cells"] for r in table["rows"]}
     assert rows["node-a"][2:] == [KUBELET, "system:bootstrap:abcdef", "<none>", "Pending"]
+
+
+def test_field_selector_on_signer_name(admin: client.CertificatesV1Api) -> None:
+    admin.create_certificate_signing_request(
+        body("other-signer", csr_pem("x"), signer_name="example.com/other", usages=["client auth"])
+    )
+    names = {
+        c.metadata.name
+        for c in admin.list_certificate_signing_request(
+            field_selector="spec.signerName=example.com/other"
+        ).items
+    }
+    assert names == {"other-signer"}
+    with pytest.raises(ApiException) as e:
+        admin.list_certificate_signing_request(field_selector="spec.usages=x")
+    assert e.value.status == 400
