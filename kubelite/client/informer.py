@@ -15,6 +15,13 @@ in the informer's task; they must not block (enqueue a key and return).
 ``SharedInformerFactory`` hands out one informer per (resource, namespace,
 selectors) so that all controllers of a process share the caches.
 
+``set_transform(fn)`` (before the informer starts, as client-go's
+SetTransform) changes each object as it arrives, before it is cached or
+handed to handlers; ``strip_managed_fields`` is the usual one: components
+that never read ``metadata.managedFields`` (the scheduler) drop it, so that
+the cache does not keep dozens of small objects per object that the
+interpreter's cycle collector would walk again and again.
+
 Everything is single-threaded asyncio: no locks, the cache is consistent
 between awaits.
 """
@@ -45,9 +52,22 @@ __all__ = [
     "meta_namespace_key",
     "namespace_index",
     "split_key",
+    "strip_managed_fields",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def strip_managed_fields(obj: Any) -> Any:
+    """A transform that empties ``metadata.managedFields`` (typed objects and dicts alike)."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else getattr(obj, "metadata", None)
+    if isinstance(meta, dict):
+        if meta.get("managedFields"):
+            meta["managedFields"] = []
+    elif meta is not None and getattr(meta, "managedFields", None):
+        meta.managedFields = []
+    return obj
+
 
 IndexFunc = Callable[[Any], list[str]]
 NAMESPACE_INDEX = "namespace"
@@ -189,6 +209,7 @@ class Informer:
         self._synced = asyncio.Event()
         self._watch: WatchStream | None = None
         self._running = False
+        self._transform: Callable[[Any], Any] | None = None
 
     def __repr__(self) -> str:
         return f"Informer({self.resource.res.group_resource}, ns={self.namespace!r})"
@@ -235,6 +256,13 @@ class Informer:
         if on_add is not None:
             for obj in self.indexer.list():
                 self._call(on_add, obj)
+
+    def set_transform(self, fn: Callable[[Any], Any] | None) -> None:
+        """Change each object as it arrives (``fn(obj)`` returns the object to keep). Only before
+        the informer runs: cached objects would otherwise be a mix of changed and unchanged ones."""
+        if self._running or self.has_synced:
+            raise RuntimeError(f"{self!r}: set_transform after the informer started")
+        self._transform = fn
 
     def force_reconnect(self) -> None:
         """Close the current watch; the informer reconnects from its last resourceVersion."""
@@ -341,6 +369,8 @@ class Informer:
             self.namespace, self.label_selector, self.field_selector, self.page_size
         )
         self.relists += 1
+        if self._transform is not None:
+            items = [self._transform(obj) for obj in items]
         self._replace(items)
         self.last_resource_version = rv
         self._synced.set()
@@ -357,12 +387,13 @@ class Informer:
             allow_bookmarks=True,
         )
         self._watch = stream
+        transform = self._transform
         try:
             async for ev in stream:
                 if ev.type == "ADDED" or ev.type == "MODIFIED":
-                    self._upsert(ev.object)
+                    self._upsert(ev.object if transform is None else transform(ev.object))
                 elif ev.type == "DELETED":
-                    self._remove(ev.object)
+                    self._remove(ev.object if transform is None else transform(ev.object))
                 elif ev.type != "BOOKMARK":
                     log.warning("%r: unexpected watch event %s", self, ev.type)
                     continue

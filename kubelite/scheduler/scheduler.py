@@ -36,6 +36,7 @@ import numpy as np
 
 from kubelite.api.core_v1 import Node, Pod
 from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, LeaderElector, SharedInformerFactory
+from kubelite.client.informer import strip_managed_fields
 from kubelite.client.rest import lookup
 from kubelite.scheduler.arrays import (
     KindMemo,
@@ -273,6 +274,10 @@ class Scheduler:
         # side for the cache's) instead of a delete on one watch and an add on another.
         pods = informers.informer_for(PODS, field_selector=POD_SELECTOR)
         nodes = informers.informer_for(NODES)
+        # Nothing here reads managedFields: dropped on arrival, as kube-scheduler's informers do.
+        for informer in (pods, nodes):
+            if not informer.has_synced:
+                informer.set_transform(strip_managed_fields)
         self._pod_informer = pods
         nodes.add_handler(self.on_node_add, self.on_node_update, self.on_node_delete)
         pods.add_handler(self.on_pod_add, self.on_pod_update, self.on_pod_delete)

@@ -120,6 +120,10 @@ async def test_pods_land_where_constraints_allow(
         assert await _wait_for(lambda n=name: _node_of(client, namespace, n)) in ("e2e-a", "e2e-c")
     got = await pods.get("wants-ssd", namespace)
     assert [c.status for c in got.status.conditions if c.type == "PodScheduled"] == ["True"]
+    # The scheduler's informer drops managedFields (nothing in it reads them); the API keeps them.
+    assert got.metadata.managedFields
+    cached = scheduler._pod_informer.get_by(namespace, "wants-ssd")
+    assert cached is not None and cached.spec.nodeName == "e2e-a" and not cached.metadata.managedFields
 
     async def scheduled_event() -> Any:
         evs = (await client.resource(EVENTS).list(namespace=namespace))[0]
