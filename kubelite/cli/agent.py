@@ -329,6 +329,11 @@ async def _run(conn: Connection, config: Any) -> None:
             await ensure_serving_certificate(files, client, config.node_name, hosts, conn.ca_pem)
             return str(files.cert), str(files.key)
 
+    elif not config.kubelet_cert:
+        log.warning(
+            "the cluster CA is unknown (--certificate-authority or --kubelet-client-ca), and the kubelet "
+            "API needs it to verify the API server's calls: no serving certificate is asked for"
+        )
     agent = NodeAgent(client, config, images=await _images(config), serving_certificate=serving)
     await agent.run()
 

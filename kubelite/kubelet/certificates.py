@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,6 +57,7 @@ SERVING_USAGES = ["digital signature", "server auth"]
 RENEW_FRACTION = 0.2  # a certificate with less than this share of its lifetime left is replaced
 POLL_INTERVAL = 1.0
 REMIND_INTERVAL = 60.0  # how often the agent repeats that it is still waiting for a request
+MAX_RETRY_DELAY = 30.0
 
 
 class CertificateRequestRefused(RuntimeError):
@@ -175,7 +177,7 @@ async def request_certificate(
     instead (an agent restarted while it waited). Raises
     ``CertificateRequestRefused`` if it is denied or fails.
     """
-    api = client.resource(CSR)
+    api = _Retrying(client.resource(CSR), purpose)
     body: dict[str, Any] = {
         "metadata": {"name": name} if name else {"generateName": "csr-"},
         "spec": {
@@ -302,6 +304,38 @@ async def ensure_serving_certificate(
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+class _Retrying:
+    """The CSR calls an agent makes, tried again with back-off while the API server cannot be
+    reached or answers 429/5xx (an agent may start before its server, or outlive a restart)."""
+
+    def __init__(self, api: Any, purpose: str) -> None:
+        self.api = api
+        self.purpose = purpose
+
+    async def create(self, body: Any) -> Any:
+        return await self._call(self.api.create, body)
+
+    async def get(self, name: str) -> Any:
+        return await self._call(self.api.get, name)
+
+    async def _call(self, fn: Any, arg: Any) -> Any:
+        delay = 1.0
+        while True:
+            try:
+                return await fn(arg)
+            except StatusError as e:
+                if e.code != 429 and e.code < 500:
+                    raise
+                problem = f"{e.code} {e.reason}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as e:
+                problem = str(e) or type(e).__name__
+            log.warning(
+                "%s: the API server is not answering (%s); again in %.0f s", self.purpose, problem, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY)
 
 
 def _spki(public_key: Any) -> bytes:
