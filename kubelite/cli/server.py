@@ -168,16 +168,16 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
     With ``controllers``, a controller manager runs beside the API server
     once it is ready and is stopped (releasing its lease) before the server.
     """
-    from kubelite.apiserver.app import APIServer  # here, so `kubelite kubeconfig` stays light
+    # here, so that `kubelite kubeconfig` stays light
+    from kubelite.apiserver.app import APIServer
+    from kubelite.apiserver.serverthread import ServerThread
 
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     pki = await asyncio.to_thread(pki_for, config) if config.tls else PKI.at(config.pki_dir)
     if not config.tls:
         log.warning("serving plain HTTP without authentication on %s: for tests only", config.bind_address)
 
-    server = APIServer(config)
-    ready = asyncio.Event()
-    server_task = asyncio.create_task(server.run(ready), name="apiserver")
+    server = ServerThread(APIServer(config))
     scheduler_task: asyncio.Task[None] | None = None
     agent_task: asyncio.Task[None] | None = None
     manager_task: asyncio.Task[None] | None = None
@@ -196,57 +196,46 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
             agent_task.cancel()
         if manager_task is not None and not manager_task.done():
             # Controllers first, while the server can still take their lease release.
-            manager_task.add_done_callback(lambda _: server_task.cancel())
+            manager_task.add_done_callback(lambda _: server.stop())
             manager_task.cancel()
-            loop.call_later(MANAGER_STOP_TIMEOUT, server_task.cancel)
+            loop.call_later(MANAGER_STOP_TIMEOUT, server.stop)
         else:
-            server_task.cancel()
+            server.stop()
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
-    ready_wait = asyncio.create_task(ready.wait(), name="apiserver-ready")
     try:
-        await asyncio.wait({server_task, ready_wait}, return_when=asyncio.FIRST_COMPLETED)
-        if ready.is_set() and not server_task.done():
-            url = kubeconfig_url(getattr(server, "url", "") or _url_of(config))
+        if await server.started() and not stopping:
+            url = kubeconfig_url(server.url or _url_of(config))
             path = await asyncio.to_thread(write_kubeconfig, config.kubeconfig_path, url, pki)
             log.info("API server ready at %s", url)
             log.info("kubeconfig: %s (export KUBECONFIG=%s)", path, path)
-            if not stopping:
-                scheduler_task = asyncio.create_task(
-                    _run_scheduler(url, pki if config.tls else None), name="scheduler"
-                )
-            if up and not stopping:  # the node agent of this machine, as the admin
+            component_pki = pki if config.tls else None
+            scheduler_task = asyncio.create_task(_run_scheduler(url, component_pki), name="scheduler")
+            if up:  # the node agent of this machine, as the admin
                 agent_task = asyncio.create_task(
-                    _run_node_agent(url, pki if config.tls else None, config.data_dir), name="node-agent"
+                    _run_node_agent(url, component_pki, config.data_dir), name="node-agent"
                 )
-            if controllers is not None and not stopping:
+            if controllers is not None:
                 manager_task = asyncio.create_task(
-                    _run_controller_manager(url, pki if config.tls else None, controllers, config),
+                    _run_controller_manager(url, component_pki, controllers, config),
                     name="controller-manager",
                 )
-        await server_task
+        elif stopping:
+            server.stop()
+        await server.finished()
     except asyncio.CancelledError:
-        if server_task.cancelled() and stopping:
-            log.info("stopped")
-            return 0
-        server_task.cancel()
+        server.stop()
         raise
     except Exception:
         log.exception("the API server failed")
         return 1
     finally:
-        ready_wait.cancel()
-        if scheduler_task is not None:
-            scheduler_task.cancel()
-            await asyncio.gather(scheduler_task, return_exceptions=True)
-        if agent_task is not None:
-            agent_task.cancel()
-            await asyncio.gather(agent_task, return_exceptions=True)
-        if manager_task is not None:
-            manager_task.cancel()
-            await asyncio.gather(manager_task, return_exceptions=True)
+        for task in (scheduler_task, agent_task, manager_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     log.info("stopped")

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from kubelite.apiserver.app import APIServer
 from kubelite.apiserver.config import ServerConfig
+from kubelite.apiserver.serverthread import ServerThread
 
 
 @dataclass
@@ -24,38 +24,19 @@ class RunningServer:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
 
-def start_server(config: ServerConfig) -> tuple[RunningServer, threading.Thread]:
+def start_server(config: ServerConfig) -> tuple[RunningServer, ServerThread]:
     """Start a server of ``config`` (give port=0 for a free one); RuntimeError if it does not."""
-    server = APIServer(config)
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    failure: list[BaseException] = []
-
-    async def main() -> None:
-        started = asyncio.Event()
-        task = asyncio.create_task(server.run(started))
-        waiter = asyncio.create_task(started.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        ready.set()
-        await task
-
-    def target() -> None:
-        asyncio.set_event_loop(loop)
+    thread = ServerThread(APIServer(config))
+    if not thread.start(60):
+        failure: BaseException | None = None
         try:
-            loop.run_until_complete(main())
+            thread.join(15)
         except BaseException as e:  # reported to the fixture
-            failure.append(e)
-            ready.set()
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=target, name="apiserver", daemon=True)
-    thread.start()
-    if not ready.wait(60) or failure or not server.url:
-        raise RuntimeError(f"API server did not start: {failure}")
-    return RunningServer(server.url, server, loop, config.data_dir), thread
+            failure = e
+        raise RuntimeError(f"API server did not start: {failure!r}")
+    return RunningServer(thread.url, thread.server, thread.loop, config.data_dir), thread
 
 
-def stop_server(running: RunningServer, thread: threading.Thread) -> None:
-    running.loop.call_soon_threadsafe(running.server.stop)
+def stop_server(running: RunningServer, thread: ServerThread) -> None:
+    thread.stop()
     thread.join(15)
