@@ -47,6 +47,7 @@ from kubelite.cli.common import default_kubeconfig, run_until_signalled
 log = logging.getLogger("kubelite.cli")
 
 RUNTIMES = ("auto", "runc", "process", "fake")
+RENEWAL_RETRY = 60.0  # seconds before a failed certificate renewal is tried again
 
 
 def add_agent_arguments(p: argparse.ArgumentParser) -> None:
@@ -177,6 +178,7 @@ class Connection:
     insecure: bool
     fixed: Any = None
     bootstrap: Any = None
+    client_files: Any = None  # the node's client certificate, once it uses one of its own
 
     async def close(self) -> None:
         for c in (self.fixed, self.bootstrap):
@@ -312,21 +314,52 @@ async def _node_client(conn: Connection, config: Any) -> Any:
         await conn.bootstrap.close()
         conn.bootstrap = None
     conn.fixed = Client(conn.server, ssl=_ssl_context(conn, files.cert, files.key), component="kubelet")
+    conn.client_files = files
     return conn.fixed
+
+
+async def _renew_client_certificate(conn: Connection, config: Any) -> None:
+    """Renew the node's client certificate as it ages, as the node itself; the client's TLS
+    context takes the new pair, so new connections present it."""
+    from kubelite.kubelet.certificates import ensure_client_certificate, until_renewal_due
+
+    files = conn.client_files
+    client = conn.fixed
+    while True:
+        await until_renewal_due(files)
+        try:
+            await ensure_client_certificate(files, client, config.node_name, conn.ca_pem, current=client)
+        except Exception as e:  # the current certificate still works: try again later
+            log.error("renewing the node client certificate failed: %s; again in %.0f s", e, RENEWAL_RETRY)
+            await asyncio.sleep(RENEWAL_RETRY)
+            continue
+        if client.ssl is not None:
+            await asyncio.to_thread(client.ssl.load_cert_chain, str(files.cert), str(files.key))
+        log.info("the node client certificate was renewed")
 
 
 async def _run(conn: Connection, config: Any) -> None:
     from kubelite.kubelet.agent import NodeAgent
-    from kubelite.kubelet.certificates import CertificateFiles, ensure_serving_certificate, serving_hosts
+    from kubelite.kubelet.certificates import (
+        CertificateFiles,
+        ensure_serving_certificate,
+        serving_hosts,
+        until_renewal_due,
+    )
 
     client = await _node_client(conn, config)
     serving = None
     if not config.kubelet_cert and config.kubelet_client_ca:
         files = CertificateFiles(config.root_dir / "pki", "kubelet-server")
+        answered = False
 
         async def serving(node_ip: str) -> tuple[str, str]:
+            nonlocal answered
+            if answered:  # the agent serves with the last one: answer again once it was renewed
+                await until_renewal_due(files)
             hosts = serving_hosts(node_ip)
             await ensure_serving_certificate(files, client, config.node_name, hosts, conn.ca_pem)
+            answered = True
             return str(files.cert), str(files.key)
 
     elif not config.kubelet_cert:
@@ -335,7 +368,15 @@ async def _run(conn: Connection, config: Any) -> None:
             "API needs it to verify the API server's calls: no serving certificate is asked for"
         )
     agent = NodeAgent(client, config, images=await _images(config), serving_certificate=serving)
-    await agent.run()
+    async with asyncio.TaskGroup() as tg:
+        renewal = None
+        if conn.client_files is not None:
+            renewal = tg.create_task(
+                _renew_client_certificate(conn, config), name="client-certificate-renewal"
+            )
+        await agent.run()
+        if renewal is not None:  # the agent stopped: so does the renewal
+            renewal.cancel()
 
 
 def _repo_root(package_file: str) -> str:

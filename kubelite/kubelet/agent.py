@@ -72,7 +72,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# node IP -> (certificate file, key file) of the kubelet API, once a signer issued them.
+# node IP -> (certificate file, key file) of the kubelet API, once a signer issued them; called
+# again after each answer, it returns when the certificate was renewed.
 ServingCertificateSource = Callable[[str], Awaitable[tuple[str, str]]]
 
 ALLOCATABLE_TTL = 10.0  # seconds the host's allocatable resources are reused (as node status)
@@ -348,26 +349,33 @@ class NodeAgent:
 
     async def _serve_once_certified(self) -> None:
         """Ask for the serving certificate (the node exists now, which its approval checks), then
-        serve the kubelet API with it. A refused request leaves the API off; pods run on."""
+        serve the kubelet API with it; each later answer of the source (a renewal) replaces the
+        certificate for new connections. A refused request leaves the API off; pods run on."""
         assert self.serving_certificate is not None
-        try:
-            cert, key = await self.serving_certificate(self._node_ip)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            log.error(
-                "no kubelet serving certificate, so no kubelet API on node %s: %s", self.config.node_name, e
-            )
-            return
-        self.config.kubelet_cert, self.config.kubelet_key = cert, key
-        try:
-            await self._start_kubelet_api()
-        except OSError as e:  # the port is taken: the node keeps running its pods
-            log.error("the kubelet API cannot listen on node %s: %s", self.config.node_name, e)
-            return
-        log.info("kubelet API serving on port %d with the issued certificate", self.kubelet_port)
-        with contextlib.suppress(*API_ERRORS):  # publish the port now; the status loop would later
-            await self.update_node_status(force=True)
+        while True:
+            try:
+                cert, key = await self.serving_certificate(self._node_ip)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.error("no kubelet serving certificate for node %s: %s", self.config.node_name, e)
+                if self.kubelet_server is None:
+                    return
+                await self.clock.sleep(60.0)  # a renewal failed: the current certificate still serves
+                continue
+            self.config.kubelet_cert, self.config.kubelet_key = cert, key
+            if self.kubelet_server is not None and self.kubelet_server.ssl_context is not None:
+                await asyncio.to_thread(self.kubelet_server.ssl_context.load_cert_chain, cert, key)
+                log.info("kubelet API serving with the renewed certificate")
+                continue
+            try:
+                await self._start_kubelet_api()
+            except OSError as e:  # the port is taken: the node keeps running its pods
+                log.error("the kubelet API cannot listen on node %s: %s", self.config.node_name, e)
+                return
+            log.info("kubelet API serving on port %d with the issued certificate", self.kubelet_port)
+            with contextlib.suppress(*API_ERRORS):  # publish the port now; the status loop would later
+                await self.update_node_status(force=True)
 
     def _default_images(self) -> ImageServiceLike:
         assert self.runtime is not None

@@ -20,7 +20,8 @@ A stored pair is reused while it matches its key and node name, chains to the
 cluster CA (when the agent knows the CA) and has more than a fifth of its
 lifetime left; otherwise a new one is requested (a client certificate that is
 still valid asks for its successor with its own identity). Denied or failed
-requests raise ``CertificateRequestRefused``.
+requests raise ``CertificateRequestRefused``. A running agent renews both when they
+reach that point (``until_renewal_due``): new TLS connections then present the new one.
 """
 
 from __future__ import annotations
@@ -96,6 +97,18 @@ class CertificateFiles:
         now = now or dt.datetime.now(dt.UTC)
         lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
         return cert.not_valid_after_utc - now > lifetime * RENEW_FRACTION and cert.not_valid_before_utc <= now
+
+    def renewal_delay(self, now: dt.datetime | None = None) -> float:
+        """Seconds until the stored certificate has only ``RENEW_FRACTION`` of its lifetime
+        left, when ``usable`` stops taking it (0 when that is past or nothing is stored)."""
+        try:
+            cert = x509.load_pem_x509_certificate(self.cert.read_bytes())
+        except (OSError, ValueError):
+            return 0.0
+        now = now or dt.datetime.now(dt.UTC)
+        lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+        due = cert.not_valid_after_utc - lifetime * RENEW_FRACTION
+        return max(0.0, (due - now).total_seconds())
 
     def load(self, common_name: str, ca_pem: bytes | None) -> x509.Certificate | None:
         """The stored certificate if it matches its key, names ``common_name``, has not expired and
@@ -255,6 +268,16 @@ async def ensure_client_certificate(
     await asyncio.to_thread(files.store, cert, key)
     log.info("stored the node client certificate %s", files.cert)
     return files
+
+
+async def until_renewal_due(files: CertificateFiles) -> None:
+    """Sleep until the stored pair is due for replacement (``ensure_*`` then asks for a new one)."""
+    delay = await asyncio.to_thread(files.renewal_delay)
+    log.info("%s is renewed in %.0f s", files.cert.name, delay)
+    # A wall-clock deadline slept in pieces: a suspended machine wakes up to a late renewal, not none.
+    while delay > 0:
+        await asyncio.sleep(min(delay, 3600.0))
+        delay = await asyncio.to_thread(files.renewal_delay)
 
 
 def serving_hosts(node_ip: str, extra: Iterable[str] = ()) -> list[str]:

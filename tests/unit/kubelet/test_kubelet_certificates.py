@@ -87,3 +87,15 @@ def test_requests_name_the_node_and_its_hosts() -> None:
     assert client_request_name(key, "system:node:a") == client_request_name(key, "system:node:a")
     assert client_request_name(key, "system:node:a").startswith("node-csr-")
     assert serving_hosts("10.0.0.7, fd00::7")[:2] == ["10.0.0.7", "fd00::7"]
+
+
+def test_renewal_is_due_when_a_fifth_of_the_lifetime_is_left(tmp_path: Path) -> None:
+    ca = _ca()
+    files = CertificateFiles(tmp_path / "pki", "kubelet-server")
+    assert files.renewal_delay() == 0.0  # nothing stored: due now
+    key = files.key_for_request()
+    files.store(_issue(ca, make_request(key, "system:node:a", ["10.0.0.7"]), days=10), key)
+    delay = files.renewal_delay()
+    assert abs(delay - 8 * 86400) < 60
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=9)
+    assert files.renewal_delay(now=later) == 0.0
