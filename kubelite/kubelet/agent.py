@@ -213,10 +213,16 @@ class NodeAgent:
         self.clock = clock
         self.host = host or HostInfo(str(config.data_dir))
         self.ipam_wait = ipam_wait
-        self.nodes = client.resource(lookup("", "v1", "Node", client.registry))
-        self.leases = client.resource(lookup("coordination.k8s.io", "v1", "Lease", client.registry))
-        self.pods_api = client.resource(lookup("", "v1", "Pod", client.registry))
-        self.recorder = EventRecorder(client, "kubelet", config.node_name, clock=clock)
+        # Status writes, events, leases (several requests per pod started) go over the lean
+        # transport; the pod watch and reads stay on the client as given.
+        lean = getattr(client, "with_lean_http", None)
+        self.writer: Client = (
+            lean() if lean is not None and not getattr(client, "lean_http", True) else client
+        )
+        self.nodes = self.writer.resource(lookup("", "v1", "Node", client.registry))
+        self.leases = self.writer.resource(lookup("coordination.k8s.io", "v1", "Lease", client.registry))
+        self.pods_api = self.writer.resource(lookup("", "v1", "Pod", client.registry))
+        self.recorder = EventRecorder(self.writer, "kubelet", config.node_name, clock=clock)
         self.node: Node | None = None
         self.pod_cidr = ""
         self._allocatable: tuple[float, dict[str, str]] | None = None  # (monotonic, value)
@@ -255,6 +261,8 @@ class NodeAgent:
         finally:
             if self.kubelet_server is not None:
                 await self.kubelet_server.close()
+            if self.writer is not self.client:
+                await self.writer.close()
 
     async def _run_registered(self) -> None:
         cfg = self.config
