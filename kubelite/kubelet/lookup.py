@@ -11,12 +11,16 @@ previous attempt is the one before the newest.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 
 from kubelite.kubelet.podmanager import PodManager
 from kubelite.kubelet.podworker import PodWorker
 from kubelite.kubelet.runtime.interface import ContainerState, ContainerStatus
 from kubelite.kubelet.server import ContainerTarget, PodTarget
+
+SETTLE_TIMEOUT = 10.0  # seconds a kubelet API request waits for a (re)starting agent
 
 
 class PodManagerLookup:
@@ -59,6 +63,22 @@ class PodManagerLookup:
     def pod(self, namespace: str, pod: str) -> PodTarget | None:
         worker = self._worker(namespace, pod)
         return _pod_target(worker) if worker is not None else None
+
+    async def settled(self, namespace: str, pod: str, timeout: float = SETTLE_TIMEOUT) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        manager = self._manager()
+        while manager is None:  # the agent registers its node before the pod manager runs
+            if loop.time() >= deadline:
+                return
+            await asyncio.sleep(0.05)
+            manager = self._manager()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await manager.ready.wait()
+                worker = manager.find_pod(namespace, pod)
+                if worker is not None:
+                    await worker.synced.wait()
 
     def pods(self) -> list[PodTarget]:
         manager = self._manager()

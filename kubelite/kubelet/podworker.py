@@ -190,6 +190,7 @@ class PodWorker:
         self.clock = services.clock
         self.removed = False  # the pod is gone from the API
         self.finished = asyncio.Event()
+        self.synced = asyncio.Event()  # one sync has run (its containers are known)
         self._wake = asyncio.Event()
         self._woken = False  # wake() since the current sync began
         self._relist_saw: tuple[tuple[str, str], ...] | None = None  # what a relist woke it for
@@ -303,6 +304,7 @@ class PodWorker:
                 except Exception:
                     log.exception("pod %s: sync failed; retrying", self.key)
                     self.wake_at(self.clock.monotonic() + 1.0)
+                self.synced.set()
                 if (
                     self._wake.is_set()
                     and not self._woken
@@ -316,6 +318,7 @@ class PodWorker:
                 self._relist_saw = None
         finally:
             await self.probes.stop()
+            self.synced.set()
             self.finished.set()
 
     def _next_wait(self) -> float:

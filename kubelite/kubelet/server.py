@@ -95,6 +95,12 @@ class ContainerLookup(Protocol):
 
     def pod(self, namespace: str, pod: str) -> PodTarget | None: ...
 
+    async def settled(self, namespace: str, pod: str) -> None:
+        """Return once the answers about this pod are as good as they get: the agent has its
+        pod list and has looked at the pod's containers (after a restart, the first requests
+        would otherwise find nothing); bounded, answering with what is known after a while."""
+        ...
+
     def pods(self) -> list[PodTarget]: ...
 
 
@@ -399,10 +405,11 @@ class KubeletServer:
             raise web.HTTPInternalServerError(text="no container runtime")
         return runtime
 
-    def _container(
+    async def _container(
         self, request: web.Request, previous: bool = False
     ) -> tuple[str, str, str, ContainerTarget]:
         ns, pod = request.match_info["ns"], request.match_info["pod"]
+        await self.lookup.settled(ns, pod)
         name = request.match_info.get("container", "") or self.lookup.default_container(ns, pod) or ""
         target = self.lookup.find(ns, pod, name, previous=previous) if name else None
         if target is None:
@@ -421,7 +428,7 @@ class KubeletServer:
     # --- logs -----------------------------------------------------------------------------------
     async def _logs(self, request: web.Request) -> web.StreamResponse:
         opts = LogOptions.from_query(request.query, time.time())
-        _, _, _, target = self._container(request, previous=opts.previous)
+        _, _, _, target = await self._container(request, previous=opts.previous)
         runtime = self._runtime(target)
 
         async def running() -> bool:
@@ -450,7 +457,7 @@ class KubeletServer:
         return await self._remotecommand(request, attach=True)
 
     async def _remotecommand(self, request: web.Request, attach: bool) -> web.StreamResponse:
-        _, _, _, target = self._container(request)
+        _, _, _, target = await self._container(request)
         runtime = self._runtime(target)
         opts = remotecommand.ExecOptions.from_query(request.query)
         if not attach and not opts.command:
@@ -498,6 +505,7 @@ class KubeletServer:
     # --- port-forward ---------------------------------------------------------------------------
     async def _portforward(self, request: web.Request) -> web.StreamResponse:
         ns, name = request.match_info["ns"], request.match_info["pod"]
+        await self.lookup.settled(ns, name)
         pod = self.lookup.pod(ns, name)
         if pod is None:
             raise web.HTTPNotFound(text=f'pod "{name}" in namespace "{ns}" not found')

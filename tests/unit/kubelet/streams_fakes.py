@@ -115,6 +115,9 @@ class FakeLookup:
             return None
         return next(iter(target.containers), "")
 
+    async def settled(self, namespace: str, pod: str) -> None:
+        return None
+
     def pod(self, namespace: str, pod: str) -> PodTarget | None:
         return self.pod_targets.get((namespace, pod))
 
