@@ -146,6 +146,12 @@ def random_pod(rng: random.Random, i: int) -> Pod:
         }
     elif rng.random() < 0.1:
         spec["nodeSelector"] = {"disk": rng.choice(DISKS)}
+    elif rng.random() < 0.1:  # pinned to some nodes by name: PreFilter narrows the nodes to filter
+        names = [f"n{rng.randrange(110)}" for _ in range(rng.choice([1, 3, 20]))]
+        terms = [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [n]}]} for n in names]
+        affinity["nodeAffinity"] = {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}
+        }
     if affinity:
         spec["affinity"] = affinity
     if rng.random() < 0.2:  # spread the app over disk kinds (a label node updates change) or zones
@@ -299,9 +305,19 @@ def test_fast_paths_place_pods_as_the_per_node_paths(seed: int) -> None:
                 s.cache.remove_pod(gone)
         elif r < 0.16:
             j = rng.randrange(len(nodes))
-            old, nodes[j] = nodes[j], random_node(rng, j)
+            old = nodes[j]
+            nodes[j] = random_node(rng, int(old.metadata.name.removeprefix("n")))
             for s in (fast, slow):
                 s.cache.update_node(old, nodes[j])
+        elif r < 0.18:  # a node comes or goes: the snapshot's positions change (a new layout)
+            if len(nodes) > 90 and rng.random() < 0.5:
+                gone_node = nodes.pop(rng.randrange(len(nodes)))
+                for s in (fast, slow):
+                    s.cache.remove_node(gone_node)
+            else:
+                nodes.append(random_node(rng, 100 + i))
+                for s in (fast, slow):
+                    s.cache.add_node(nodes[-1])
     # The cluster is neither empty nor trivially full: both outcomes happen often.
     assert outcomes["placed"] > 50 and outcomes["failed"] > 20, outcomes
 
