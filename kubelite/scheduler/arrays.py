@@ -175,14 +175,60 @@ def score_nodes(
     return out, None
 
 
+class Rejections:
+    """The statuses of the nodes a Filter pass rejected, in the order it rejected them, written
+    out (``write``) only when wanted: a pod that fits never reads them, and under a spread
+    constraint a cycle may reject hundreds of nodes."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self) -> None:
+        # (positions, the status of the i-th of them, the filter's name for statuses naming none)
+        self._parts: list[tuple[Positions, Callable[[int], Status], str]] = []
+
+    def add(self, positions: Positions, status_at: Callable[[int], Status], name: str = "") -> None:
+        self._parts.append((positions, status_at, name))
+
+    def write(self, snapshot: Snapshot, statuses: dict[str, Status], failed_plugins: set[str]) -> None:
+        """Into a Diagnosis: each rejected node's status by name, and the plugins that rejected."""
+        infos = snapshot.infos
+        for positions, status_at, name in self._parts:
+            for i, p in enumerate(positions.tolist()):
+                st = status_at(i)
+                if not st.plugin:
+                    st = st.with_plugin(name)
+                statuses[infos[p].name] = st
+                failed_plugins.add(st.plugin)
+
+
+def _looked_up(keys: list[int], table: dict[int, Status]) -> Callable[[int], Status]:
+    """The status of the i-th rejected node, from a table by position."""
+
+    def status_at(i: int) -> Status:
+        return table[keys[i]]
+
+    return status_at
+
+
+def _picked(where: list[int], status_at: Callable[[int], Status]) -> Callable[[int], Status]:
+    """The status of the i-th rejected node, the ``where[i]``-th of a filter's answers."""
+
+    def picked(i: int) -> Status:
+        return status_at(where[i])
+
+    return picked
+
+
 class Feasible:
-    """What a Filter pass over positions found: the feasible positions and how many were looked at."""
+    """What a Filter pass over positions found: the feasible positions, how many were looked at,
+    and the statuses of those rejected."""
 
-    __slots__ = ("positions", "processed")
+    __slots__ = ("positions", "processed", "rejections")
 
-    def __init__(self, positions: Positions, processed: int) -> None:
+    def __init__(self, positions: Positions, processed: int, rejections: Rejections) -> None:
         self.positions = positions
         self.processed = processed
+        self.rejections = rejections
 
 
 def find_feasible(
@@ -195,15 +241,13 @@ def find_feasible(
     order: Positions,
     start: int,
     to_find: int,
-    statuses: dict[str, Status],
-    failed_plugins: set[str],
 ) -> Feasible:
     """The first ``to_find`` positions of ``order`` (from index ``start``, round the end) that pass
     every filter, chunk by chunk as the plain path goes (so that the same nodes are looked at and
     the next cycle starts where the plain path would): a chunk is as large as the number of
     feasible nodes still wanted, at least ``MIN_FILTER_CHUNK``."""
     n = len(order)
-    infos = snapshot.infos
+    rejections = Rejections()
     found: list[Positions] = []
     count_found = 0
     processed = 0
@@ -222,13 +266,11 @@ def find_feasible(
             candidates = chunk
         else:
             candidates = chunk[ok]
-            answers = memo.answers
-            for i in chunk[~ok].tolist():
-                answer = answers[i]
-                statuses[infos[i].name] = answer
-                failed_plugins.add(answer.plugin)
+            # The answers of this cycle's positions stay as they are until the cycle ends.
+            rejected = chunk[~ok]
+            rejections.add(rejected, _looked_up(rejected.tolist(), memo.answers))
         if rest and candidates.size:
-            candidates = _run_rest(rest, state, pod, snapshot, candidates, statuses, failed_plugins)
+            candidates = _run_rest(rest, state, pod, snapshot, candidates, rejections)
         found.append(candidates)
         count_found += candidates.size
     feasible = np.concatenate(found) if len(found) != 1 else found[0]
@@ -236,7 +278,7 @@ def find_feasible(
         # The last chunk found more than needed: give the extra nodes back to the next cycle.
         processed -= count_found - to_find
         feasible = feasible[:to_find]
-    return Feasible(feasible, processed)
+    return Feasible(feasible, processed, rejections)
 
 
 def _run_rest(
@@ -245,8 +287,7 @@ def _run_rest(
     pod: Pod,
     snapshot: Snapshot,
     candidates: Positions,
-    statuses: dict[str, Status],
-    failed_plugins: set[str],
+    rejections: Rejections,
 ) -> Positions:
     """The filters after the node-local ones (name, batch function, ``filter_positions`` or None),
     on ``candidates``; their NodeInfos listed only for a filter that has no answer by position."""
@@ -256,13 +297,7 @@ def _run_rest(
         if answer is not None:
             ok, status_at = answer
             if not ok.all():
-                infos = snapshot.infos
-                for i in np.flatnonzero(~ok).tolist():
-                    st = status_at(i)
-                    if not st.plugin:
-                        st = st.with_plugin(name)
-                    statuses[infos[int(candidates[i])].name] = st
-                    failed_plugins.add(st.plugin)
+                rejections.add(candidates[~ok], _picked(np.flatnonzero(~ok).tolist(), status_at), name)
                 candidates = candidates[ok]
                 nodes = None
                 if not candidates.size:
@@ -275,6 +310,7 @@ def _run_rest(
             continue
         kept = []
         keep = []
+        failed: list[Status] = []
         for ni, r in zip(nodes, results, strict=True):
             if r is None or r.code == Code.SUCCESS:
                 kept.append(ni)
@@ -282,12 +318,11 @@ def _run_rest(
                 continue
             if r.code == Code.ERROR:
                 raise RuntimeError(r.message() or f"filter plugin {name} failed")
-            if not r.plugin:
-                r = r.with_plugin(name)
-            statuses[ni.name] = r
-            failed_plugins.add(r.plugin)
+            failed.append(r)
             keep.append(False)
-        candidates = candidates[np.array(keep, np.bool_)]
+        passed = np.array(keep, np.bool_)
+        rejections.add(candidates[~passed], failed.__getitem__, name)
+        candidates = candidates[passed]
         nodes = kept
         if not nodes:
             break

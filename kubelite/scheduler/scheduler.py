@@ -607,12 +607,13 @@ class Scheduler:
             order,
             start,
             to_find,
-            diagnosis.node_to_status.statuses,
-            diagnosis.unschedulable_plugins,
         )
         self.next_start_node_index = (start + found.processed) % n
         feasible = found.positions
         if not feasible.size:
+            found.rejections.write(
+                snapshot, diagnosis.node_to_status.statuses, diagnosis.unschedulable_plugins
+            )
             raise FitError(pod, len(snapshot.infos), diagnosis)
         infos = snapshot.infos
         if feasible.size == 1:
