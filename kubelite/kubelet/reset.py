@@ -69,6 +69,9 @@ async def reset_node(config: AgentConfig, *, node_network: bool = False) -> Rese
             with contextlib.suppress(RuntimeFailure):
                 await runtime.remove_sandbox(sb.id)
             report.sandboxes += 1
+        release_state = getattr(runtime, "release_state", None)  # runc's state tmpfs
+        if release_state is not None:
+            await asyncio.to_thread(release_state)
     await asyncio.to_thread(unmount_and_remove, config.pods_dir)  # Memory emptyDirs are tmpfs mounts
     await asyncio.to_thread(shutil.rmtree, config.logs_dir, True)
     if node_network:

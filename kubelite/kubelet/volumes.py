@@ -57,7 +57,6 @@ from kubelite.kubelet.runtime.interface import Mount, RuntimeFailure
 log = logging.getLogger(__name__)
 
 DEFAULT_MODE = 0o644
-MS_NOSUID, MS_NODEV = 0x2, 0x4
 DATA_DIR_NAME = "..data"
 
 
@@ -437,7 +436,7 @@ def _mount_tmpfs(path: Path, size: int) -> None:
     if os.path.ismount(path):
         return
     data = "mode=0777" + (f",size={size}" if size else "")
-    host_mounts.mount("tmpfs", str(path), "tmpfs", MS_NOSUID | MS_NODEV, data)
+    host_mounts.mount("tmpfs", str(path), "tmpfs", host_mounts.MS_NOSUID | host_mounts.MS_NODEV, data)
 
 
 def unmount_and_remove(path: Path) -> None:

@@ -5,7 +5,9 @@ Layout under the runtime's root directory::
     sandboxes/<id>/sandbox.json     the SandboxConfig, netns path, pause pid
     containers/<id>/container.json  the ContainerConfig, sandbox id, created_at, log path
     containers/<id>/...             the shim's files (see shimclient.py) and, for runc,
-                                    bundle/ (config.json, rootfs/), upper/, work/
+                                    bundle/ (config.json, rootfs/)
+
+(runc keeps this root on a tmpfs and the containers' upper/ and work/ on disk).
 
 Records are written before anything they describe exists and removed after
 it is gone, so an interrupted call leaves a record that ``list_*`` reports

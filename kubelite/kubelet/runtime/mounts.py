@@ -10,6 +10,9 @@ import subprocess
 from kubelite.kubelet.runtime.interface import RuntimeFailure
 
 MNT_DETACH = 2
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
 MAX_MOUNT_DATA = 4000  # mount(2) takes one page of options; longer overlay options go relative
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)

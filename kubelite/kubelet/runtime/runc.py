@@ -12,9 +12,19 @@ join at ``/proc/<pause pid>/ns/pid``. Sandboxes of older agents (a pause
 process holding IPC and UTS, no ``ns`` in the record) are still adopted.
 
 A container is an OCI bundle (``containers/<id>/bundle``): ``rootfs`` is an
-overlayfs of the image's layer directories mounted by us, ``config.json``
-comes from ``oci.container_spec``. Its cgroup is ``/<cgroup_parent or
+overlayfs of the image's layer directories mounted by us, with its upper and
+work directories in ``layers/<id>``; ``config.json`` comes from
+``oci.container_spec``. Its cgroup is ``/<cgroup_parent or
 cgroup_root/pod<uid>>/<container id>`` in every hierarchy.
+
+What only matters while the machine is up (the sandbox and container
+records, bundles, shim files, runc's state) lives in ``state/``, a tmpfs the
+runtime mounts, as containerd keeps its under ``/run``: some twenty files and
+directories are made and removed per pod, and on a busy ext4 each inode
+allocation costs (its search skips recently deleted inodes); a restarted
+agent finds the mount and its containers, and after a reboot, when the
+containers are gone too, it starts empty. The containers' writable layers stay
+on disk (``layers/``), as do logs and volumes (the agent's ``pods/``, ``logs/``).
 
 Starting is one ``runc run --detach`` under the container's shim (``shim.py``,
 forked by the agent's shim zygote: a child subreaper that holds the stdio,
@@ -103,11 +113,17 @@ class RuncRuntime(ShimRuntime):
     name = "runc"
 
     def __init__(self, root_dir: str, runc_binary: str = "runc", cgroup_root: str = "kubepods") -> None:
-        super().__init__(root_dir)
+        base = os.path.abspath(root_dir)
+        # The records, bundles, shim files and runc's own state live on a tmpfs at
+        # ``<root>/state`` (see the module docstring); the base class keeps its
+        # sandboxes/ and containers/ there.
+        super().__init__(os.path.join(base, "state"))
+        self.state_dir = self.root_dir
+        self.layers_dir = os.path.join(base, "layers")  # containers' upper/work dirs, on disk
         self.runc_binary = shutil.which(runc_binary) or runc_binary
         self.cgroup_root = cgroup_root.strip("/")
-        self.runc_root = os.path.join(self.root_dir, "runc")
-        self.pause_rootfs = os.path.join(self.root_dir, "pause-rootfs")
+        self.runc_root = os.path.join(self.state_dir, "runc")
+        self.pause_rootfs = os.path.join(base, "pause-rootfs")
         self.version = ""
         self._cgroup_mounts: dict[str, str] = {}
         self._swap_accounting = False
@@ -115,8 +131,13 @@ class RuncRuntime(ShimRuntime):
 
     # --- setup ----------------------------------------------------------------------------------
     def _start_blocking(self) -> None:
+        self._mount_state()
         super()._start_blocking()
         os.makedirs(self.runc_root, exist_ok=True)
+        os.makedirs(self.layers_dir, exist_ok=True)
+        for cid in os.listdir(self.layers_dir):  # layers of containers the state lost (a reboot)
+            if not os.path.isdir(self._container_dir(cid)):
+                shutil.rmtree(os.path.join(self.layers_dir, cid), ignore_errors=True)
         try:
             out = subprocess.run([self.runc_binary, "--version"], capture_output=True, text=True, check=True)
         except (OSError, subprocess.CalledProcessError) as e:
@@ -129,6 +150,18 @@ class RuncRuntime(ShimRuntime):
             os.path.join(memory or "", "memory.memsw.limit_in_bytes")
         )
         self._make_pause_rootfs()
+
+    def _mount_state(self) -> None:
+        """A tmpfs at ``state_dir`` unless one is there (an agent restart finds it mounted)."""
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        if not os.path.ismount(self.state_dir):
+            mounts.mount("tmpfs", self.state_dir, "tmpfs", mounts.MS_NOSUID | mounts.MS_NODEV, "mode=0700")
+
+    def release_state(self) -> None:
+        """Unmount the state tmpfs (blocking), once every container and sandbox is removed:
+        what ``reset`` does when the node is given up."""
+        if os.path.ismount(self.state_dir):
+            mounts.umount(self.state_dir)
 
     def _make_pause_rootfs(self) -> None:
         if os.path.exists(os.path.join(self.pause_rootfs, "bin", "sh")):
@@ -198,7 +231,13 @@ class RuncRuntime(ShimRuntime):
             if not config.host_ipc:
                 shm = os.path.join(sdir, "shm")
                 os.makedirs(shm)
-                mounts.mount("shm", shm, "tmpfs", 0x2 | 0x4 | 0x8, f"mode=1777,size={SHM_SIZE}")
+                mounts.mount(
+                    "shm",
+                    shm,
+                    "tmpfs",
+                    mounts.MS_NOSUID | mounts.MS_NODEV | mounts.MS_NOEXEC,
+                    f"mode=1777,size={SHM_SIZE}",
+                )
             if pause:
                 pdir = os.path.join(sdir, "pause")
                 os.makedirs(pdir)
@@ -281,7 +320,8 @@ class RuncRuntime(ShimRuntime):
         sconfig = SandboxConfig(**sandbox["config"])
         bundle = os.path.join(cdir, "bundle")
         rootfs = os.path.join(bundle, "rootfs")
-        upper, work = os.path.join(cdir, "upper"), os.path.join(cdir, "work")
+        layer_dir = os.path.join(self.layers_dir, record["id"])
+        upper, work = os.path.join(layer_dir, "upper"), os.path.join(layer_dir, "work")
         for d in (rootfs, upper, work):
             os.makedirs(d)
         layers = list(config.rootfs_layers)
@@ -342,6 +382,7 @@ class RuncRuntime(ShimRuntime):
             self._runc("delete", "--force", record["id"], check=False)
         for point in mounts.mount_points(cdir):
             mounts.umount(point)
+        shutil.rmtree(os.path.join(self.layers_dir, record["id"]), ignore_errors=True)
         if record.get("cgroup"):
             cgroups.remove_cgroup(self._cgroup_mounts, record["cgroup"])
         self._cpu.forget(record["id"])

@@ -7,6 +7,7 @@ busybox-static``); without them each test is skipped with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -56,7 +57,8 @@ def busybox_layer(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def leftovers(root: str, cgroup_root: str, sandbox_ids: list[str]) -> list[str]:
     """Everything a removed runtime state could leave: mounts, netns, cgroups, shim processes."""
-    found = [f"mount {p}" for p in mounts.mount_points(root)]
+    state = os.path.join(root, "state")  # the runtime's state tmpfs lives as long as the runtime
+    found = [f"mount {p}" for p in mounts.mount_points(root) if p != state]
     for sid in sandbox_ids:
         ns = f"/var/run/netns/kubelite-{sid[:32]}"
         if os.path.exists(ns):
@@ -122,6 +124,7 @@ async def box(tmp_path: Path) -> AsyncIterator[RuntimeBox]:
             await rt.remove_sandbox(s.id)
         for c in await rt.list_containers():
             await rt.remove_container(c.id)
+        await asyncio.to_thread(rt.release_state)
         left = leftovers(b.root, b.cgroup_root, b.sandbox_ids)
         cgroups.remove_cgroup(cgroups.cgroup_mounts(), b.cgroup_root)
         assert not left, f"left behind: {left}"
