@@ -35,6 +35,7 @@ import numpy as np
 from kubelite.api.core_v1 import Node, Pod
 from kubelite.api.selectors import LabelSelector, Requirement, new_requirement, selector_from_api
 from kubelite.client import lookup
+from kubelite.client.informer import NAMESPACE_INDEX
 from kubelite.scheduler.interface import (
     ASSIGNED_POD,
     NODE,
@@ -457,9 +458,9 @@ class PodTopologySpread:
         merged: dict[str, str] = {}
         requirements: list[Requirement] = []
         for kind, informer in self._selecting:
-            for obj in informer.list():
-                if obj.metadata.namespace != ns:
-                    continue
+            # The pod's namespace only, from the informer's namespace index: every PreScore and
+            # PreFilter of a pod without constraints asks, and a cluster has objects in many.
+            for obj in informer.by_index(NAMESPACE_INDEX, ns):
                 if kind in ("Service", "ReplicationController"):
                     sel_map = obj.spec.selector or {}
                     if sel_map and all(labels.get(k) == v for k, v in sel_map.items()):

@@ -87,6 +87,10 @@ class FakeInformer:
     def list(self) -> list[Any]:
         return self.objs
 
+    def by_index(self, name: str, value: str) -> list[Any]:
+        assert name == "namespace"
+        return [o for o in self.objs if o.metadata.namespace == value]
+
 
 class FakeFactory:
     def __init__(self, services: list[Service]) -> None:
