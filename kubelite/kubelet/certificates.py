@@ -32,7 +32,6 @@ import datetime as dt
 import hashlib
 import ipaddress
 import logging
-import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from cryptography.x509.oid import NameOID
 
 from kubelite.api import csr as csrs
 from kubelite.api.errors import StatusError
+from kubelite.atomicfile import write_private
 from kubelite.client import Client, lookup
 
 log = logging.getLogger("kubelite.kubelet.certificates")
@@ -139,13 +139,13 @@ class CertificateFiles:
         except (OSError, ValueError, TypeError):
             pass
         key = ec.generate_private_key(ec.SECP256R1())
-        _write_private(self.pending_key, _key_pem(key))
+        write_private(self.pending_key, _key_pem(key))
         return key
 
     def store(self, cert_pem: bytes, key: ec.EllipticCurvePrivateKey) -> None:
         """Keep the signed pair (key first, so a reader of the new certificate finds its key)."""
-        _write_private(self.key, _key_pem(key))
-        _write_private(self.cert, cert_pem)
+        write_private(self.key, _key_pem(key))
+        write_private(self.cert, cert_pem)
         self.pending_key.unlink(missing_ok=True)
 
 
@@ -396,21 +396,3 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically with mode 0600 (the umask does not widen it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            fd = -1
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if fd != -1:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)

@@ -34,6 +34,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kubelite.atomicfile import write_atomic, write_private
+
 if TYPE_CHECKING:
     from kubelite.apiserver.config import ServerConfig
 
@@ -227,7 +229,7 @@ def write_kubeconfig(
     """Write ``kubeconfig_text(...)`` to ``path`` atomically with mode 0600; return ``path``."""
     text = kubeconfig_text(server_url, pki, user, client_cert_pem, client_key_pem)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write_private(path, text.encode())
+    write_private(path, text.encode())
     return path
 
 
@@ -430,29 +432,8 @@ def _write_pair(
     cert_path: Path, key_path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
 ) -> None:
     # The key first: a reader that sees the new certificate must also find its key.
-    _write_private(key_path, _key_pem(key))
-    _write_file(cert_path, _cert_pem(cert), 0o644)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    _write_file(path, data, 0o600)
-
-
-def _write_file(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; this is not
-        with os.fdopen(fd, "wb") as f:
-            fd = -1
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if fd != -1:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
+    write_private(key_path, _key_pem(key))
+    write_atomic(cert_path, _cert_pem(cert), 0o644)
 
 
 @contextmanager
