@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from csr_testing import build_request, key_pem_of, pem_of, self_signed
 
 from kubelite.api import csr as csrs
 from kubelite.controllers import csrpolicy
@@ -20,17 +19,7 @@ CLIENT = ["digital signature", "client auth"]
 SERVING = ["digital signature", "server auth"]
 
 
-def request(cn: str, orgs: tuple[str, ...] = ("system:nodes",), dns=(), ips=(), emails=(), key=None):  # type: ignore[no-untyped-def]
-    key = key or ec.generate_private_key(ec.SECP256R1())
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
-    builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attrs))
-    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-    sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-    sans += [x509.RFC822Name(e) for e in emails]
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(key, hashes.SHA256())
+request = build_request
 
 
 def ident(*args, **kw):  # type: ignore[no-untyped-def]
@@ -81,23 +70,7 @@ def test_duration_is_capped_and_floored() -> None:
 
 
 def _ca(key):  # type: ignore[no-untyped-def]
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return csrpolicy.SigningCA.from_pem(cert.public_bytes(serialization.Encoding.PEM), key_pem)
+    return csrpolicy.SigningCA.from_pem(pem_of(self_signed(key, days=30)), key_pem_of(key))
 
 
 @pytest.mark.parametrize(

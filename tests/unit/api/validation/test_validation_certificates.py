@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from csr_testing import pem_of, request_pem, self_signed
 
 from kubelite.api import csr as csrs
 from kubelite.api.certificates_v1 import (
@@ -18,32 +15,6 @@ from kubelite.api.certificates_v1 import (
 from kubelite.api.meta import ObjectMeta
 from kubelite.api.validation import validate_create, validate_status_update, validate_update
 from kubelite.api.validation.certificates import validate_signer_name
-
-
-def request_pem(cn: str = "system:node:a") -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    req = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
-    return req.public_bytes(serialization.Encoding.PEM)
-
-
-def self_signed_pem() -> bytes:
-    import datetime as dt
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def csr(**spec: object) -> CertificateSigningRequest:
@@ -72,7 +43,7 @@ def test_the_request_must_be_a_signed_pem_csr() -> None:
     assert fields_of(errs) == [("spec.request", "FieldValueInvalid")]
     assert "PEM block type must be CERTIFICATE REQUEST" in errs[0].detail
     # A certificate where a request should be is refused by block type.
-    assert validate_create(csr(request=self_signed_pem()))[0].detail.startswith("PEM block type")
+    assert validate_create(csr(request=pem_of(self_signed(days=1))))[0].detail.startswith("PEM block type")
     # A request whose signature does not match its content is refused.
     pem = request_pem("system:node:a")
     other = request_pem("system:node:b")
@@ -143,15 +114,15 @@ def test_conditions() -> None:
 def test_certificates_only_through_status_and_only_when_approved() -> None:
     base = _with(csr(), "Approved")
     issued = copy.deepcopy(base)
-    issued.status.certificate = self_signed_pem()
+    issued.status.certificate = pem_of(self_signed(days=1))
     assert validate_status_update(issued, base) == []
     assert any("may not set certificate content" in e.detail for e in validate_update(issued, base))
     pending = csr()
     pending_issued = copy.deepcopy(pending)
-    pending_issued.status.certificate = self_signed_pem()
+    pending_issued.status.certificate = pem_of(self_signed(days=1))
     assert any("approved request" in e.detail for e in validate_status_update(pending_issued, pending))
     again = copy.deepcopy(issued)
-    again.status.certificate = self_signed_pem()
+    again.status.certificate = pem_of(self_signed(days=1))
     assert any("modify existing certificate" in e.detail for e in validate_status_update(again, issued))
     junk = copy.deepcopy(base)
     junk.status.certificate = request_pem()
@@ -169,5 +140,5 @@ def test_the_spec_is_immutable() -> None:
 def test_pem_helpers() -> None:
     assert csrs.certificate_pem_error(b"") == ""
     assert csrs.certificate_pem_error(b"junk") == "must contain at least one CERTIFICATE PEM block"
-    assert csrs.certificate_pem_error(self_signed_pem() + self_signed_pem()) == ""
-    assert len(csrs.certificates_of(self_signed_pem() + self_signed_pem())) == 2
+    assert csrs.certificate_pem_error(pem_of(self_signed(days=1)) + pem_of(self_signed(days=1))) == ""
+    assert len(csrs.certificates_of(pem_of(self_signed(days=1)) + pem_of(self_signed(days=1)))) == 2
