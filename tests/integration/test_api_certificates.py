@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from threaded_apiserver import start_server, stop_server
+from threaded_apiserver import tls_server_with_tokens
 
 from kubelite.apiserver.app import APIServer
 from kubelite.apiserver.auth.certs import pki_for
@@ -51,13 +51,9 @@ def error_of(e: ApiException) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[APIServer, ServerConfig]]:
-    base = tmp_path_factory.mktemp("csr-tls")
-    tokens = base / "tokens.csv"
-    tokens.write_text(f'{TOKEN},system:bootstrap:abcdef,b-1,"system:bootstrappers"\n')
-    config = ServerConfig(data_dir=base / "data", port=0, tls=True, token_file=tokens, store="memory")
-    running, thread = start_server(config)
-    yield running.server, config
-    stop_server(running, thread)
+    tokens = f'{TOKEN},system:bootstrap:abcdef,b-1,"system:bootstrappers"\n'
+    with tls_server_with_tokens(tmp_path_factory.mktemp("csr-tls"), tokens) as (running, config):
+        yield running.server, config
 
 
 def _client(server: APIServer, config: ServerConfig, token: str | None) -> client.ApiClient:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,3 +42,17 @@ def start_server(config: ServerConfig) -> tuple[RunningServer, ServerThread]:
 def stop_server(running: RunningServer, thread: ServerThread) -> None:
     thread.stop()
     thread.join(15)
+
+
+@contextmanager
+def tls_server_with_tokens(base: Path, tokens_csv: str) -> Iterator[tuple[RunningServer, ServerConfig]]:
+    """An HTTPS server on a memory store under ``base`` whose token file holds ``tokens_csv``
+    (lines ``token,user,uid,"group,..."``), stopped on leaving."""
+    tokens = base / "tokens.csv"
+    tokens.write_text(tokens_csv)
+    config = ServerConfig(data_dir=base / "data", port=0, tls=True, token_file=tokens, store="memory")
+    running, thread = start_server(config)
+    try:
+        yield running, config
+    finally:
+        stop_server(running, thread)

@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from threaded_apiserver import RunningServer, start_server, stop_server
+from threaded_apiserver import RunningServer, tls_server_with_tokens
 
 from kubelite.api import csr as csrs
 from kubelite.apiserver.auth.certs import pki_for
@@ -41,13 +41,9 @@ TOKEN = "abcdef.0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, ServerConfig]]:
-    base = tmp_path_factory.mktemp("csr-controllers")
-    tokens = base / "tokens.csv"
-    tokens.write_text(f'{TOKEN},system:bootstrap:abcdef,b-1,"system:bootstrappers"\n')
-    config = ServerConfig(data_dir=base / "data", port=0, tls=True, token_file=tokens, store="memory")
-    running, thread = start_server(config)
-    yield running, config
-    stop_server(running, thread)
+    tokens = f'{TOKEN},system:bootstrap:abcdef,b-1,"system:bootstrappers"\n'
+    with tls_server_with_tokens(tmp_path_factory.mktemp("csr-controllers"), tokens) as server:
+        yield server
 
 
 def _ssl(
