@@ -7,7 +7,8 @@ pre-approved request. Afterwards the spec never changes. The three ways to
 write keep apart the two concerns: the main resource changes only metadata;
 ``/approval`` only the conditions (approving or denying is a separate
 permission from signing); ``/status`` anything of status but Approved and
-Denied (the signer writes the certificate and Failed there). Conditions get
+Denied (the signer writes the certificate and Failed there; a change to
+those is refused by validation). Conditions get
 their lastUpdateTime and lastTransitionTime stamped when a client leaves
 them out.
 """
@@ -34,11 +35,21 @@ def prepare_for_create(obj: Any, user: Any) -> None:
 
 
 def prepare_for_status_update(new: Any, old: Any) -> None:
-    """Status as sent, but the approval conditions as stored (``spec`` is already the stored one)."""
-    kept = [c for c in new.status.conditions if c.type not in _APPROVAL]
-    kept += [copy.deepcopy(c) for c in old.status.conditions if c.type in _APPROVAL]
-    new.status.conditions = kept
+    """Status as sent, but each approval condition the client sent back as stored. A write that
+    adds or removes one is kept as sent, so that validation refuses it (422) rather than the
+    change being dropped without a word, as Kubernetes' preserveConditionInstances does."""
+    for kind in _APPROVAL:
+        _preserve_instances(new, old, kind)
     _stamp_conditions(new, old)
+
+
+def _preserve_instances(new: Any, old: Any, kind: str) -> None:
+    before = [c for c in old.status.conditions if c.type == kind]
+    at = [i for i, c in enumerate(new.status.conditions) if c.type == kind]
+    if len(at) != len(before):
+        return  # added or removed: nothing to preserve; validation says no
+    for i, stored in zip(at, before, strict=True):
+        new.status.conditions[i] = copy.deepcopy(stored)
 
 
 def prepare_for_approval_update(new: Any, old: Any) -> None:

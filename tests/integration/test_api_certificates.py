@@ -106,14 +106,16 @@ def test_approval_and_status_subresources(admin: client.CertificatesV1Api) -> No
     replaced = admin.replace_certificate_signing_request("to-approve", csr)
     assert not (replaced.status and replaced.status.conditions)
     assert replaced.spec.usages == ["digital signature", "client auth"]
-    # The status subresource keeps approval conditions as stored, and refuses a certificate
-    # while the request is not approved.
+    # The status subresource does not approve: adding Approved there is refused, not dropped.
     csr = admin.read_certificate_signing_request("to-approve")
     csr.status = client.V1CertificateSigningRequestStatus(
         conditions=[client.V1CertificateSigningRequestCondition(type="Approved", status="True")]
     )
-    via_status = admin.replace_certificate_signing_request_status("to-approve", csr)
-    assert not (via_status.status and via_status.status.conditions)
+    with pytest.raises(ApiException) as e:
+        admin.replace_certificate_signing_request_status("to-approve", csr)
+    assert e.value.status == 422
+    assert 'updates may not add a condition of type \\"Approved\\"' in e.value.body
+    assert not admin.read_certificate_signing_request("to-approve").status.conditions
     # Approval: the condition is stamped with its times.
     csr = admin.read_certificate_signing_request("to-approve")
     csr.status = client.V1CertificateSigningRequestStatus(

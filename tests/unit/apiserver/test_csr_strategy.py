@@ -11,6 +11,7 @@ from kubelite.api.certificates_v1 import (
     CertificateSigningRequestStatus,
 )
 from kubelite.api.resources import Registry
+from kubelite.api.validation.certificates import validate_csr_status_update
 from kubelite.apiserver import strategy
 from kubelite.apiserver.auth.authn import UserInfo
 
@@ -56,12 +57,23 @@ def test_status_keeps_the_stored_approval_and_approval_keeps_the_certificate() -
     old = _csr(
         _cond("Approved", lastTransitionTime="2026-01-01T00:00:00Z", lastUpdateTime="2026-01-01T00:00:00Z")
     )
-    new = _csr(_cond("Denied"), _cond("Failed", reason="X"), certificate=b"cert")
+    stored = copy.deepcopy(old.status.conditions[0])
+    # Approved sent back changed: the stored one stays, in its place.
+    new = _csr(_cond("Failed", reason="X"), _cond("Approved", reason="Forged"), certificate=b"cert")
     strategy.prepare_for_status_update(CSR, new, copy.deepcopy(old))
     assert [c.type for c in new.status.conditions] == ["Failed", "Approved"]
+    assert new.status.conditions[1] == stored
     assert new.status.certificate == b"cert"
     failed = new.status.conditions[0]
     assert failed.lastUpdateTime and failed.lastTransitionTime  # stamped
+    # Approved removed and Denied added: kept as sent, so that validation refuses the write
+    # (as Kubernetes does) instead of the change vanishing without a word.
+    new = _csr(_cond("Denied"), _cond("Failed", reason="X"))
+    strategy.prepare_for_status_update(CSR, new, copy.deepcopy(old))
+    assert [c.type for c in new.status.conditions] == ["Denied", "Failed"]
+    details = [e.detail for e in validate_csr_status_update(new, old)]
+    assert 'updates may not remove a condition of type "Approved"' in details
+    assert 'updates may not add a condition of type "Denied"' in details
 
     via_approval = _csr(_cond("Approved", status=""), certificate=b"forged")
     strategy.prepare_for_approval_update(CSR, via_approval, copy.deepcopy(old))
