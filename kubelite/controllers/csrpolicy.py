@@ -19,7 +19,9 @@ rules of one of the three signers the cluster CA serves:
 ``sign`` issues the certificate: the request's subject, SANs and public key,
 the key and extended key usages named in ``spec.usages``, not a CA, valid
 from five minutes ago (clocks drift) for the requested duration within
-[10 minutes, the signing duration] and never past the CA's own expiry.
+[10 minutes, the signing duration] (its end backdated too unless shorter
+than 8 hours, as Kubernetes' signing policy does) and never past the CA's
+own expiry.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from kubelite.api import csr as csrs
 DEFAULT_SIGNING_DURATION = dt.timedelta(days=365)  # kube-controller-manager's --cluster-signing-duration
 MIN_DURATION = dt.timedelta(minutes=10)
 BACKDATE = dt.timedelta(minutes=5)
+SHORT = dt.timedelta(hours=8)  # below this lifetime the end is not backdated (5 minutes is ~1% of 8 hours)
 
 SIGNERS = (csrs.KUBE_APISERVER_CLIENT, csrs.KUBE_APISERVER_CLIENT_KUBELET, csrs.KUBELET_SERVING)
 
@@ -201,7 +204,12 @@ def sign(
     if unknown:
         raise ValueError(f"unknown key usage {unknown[0]!r}")
     now = now or dt.datetime.now(dt.UTC)
-    not_after = min(now + duration(expiration_seconds, limit), ca.cert.not_valid_after_utc)
+    ttl = duration(expiration_seconds, limit)
+    # As Kubernetes' signing policy: notBefore is backdated for clock skew, and so is notAfter
+    # unless the certificate is short-lived, so a long-lived one lasts ttl in all.
+    not_after = min(now + ttl if ttl < SHORT else now + ttl - BACKDATE, ca.cert.not_valid_after_utc)
+    if now - BACKDATE >= ca.cert.not_valid_after_utc:
+        raise ValueError(f"the signer has expired: NotAfter={ca.cert.not_valid_after_utc}")
     public_key = request.public_key()
     builder = (
         x509.CertificateBuilder()

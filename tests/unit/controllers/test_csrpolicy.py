@@ -127,3 +127,24 @@ def test_self_node_client_recognition() -> None:
     obj = _csr("system:node:a", [], csrs.KUBE_APISERVER_CLIENT_KUBELET, CLIENT)
     assert is_self_node_client_request(obj, ident("system:node:a"))
     assert not is_self_node_client_request(obj, ident("system:node:b"))
+
+
+def test_lifetimes_as_kubernetes_signs_them() -> None:
+    ca = _ca(ec.generate_private_key(ec.SECP256R1()))  # valid for 30 days
+    req = request("system:node:a")
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def bounds(seconds: int | None, limit: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+        (cert,) = csrs.certificates_of(csrpolicy.sign(ca, req, CLIENT, seconds, limit, now=now))
+        return cert.not_valid_before_utc, cert.not_valid_after_utc
+
+    five = dt.timedelta(minutes=5)
+    # Long-lived: both ends backdated, so it lasts exactly the duration.
+    assert bounds(None, dt.timedelta(days=10)) == (now - five, now + dt.timedelta(days=10) - five)
+    # Short-lived (under 8 hours): the end is not backdated.
+    assert bounds(3600, dt.timedelta(days=10)) == (now - five, now + dt.timedelta(hours=1))
+    # Never past the CA.
+    assert bounds(None, dt.timedelta(days=365))[1] == ca.cert.not_valid_after_utc
+    # An expired CA signs nothing, and says so.
+    with pytest.raises(ValueError, match="the signer has expired"):
+        csrpolicy.sign(ca, req, CLIENT, None, now=ca.cert.not_valid_after_utc + dt.timedelta(minutes=6))
