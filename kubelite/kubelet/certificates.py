@@ -20,8 +20,10 @@ A stored pair is reused while it matches its key and node name, chains to the
 cluster CA (when the agent knows the CA) and has more than a fifth of its
 lifetime left; otherwise a new one is requested (a client certificate that is
 still valid asks for its successor with its own identity). Denied or failed
-requests raise ``CertificateRequestRefused``. A running agent renews both when they
-reach that point (``until_renewal_due``): new TLS connections then present the new one.
+requests raise ``CertificateRequestRefused`` (and their key is dropped, so a
+later try files a new request instead of finding the refused one again). A
+running agent renews both when they reach that point (``until_renewal_due``):
+new TLS connections then present the new one.
 """
 
 from __future__ import annotations
@@ -256,15 +258,21 @@ async def ensure_client_certificate(
         return files
     key = await asyncio.to_thread(files.key_for_request)
     request = make_request(key, cn)
-    cert = await request_certificate(
-        current or bootstrap,
-        key,
-        request,
-        csrs.KUBE_APISERVER_CLIENT_KUBELET,
-        CLIENT_USAGES,
-        name=client_request_name(key, cn),
-        purpose="node client certificate",
-    )
+    try:
+        cert = await request_certificate(
+            current or bootstrap,
+            key,
+            request,
+            csrs.KUBE_APISERVER_CLIENT_KUBELET,
+            CLIENT_USAGES,
+            name=client_request_name(key, cn),
+            purpose="node client certificate",
+        )
+    except CertificateRequestRefused:
+        # The request is named after its key: kept, every later try would find the same
+        # refused request again. A new key makes the next try a new request.
+        await asyncio.to_thread(files.pending_key.unlink, True)
+        raise
     await asyncio.to_thread(files.store, cert, key)
     log.info("stored the node client certificate %s", files.cert)
     return files

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import stat
 from pathlib import Path
+from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from csr_testing import issue, make_ca, pem_of
 
 from kubelite.api import csr as csrs
+from kubelite.api.certificates_v1 import (
+    CertificateSigningRequest,
+    CertificateSigningRequestCondition,
+    CertificateSigningRequestSpec,
+)
+from kubelite.api.errors import StatusError
+from kubelite.api.meta import ObjectMeta
 from kubelite.kubelet.certificates import (
     CertificateFiles,
+    CertificateRequestRefused,
     client_request_name,
+    ensure_client_certificate,
     make_request,
     serving_hosts,
 )
@@ -62,3 +74,50 @@ def test_renewal_is_due_when_a_fifth_of_the_lifetime_is_left(tmp_path: Path) -> 
     assert abs(delay - 8 * 86400) < 60
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=9)
     assert files.renewal_delay(now=later) == 0.0
+
+
+class _DenyingCSRs:
+    """The CSR API of a cluster whose administrator denies every request once, then approves."""
+
+    def __init__(self, ca: Any) -> None:
+        self.ca = ca
+        self.objects: dict[str, CertificateSigningRequest] = {}
+        self.denied = 0
+
+    def resource(self, _kind: Any) -> _DenyingCSRs:
+        return self
+
+    async def create(self, body: dict[str, Any]) -> CertificateSigningRequest:
+        name = body["metadata"]["name"]
+        if name in self.objects:
+            raise StatusError(409, "AlreadyExists", f"{name} already exists")
+        request = base64.b64decode(body["spec"]["request"])
+        obj = CertificateSigningRequest(
+            metadata=ObjectMeta(name=name),
+            spec=CertificateSigningRequestSpec(
+                request=request, signerName=body["spec"]["signerName"], usages=body["spec"]["usages"]
+            ),
+        )
+        if not self.denied:
+            self.denied += 1
+            obj.status.conditions.append(CertificateSigningRequestCondition(type="Denied", status="True"))
+        else:
+            obj.status.conditions.append(CertificateSigningRequestCondition(type="Approved", status="True"))
+            obj.status.certificate = issue(self.ca, request, days=365)
+        self.objects[name] = obj
+        return obj
+
+    async def get(self, name: str) -> CertificateSigningRequest:
+        return self.objects[name]
+
+
+async def test_a_refused_request_is_not_asked_for_again(tmp_path: Path) -> None:
+    ca = make_ca()
+    files = CertificateFiles(tmp_path / "pki", "kubelet-client")
+    api = _DenyingCSRs(ca)
+    with pytest.raises(CertificateRequestRefused, match="denied"):
+        await ensure_client_certificate(files, api, "a", pem_of(ca[0]))  # type: ignore[arg-type]
+    # The next try (a renewal retry, a restart) files a new request, which may be approved.
+    await ensure_client_certificate(files, api, "a", pem_of(ca[0]))  # type: ignore[arg-type]
+    assert len(api.objects) == 2
+    assert files.usable("system:node:a", pem_of(ca[0]))
