@@ -153,7 +153,9 @@ def duration(expiration_seconds: int | None, limit: dt.timedelta = DEFAULT_SIGNI
     """The validity to issue: the requested one, within [10 minutes, ``limit``]."""
     if expiration_seconds is None:
         return limit
-    return max(MIN_DURATION, min(dt.timedelta(seconds=expiration_seconds), limit))
+    if expiration_seconds >= limit.total_seconds():  # also what timedelta could not hold
+        return limit
+    return max(MIN_DURATION, dt.timedelta(seconds=expiration_seconds))
 
 
 @dataclass(frozen=True)

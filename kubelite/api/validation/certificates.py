@@ -2,7 +2,7 @@
 
 A request must carry a PEM CERTIFICATE REQUEST whose signature verifies, a
 well-formed signerName (``domain.tld/path``), usages from the known set
-without repeats, and expirationSeconds of at least 600 when set. Conditions
+without repeats, and expirationSeconds of at least 600 (and an int32) when set. Conditions
 have a type and a status (Approved, Denied and Failed only ``True``);
 Approved and Denied exclude each other and no update removes either, or
 Failed. ``status.certificate`` holds only PEM CERTIFICATE blocks, is set only
@@ -26,9 +26,10 @@ from kubelite.api.errors import (
     required,
     too_long,
 )
-from kubelite.api.validation.common import is_dns1123_label, is_dns1123_subdomain
+from kubelite.api.validation.common import inclusive_range_error, is_dns1123_label, is_dns1123_subdomain
 
 MIN_EXPIRATION_SECONDS = 600
+MAX_INT32 = 2**31 - 1
 _TRUE_ONLY = frozenset({csrs.APPROVED, csrs.DENIED, csrs.FAILED})
 _ALL_STATUSES = ["False", "True", "Unknown"]
 _KNOWN_USAGES = frozenset(csrs.KNOWN_USAGES)
@@ -123,6 +124,16 @@ def _validate(obj: Any, old: Any) -> list[FieldError]:
                 "spec.expirationSeconds",
                 spec.expirationSeconds,
                 "may not specify a duration less than 600 seconds (10 minutes)",
+            )
+        )
+    elif spec.expirationSeconds is not None and spec.expirationSeconds > MAX_INT32:
+        # An int32 in Kubernetes (refused when decoded); unchecked here, a huge one would
+        # overflow the signer's arithmetic on every attempt instead.
+        errs.append(
+            invalid_value(
+                "spec.expirationSeconds",
+                spec.expirationSeconds,
+                inclusive_range_error(MIN_EXPIRATION_SECONDS, MAX_INT32),
             )
         )
     errs += _validate_conditions(obj, loose)

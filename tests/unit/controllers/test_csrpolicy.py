@@ -67,6 +67,7 @@ def test_duration_is_capped_and_floored() -> None:
     assert csrpolicy.duration(3600) == dt.timedelta(hours=1)
     assert csrpolicy.duration(60) == dt.timedelta(minutes=10)
     assert csrpolicy.duration(3600, limit=dt.timedelta(minutes=30)) == dt.timedelta(minutes=30)
+    assert csrpolicy.duration(10**18) == year  # stored before validation refused it: no overflow
 
 
 def _ca(key):  # type: ignore[no-untyped-def]

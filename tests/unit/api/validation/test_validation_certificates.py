@@ -79,6 +79,11 @@ def test_usages_and_expiration() -> None:
     assert fields_of(validate_create(csr(expirationSeconds=599))) == [
         ("spec.expirationSeconds", "FieldValueInvalid")
     ]
+    assert validate_create(csr(expirationSeconds=2**31 - 1)) == []
+    # Beyond an int32 (Kubernetes' type): refused, not left to overflow the signer.
+    assert fields_of(validate_create(csr(expirationSeconds=10**18))) == [
+        ("spec.expirationSeconds", "FieldValueInvalid")
+    ]
     assert "legacy signerName" in validate_create(csr(signerName=csrs.LEGACY_UNKNOWN))[0].detail
 
 
