@@ -84,6 +84,9 @@ _EXT_KEY_USAGES: dict[str, ObjectIdentifier] = {
 }
 
 
+_SAN_TYPES = (x509.DNSName, x509.IPAddress, x509.RFC822Name, x509.UniformResourceIdentifier)
+
+
 def kubelet_client_error(ident: csrs.RequestedIdentity, usages: Iterable[str]) -> str:
     """Why a request is no kubelet client certificate ("" when it is one)."""
     if list(ident.organizations) != [csrs.NODES_GROUP]:
@@ -239,8 +242,11 @@ def sign(
         san = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         san = None
-    if san is not None and len(san):
-        builder = builder.add_extension(san, critical=False)
+    # Only the names Kubernetes' signer copies (Go's DNSNames, IPAddresses, EmailAddresses,
+    # URIs); a directory name, other name or registered ID in the request is not certified.
+    names = [n for n in (san or []) if isinstance(n, _SAN_TYPES)]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     algorithm = (
         None if isinstance(ca.key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) else hashes.SHA256()
     )

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from csr_testing import build_request, key_pem_of, pem_of, self_signed
 
 from kubelite.api import csr as csrs
@@ -149,3 +150,24 @@ def test_lifetimes_as_kubernetes_signs_them() -> None:
     # An expired CA signs nothing, and says so.
     with pytest.raises(ValueError, match="the signer has expired"):
         csrpolicy.sign(ca, req, CLIENT, None, now=ca.cert.not_valid_after_utc + dt.timedelta(minutes=6))
+
+
+def test_only_dns_ip_email_and_uri_names_are_certified() -> None:
+    ca = _ca(ec.generate_private_key(ec.SECP256R1()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [
+        x509.DNSName("bob.example"),
+        x509.RFC822Name("bob@example.com"),
+        x509.UniformResourceIdentifier("spiffe://example/bob"),
+        x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "admin")])),
+        x509.RegisteredID(x509.ObjectIdentifier("1.2.3.4")),
+    ]
+    req = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bob")]))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (cert,) = csrs.certificates_of(csrpolicy.sign(ca, req, ["client auth"], None))
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert list(san) == sans[:3]
