@@ -148,7 +148,7 @@ def _validate(obj: Any, old: Any) -> list[FieldError]:
 def _validate_conditions(obj: Any, loose: dict[str, bool]) -> list[FieldError]:
     errs: list[FieldError] = []
     seen: set[str] = set()
-    approved = denied = False
+    seen_decisions: set[str] = set()
     for i, c in enumerate(obj.status.conditions):
         path = f"status.conditions[{i}]"
         if not c.type and not loose.get("empty_type"):
@@ -158,23 +158,14 @@ def _validate_conditions(obj: Any, loose: dict[str, bool]) -> list[FieldError]:
             errs.append(required(f"{path}.status"))
         elif c.status not in allowed:
             errs.append(not_supported(f"{path}.status", c.status, allowed))
-        if not loose.get("both"):
-            if c.type == csrs.APPROVED:
-                approved = True
-                if denied:
-                    errs.append(
-                        invalid_value(
-                            f"{path}.type", c.type, "Approved and Denied conditions are mutually exclusive"
-                        )
+        if not loose.get("both") and c.type in (csrs.APPROVED, csrs.DENIED):
+            if (csrs.DENIED if c.type == csrs.APPROVED else csrs.APPROVED) in seen_decisions:
+                errs.append(
+                    invalid_value(
+                        f"{path}.type", c.type, "Approved and Denied conditions are mutually exclusive"
                     )
-            elif c.type == csrs.DENIED:
-                denied = True
-                if approved:
-                    errs.append(
-                        invalid_value(
-                            f"{path}.type", c.type, "Approved and Denied conditions are mutually exclusive"
-                        )
-                    )
+                )
+            seen_decisions.add(c.type)
         if c.type in seen and not loose.get("duplicate_types"):
             errs.append(duplicate(f"{path}.type", c.type))
         seen.add(c.type)
