@@ -190,7 +190,8 @@ async def request_certificate(
 
     A request of that name that already exists for the same key is waited on
     instead (an agent restarted while it waited). Raises
-    ``CertificateRequestRefused`` if it is denied or fails.
+    ``CertificateRequestRefused`` if it is denied or fails, or its certificate
+    is not one for ``key``.
     """
     api = _Retrying(client.resource(CSR), purpose)
     body: dict[str, Any] = {
@@ -226,6 +227,13 @@ async def request_certificate(
                 f"certificate signing request {name} failed{_why(obj, csrs.FAILED)}"
             )
         if obj.status.certificate and csrs.is_approved(obj):
+            issued = csrs.certificates_of(obj.status.certificate)
+            if not issued or _spki(issued[0].public_key()) != _spki(key.public_key()):
+                # Stored, it would replace a working pair with one TLS cannot load (the
+                # kubelet, too, checks the pair before it keeps it).
+                raise CertificateRequestRefused(
+                    f"certificate signing request {name} was issued a certificate that is not for its key"
+                )
             log.info("%s: certificate signing request %s was signed", purpose, name)
             return bytes(obj.status.certificate)
         if loop.time() >= remind:

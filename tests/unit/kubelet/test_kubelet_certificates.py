@@ -76,15 +76,16 @@ def test_renewal_is_due_when_a_fifth_of_the_lifetime_is_left(tmp_path: Path) -> 
     assert files.renewal_delay(now=later) == 0.0
 
 
-class _DenyingCSRs:
-    """The CSR API of a cluster whose administrator denies every request once, then approves."""
+class _AnsweringCSRs:
+    """The CSR API of a cluster that answers the requests filed, in turn, as ``answers`` say:
+    "deny", "wrong key" (signed, but for another key) or "sign"."""
 
-    def __init__(self, ca: Any) -> None:
+    def __init__(self, ca: Any, *answers: str) -> None:
         self.ca = ca
+        self.answers = list(answers)
         self.objects: dict[str, CertificateSigningRequest] = {}
-        self.denied = 0
 
-    def resource(self, _kind: Any) -> _DenyingCSRs:
+    def resource(self, _kind: Any) -> _AnsweringCSRs:
         return self
 
     async def create(self, body: dict[str, Any]) -> CertificateSigningRequest:
@@ -98,11 +99,13 @@ class _DenyingCSRs:
                 request=request, signerName=body["spec"]["signerName"], usages=body["spec"]["usages"]
             ),
         )
-        if not self.denied:
-            self.denied += 1
+        answer = self.answers.pop(0)
+        if answer == "deny":
             obj.status.conditions.append(CertificateSigningRequestCondition(type="Denied", status="True"))
         else:
             obj.status.conditions.append(CertificateSigningRequestCondition(type="Approved", status="True"))
+            if answer == "wrong key":
+                request = make_request(ec.generate_private_key(ec.SECP256R1()), "system:node:a")
             obj.status.certificate = issue(self.ca, request, days=365)
         self.objects[name] = obj
         return obj
@@ -111,12 +114,16 @@ class _DenyingCSRs:
         return self.objects[name]
 
 
-async def test_a_refused_request_is_not_asked_for_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("answer", "words"), [("deny", "was denied"), ("wrong key", "a certificate that is not for its key")]
+)
+async def test_a_refused_request_is_not_asked_for_again(tmp_path: Path, answer: str, words: str) -> None:
     ca = make_ca()
     files = CertificateFiles(tmp_path / "pki", "kubelet-client")
-    api = _DenyingCSRs(ca)
-    with pytest.raises(CertificateRequestRefused, match="denied"):
+    api = _AnsweringCSRs(ca, answer, "sign")
+    with pytest.raises(CertificateRequestRefused, match=words):
         await ensure_client_certificate(files, api, "a", pem_of(ca[0]))  # type: ignore[arg-type]
+    assert not files.cert.exists()  # nothing kept of it
     # The next try (a renewal retry, a restart) files a new request, which may be approved.
     await ensure_client_certificate(files, api, "a", pem_of(ca[0]))  # type: ignore[arg-type]
     assert len(api.objects) == 2
