@@ -31,6 +31,7 @@ does not allow, is left for a person.
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 from kubelite.api import csr as csrs
@@ -76,11 +77,19 @@ def node_serving_refusal(obj: Any, ident: csrs.RequestedIdentity, node: Any) -> 
     name = user.removeprefix(csrs.NODE_USER_PREFIX)
     if node is None:
         return f"node {name} does not exist"
-    known = {name.lower()} | {a.address.lower() for a in (node.status.addresses or []) if a.address}
+    known = {_canonical(name)} | {_canonical(a.address) for a in (node.status.addresses or []) if a.address}
     for host in (*ident.dns_names, *ident.ip_addresses):
-        if host.lower() not in known:
+        if _canonical(host) not in known:
             return f"{host} is not an address of node {name}"
     return ""
+
+
+def _canonical(host: str) -> str:
+    """An IP in one spelling ("fd00:0::7" and "fd00::7" are one address), a name in lower case."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host.lower()
 
 
 class CSRApprovingController(Controller):

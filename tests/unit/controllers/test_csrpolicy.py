@@ -116,6 +116,9 @@ def test_node_serving_approval_rule() -> None:
     node = _node("10.0.0.7", "a.example")
     assert node_serving_refusal(obj, mine, node) == ""
     assert "not an address" in node_serving_refusal(obj, ident("system:node:a", ips=("10.9.9.9",)), node)
+    # An address the node reports in another spelling is the same address.
+    v6 = ident("system:node:a", ips=("fd00::7",))
+    assert node_serving_refusal(obj, v6, _node("FD00:0:0::7")) == ""
     assert "does not exist" in node_serving_refusal(obj, mine, None)
     other = ident("system:node:b", ips=("10.0.0.7",))
     assert "is not the requester" in node_serving_refusal(obj, other, node)
