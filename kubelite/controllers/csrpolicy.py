@@ -225,10 +225,17 @@ def sign(
         .not_valid_before(now - BACKDATE)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
-        )
     )
+    try:
+        # The CA's own key identifier, as Go takes it: verifiers (OpenSSL) match the issuer by it,
+        # and a CA made elsewhere may not have derived it from its key the way we would.
+        ski = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        ski = None  # Go then writes no authority key identifier either
+    if ski is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
     if any(u in _KEY_USAGES for u in usages):
         builder = builder.add_extension(_key_usage(usages, public_key), critical=True)
     ext = []
