@@ -40,7 +40,7 @@ _SIGNER_NAME_MAX = 253 + (253 + 63 + 1) + 1
 def validate_signer_name(name: str, path: str) -> list[FieldError]:
     """``domain/path``: a domain of at least two DNS labels, a path of DNS subdomains."""
     if not name:
-        return [required(path)]
+        return [required(path, "signerName must be provided")]
     segments = name.split("/")
     if len(segments) != 2:
         return [
@@ -100,7 +100,7 @@ def _validate(obj: Any, old: Any) -> list[FieldError]:
     except ValueError as e:
         errs.append(invalid_value("spec.request", list(spec.request), str(e)))
     if not spec.usages:
-        errs.append(required("spec.usages"))
+        errs.append(required("spec.usages", "usages must be provided"))
     seen: set[str] = set()
     for i, usage in enumerate(spec.usages):
         if usage not in _KNOWN_USAGES and not loose.get("unknown_usages"):

@@ -69,6 +69,8 @@ def test_signer_names() -> None:
 
 def test_usages_and_expiration() -> None:
     assert fields_of(validate_create(csr(usages=[]))) == [("spec.usages", "FieldValueRequired")]
+    assert validate_create(csr(usages=[]))[0].detail == "usages must be provided"  # Kubernetes' words
+    assert validate_create(csr(signerName=""))[0].detail == "signerName must be provided"
     assert fields_of(validate_create(csr(usages=["client auth", "fly"]))) == [
         ("spec.usages[1]", "FieldValueNotSupported")
     ]
