@@ -43,12 +43,15 @@ def request_pem(cn: str = "system:node:a", orgs: Iterable[str] = ()) -> bytes:
     return build_request(cn, orgs).public_bytes(serialization.Encoding.PEM)
 
 
-def self_signed(key: Any = None, days: float = 3650, cn: str = "test-ca") -> x509.Certificate:
-    """A CA certificate for ``key`` (a new EC key by default), valid from an hour ago for ``days``."""
+def self_signed(
+    key: Any = None, days: float = 3650, cn: str = "test-ca", ski: bytes | None = None
+) -> x509.Certificate:
+    """A CA certificate for ``key`` (a new EC key by default), valid from an hour ago for ``days``,
+    with the subject key identifier ``ski`` when given (none otherwise)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.UTC)
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -57,8 +60,10 @@ def self_signed(key: Any = None, days: float = 3650, cn: str = "test-ca") -> x50
         .not_valid_before(now - dt.timedelta(hours=1))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
+    if ski is not None:
+        builder = builder.add_extension(x509.SubjectKeyIdentifier(ski), critical=False)
+    return builder.sign(key, hashes.SHA256())
 
 
 def pem_of(cert: x509.Certificate) -> bytes:

@@ -178,21 +178,8 @@ def test_only_dns_ip_email_and_uri_names_are_certified() -> None:
 
 def test_the_authority_key_identifier_is_the_cas_own() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "external-ca")])
     ski = x509.SubjectKeyIdentifier(b"\x01" * 8)  # not derived from the key, as some tools make it
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(ski, critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    ca_cert = self_signed(key, days=30, cn="external-ca", ski=ski.digest)
     ca = csrpolicy.SigningCA.from_pem(pem_of(ca_cert), key_pem_of(key))
     (cert,) = csrs.certificates_of(csrpolicy.sign(ca, request("system:node:a"), CLIENT, None))
     aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
