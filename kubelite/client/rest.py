@@ -92,6 +92,7 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT,
         registry: Registry | None = None,
         lean_http: bool = False,
+        lean_connections: int = 100,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.ssl = ssl
@@ -101,6 +102,7 @@ class Client:
         self.timeout = timeout
         self.registry = registry or Registry()
         self.lean_http = lean_http
+        self.lean_connections = lean_connections
         self._session: aiohttp.ClientSession | None = None
         self._lean: LeanPool | None = None
 
@@ -121,9 +123,10 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def with_lean_http(self) -> Client:
+    def with_lean_http(self, connections: int = 100) -> Client:
         """A client of the same server and credentials whose plain requests use the lean
-        transport (see ``kubelite.client.lean``); close it when done."""
+        transport (see ``kubelite.client.lean``) over at most ``connections`` connections
+        (more requests at once wait for one); close it when done."""
         return Client(
             self.base_url,
             self.ssl,
@@ -132,6 +135,7 @@ class Client:
             timeout=self.timeout,
             registry=self.registry,
             lean_http=True,
+            lean_connections=connections,
         )
 
     async def close(self) -> None:
@@ -194,7 +198,7 @@ class Client:
             hdrs["Content-Type"] = content_type
         if self.lean_http:
             if self._lean is None:
-                self._lean = LeanPool(self.base_url, self.ssl, self._headers())
+                self._lean = LeanPool(self.base_url, self.ssl, self._headers(), self.lean_connections)
             status, reason, payload = await self._lean.request(
                 method, path, params, data, hdrs, timeout or self.timeout
             )
