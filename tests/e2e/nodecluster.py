@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import yaml
 from serverproc import KUBECTL, KubeliteServer, kubelite_command
 
+from kubelite.kubelet.runtime import mounts
+
 REPO = Path(__file__).resolve().parents[2]
 BUSYBOX_IMAGE = REPO / ".build" / "busybox-oci.tar"
 CNI_DIR = Path("/usr/lib/cni")
@@ -163,4 +165,6 @@ class NodeCluster:
         )
         if reset.returncode != 0:
             problems.append(f"kubelite reset failed:\n{reset.stdout}{reset.stderr}")
+        # the runtime's state tmpfs, rootfs overlays, tmpfs volumes: reset unmounts them all
+        problems += [f"still mounted after reset: {p}" for p in mounts.mount_points(str(self.data_dir))]
         return problems
