@@ -51,12 +51,10 @@ import numpy as np
 import numpy.typing as npt
 
 from kubelite.api.core_v1 import Pod
-from kubelite.scheduler.interface import Code, CycleState, Status
+from kubelite.scheduler.interface import Code, CycleState, Status, score_range_error
 from kubelite.scheduler.nodeinfo import NodeInfo, Snapshot
 
 MIN_FILTER_CHUNK = 16
-MAX_NODE_SCORE = 100
-MIN_NODE_SCORE = 0
 
 Positions = npt.NDArray[np.int64]
 
@@ -378,13 +376,9 @@ def total_scores(
         if not n:
             continue
         low, high = int(scores.min()), int(scores.max())
-        if high > MAX_NODE_SCORE or low < MIN_NODE_SCORE:
-            bad = high if high > MAX_NODE_SCORE else low
-            msg = (
-                f"plugin {name!r} returns an invalid score {bad}, it should in the range of "
-                f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
-            )
-            return totals, Status(Code.ERROR, [msg], name)
+        out_of_range = score_range_error(name, low, high)
+        if out_of_range is not None:
+            return totals, out_of_range
         if high == 0:
             continue
         weight = fwk.score_weights.get(name, 1)

@@ -61,6 +61,7 @@ from kubelite.scheduler.interface import (
     WaitingPod,
     code_of,
     is_success,
+    score_range_error,
 )
 from kubelite.scheduler.nodeinfo import (
     AffinityTerm,
@@ -120,8 +121,6 @@ log = logging.getLogger("kubelite.scheduler.framework")
 
 PluginFactory = Callable[[dict[str, Any], Any], Any]  # (args, handle) -> plugin
 
-MAX_NODE_SCORE = 100
-MIN_NODE_SCORE = 0
 MAX_TOTAL_SCORE = 2**63 - 1
 
 # The method that makes a plugin take part in each extension point.
@@ -605,13 +604,9 @@ class Framework:
             if not scores:
                 continue
             low, high = min(scores), max(scores)
-            if high > MAX_NODE_SCORE or low < MIN_NODE_SCORE:
-                bad = high if high > MAX_NODE_SCORE else low
-                msg = (
-                    f"plugin {name!r} returns an invalid score {bad}, it should in the range of "
-                    f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
-                )
-                return totals, Status(Code.ERROR, [msg], name)
+            out_of_range = score_range_error(name, low, high)
+            if out_of_range is not None:
+                return totals, out_of_range
             if high == 0:
                 continue
             weight = self.score_weights.get(name, 1)

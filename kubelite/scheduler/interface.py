@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo, QueuedPodInfo, Snapshot
 
 
+MAX_NODE_SCORE = 100  # what a Score plugin may give a node after NormalizeScore, at most
+MIN_NODE_SCORE = 0
+
+
 class Code(enum.IntEnum):
     """What a plugin's answer means (Kubernetes' framework.Code)."""
 
@@ -455,3 +459,19 @@ class Handle(Protocol):
     def get_waiting_pod(self, uid: str) -> WaitingPod | None: ...
 
     def iterate_over_waiting_pods(self, fn: Callable[[WaitingPod], None]) -> None: ...
+
+
+def score_range_error(plugin: str, low: int, high: int) -> Status | None:
+    """The Error of a plugin whose normalized scores run from ``low`` to ``high`` when they leave
+    [MIN_NODE_SCORE, MAX_NODE_SCORE] (Kubernetes' words); None when they stay inside."""
+    if low >= MIN_NODE_SCORE and high <= MAX_NODE_SCORE:
+        return None
+    bad = high if high > MAX_NODE_SCORE else low
+    return Status(
+        Code.ERROR,
+        [
+            f"plugin {plugin!r} returns an invalid score {bad}, it should in the range of "
+            f"[{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
+        ],
+        plugin,
+    )

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from kubelite.api.core_v1 import Node, Pod, Taint, Toleration
-
-MAX_NODE_SCORE = 100
+from kubelite.scheduler.interface import MAX_NODE_SCORE
 
 _LABEL_OPS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
 

@@ -36,12 +36,12 @@ from kubelite.scheduler.framework import (
     Resource,
     Status,
 )
+from kubelite.scheduler.interface import MAX_NODE_SCORE
 from kubelite.scheduler.nodeinfo import CPU, EPHEMERAL_STORAGE, MEMORY
 
 NAME = "NodeResourcesFit"
 _KEY = "PreFilter" + NAME
 _SCORE_KEY = "PreScore" + NAME
-MAX_NODE_SCORE = 100
 MAX_CUSTOM_PRIORITY_SCORE = 10
 
 LEAST_ALLOCATED = "LeastAllocated"
