@@ -153,3 +153,32 @@ class KubeliteServer:
         if home is not None:
             env["HOME"] = str(home)
         return env
+
+
+class Component:
+    """A ``kubelite`` subcommand (``kubelite agent ...``, ``kubelite scheduler ...``) running as a
+    child process, its output in a log file."""
+
+    def __init__(self, argv: list[str], log_path: Path) -> None:
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [*kubelite_command(), *argv], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> None:
+        assert self.proc.poll() is None, self.log()
+
+    def stop(self) -> int:
+        """SIGTERM, then its exit status (AssertionError, after a kill, if it does not exit in 20 s)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"no exit 20 s after SIGTERM:\n{self.log()}") from None

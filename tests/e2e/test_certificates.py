@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import json
-import signal
 import socket
 import ssl
 import subprocess
@@ -30,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from serverproc import KUBECTL, Kubectl, KubeliteServer, kubelite_command
+from serverproc import KUBECTL, Component, Kubectl, KubeliteServer
 
 TOKEN = "e2e-bootstrap-0123456789abcdef"
 NODE = "joined-by-token"
@@ -151,33 +150,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class Agent:
-    """``kubelite agent`` as a child process, its output in a log file."""
-
-    def __init__(self, argv: list[str], log_path: Path) -> None:
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [*kubelite_command(), "agent", *argv], stdin=subprocess.DEVNULL, stdout=log, stderr=log
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> None:
-        assert self.proc.poll() is None, self.log()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"no exit 20 s after SIGTERM:\n{self.log()}") from None
-
-
 def test_an_agent_joins_with_a_token(
     token_server: KubeliteServer, token_kubectl: Kubectl, tmp_path: Path
 ) -> None:
@@ -194,7 +166,7 @@ def test_an_agent_joins_with_a_token(
         "--node-ip", "127.0.0.1",  # the kubelet API listens on loopback only
         "--kubelet-port", str(port),
     ]  # fmt: skip
-    agent = Agent([*common, "--token-file", str(token_file)], tmp_path / "agent.log")
+    agent = Component(["agent", *common, "--token-file", str(token_file)], tmp_path / "agent.log")
     try:
 
         def node_ready() -> None:
@@ -265,7 +237,7 @@ def test_an_agent_joins_with_a_token(
         assert "kubelet API serving on port" in log_text
 
         # Restarted without the token: the stored certificates are enough.
-        agent = Agent(common, tmp_path / "agent-again.log")
+        agent = Component(["agent", *common], tmp_path / "agent-again.log")
 
         def reused() -> None:
             agent.alive()

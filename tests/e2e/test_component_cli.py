@@ -6,15 +6,13 @@ and SIGTERM stops both cleanly (exit 0)."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from serverproc import KubeliteServer, kubelite_command
+from serverproc import Component, KubeliteServer
 
 from kubelite.client import Client, lookup
 
@@ -43,30 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeliteServer]
     finally:
         code = srv.stop()
         assert code == 0, f"kubelite server exited with {code}:\n{srv.log_tail()}"
-
-
-class Component:
-    """A ``kubelite`` subcommand running as a child process, its output in a log file."""
-
-    def __init__(self, argv: list[str], log_path: Path) -> None:
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [*kubelite_command(), *argv], stdin=subprocess.DEVNULL, stdout=log, stderr=log
-            )
-
-    def alive(self) -> None:
-        assert self.proc.poll() is None, self.log_path.read_text()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"no exit 20 s after SIGTERM:\n{self.log_path.read_text()}") from None
 
 
 async def _eventually(check: Callable[[], Any], timeout: float = 30.0) -> None:
@@ -125,5 +99,5 @@ async def test_simulated_nodes_and_a_second_scheduler(server: KubeliteServer, tm
             assert lease.spec.holderIdentity
     finally:
         codes = (simulate.stop(), scheduler.stop())
-    assert codes == (0, 0), (simulate.log_path.read_text(), scheduler.log_path.read_text())
-    assert "stopped" in scheduler.log_path.read_text()
+    assert codes == (0, 0), (simulate.log(), scheduler.log())
+    assert "stopped" in scheduler.log()
