@@ -62,7 +62,6 @@ import logging
 import pstats
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +73,7 @@ import orjson
 
 from kubelite.apiserver.app import APIServer
 from kubelite.apiserver.config import ServerConfig
+from kubelite.apiserver.serverthread import ServerThread
 from kubelite.client import Client, lookup
 from kubelite.client.watch import WatchStream
 from kubelite.scheduler.scheduler import Scheduler
@@ -214,54 +214,25 @@ WORKLOADS = {
 # --- the API server on its own thread ---------------------------------------------------------------
 
 
-class ServerThread:
+def start_server(data_dir: Path) -> ServerThread:
     """An ``APIServer`` (memory store, plain HTTP, port 0) on a thread and loop of its own."""
-
-    def __init__(self, data_dir: Path) -> None:
-        # Without the Priority admission plugin, as scheduler_perf's API server runs
-        # (--disable-admission-plugins=...,Priority): its templates set spec.priority directly.
-        config = ServerConfig(
-            data_dir=data_dir,
-            port=0,
-            tls=False,
-            store="memory",
-            disable_admission_plugins=frozenset({"Priority"}),
-        )
-        self.server = APIServer(config)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._target, name="apiserver", daemon=True)
-        self._ready = threading.Event()
-        self._failure: list[BaseException] = []
-
-    def _target(self) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def main() -> None:
-            started = asyncio.Event()
-            task = asyncio.create_task(self.server.run(started))
-            waiter = asyncio.create_task(started.wait())
-            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            self._ready.set()
-            await task
-
+    # Without the Priority admission plugin, as scheduler_perf's API server runs
+    # (--disable-admission-plugins=...,Priority): its templates set spec.priority directly.
+    config = ServerConfig(
+        data_dir=data_dir,
+        port=0,
+        tls=False,
+        store="memory",
+        disable_admission_plugins=frozenset({"Priority"}),
+    )
+    server = ServerThread(APIServer(config))
+    if not server.start(60):
         try:
-            self.loop.run_until_complete(main())
+            server.join(15)
         except BaseException as e:
-            self._failure.append(e)
-            self._ready.set()
-        finally:
-            self.loop.close()
-
-    def start(self) -> str:
-        self.thread.start()
-        if not self._ready.wait(60) or self._failure or not self.server.url:
-            raise BenchError(f"the API server did not start: {self._failure}")
-        return str(self.server.url)
-
-    def stop(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.server.stop)
-        self.thread.join(30)
+            raise BenchError(f"the API server did not start: {e!r}") from e
+        raise BenchError("the API server did not start")
+    return server
 
 
 # --- measuring --------------------------------------------------------------------------------------
@@ -457,13 +428,14 @@ async def run_workload(
 
 def run_one(w: Workload, scale: float, timeout: float, profile_dir: Path | None) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="kubelite-sched-perf-") as tmp:
-        server = ServerThread(Path(tmp))
-        url = server.start()
+        server = start_server(Path(tmp))
+        url = server.url
         profile = cProfile.Profile() if profile_dir is not None else None
         try:
             outcome = asyncio.run(run_workload(url, w, scale, timeout, profile))
         finally:
             server.stop()
+            server.thread.join(30)
         if profile is not None and profile_dir is not None:
             profile_dir.mkdir(parents=True, exist_ok=True)
             target = profile_dir / f"{w.name}.prof"

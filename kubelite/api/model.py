@@ -75,3 +75,33 @@ def strip_optional(tp: Any) -> Any:
         if len(args) == 1:
             return args[0]
     return tp
+
+
+def prepare_struct_types() -> int:
+    """Build msgspec's decoding information of every kubelite Struct class loaded so far, here
+    and now; the number of classes prepared.
+
+    msgspec builds a Struct class's decoding information lazily, at its first decode or
+    convert, and two threads doing that at once for the same class can crash the interpreter
+    (msgspec 0.22: a NULL read in its C core; reproduced with four threads decoding new
+    classes). Called before a second thread starts decoding (the API server on a thread of
+    its own, the node agent's worker threads), it leaves them only reads of what is built.
+    Classes already prepared cost a lookup.
+    """
+    prepared = 0
+    pending: list[type] = list(msgspec.Struct.__subclasses__())
+    seen: set[type] = set()
+    while pending:
+        cls = pending.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        pending.extend(cls.__subclasses__())
+        if not cls.__module__.startswith("kubelite."):
+            continue
+        try:
+            msgspec.json.Decoder(cls)
+        except TypeError:  # a class msgspec cannot decode is never decoded: nothing to build
+            continue
+        prepared += 1
+    return prepared

@@ -18,6 +18,7 @@ import asyncio
 import threading
 from typing import Any
 
+from kubelite.api.model import prepare_struct_types
 from kubelite.apiserver.app import APIServer
 
 
@@ -31,6 +32,9 @@ class ServerThread:
     """
 
     def __init__(self, server: APIServer, name: str = "apiserver") -> None:
+        # Before a second thread decodes: msgspec's lazy per-class preparation is not safe
+        # to race (see prepare_struct_types).
+        prepare_struct_types()
         self.server = server
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._target, name=name, daemon=True)
