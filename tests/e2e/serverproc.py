@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -182,3 +183,16 @@ class Component:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"no exit 20 s after SIGTERM:\n{self.log()}") from None
+
+
+@contextmanager
+def running_server(base: Path, args: Sequence[str] = ()) -> Iterator[KubeliteServer]:
+    """A ``kubelite server`` on ``base/data`` (its log in ``base/server.log``) for the block; it
+    must then stop with exit status 0 (AssertionError with the end of its log otherwise)."""
+    srv = KubeliteServer(base / "data", args=list(args), log_path=base / "server.log")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        code = srv.stop()
+        assert code == 0, f"kubelite server exited with {code}:\n{srv.log_tail()}"

@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from serverproc import KUBECTL, Component, Kubectl, KubeliteServer
+from serverproc import KUBECTL, Component, Kubectl, KubeliteServer, running_server
 
 TOKEN = "e2e-bootstrap-0123456789abcdef"
 NODE = "joined-by-token"
@@ -112,13 +112,8 @@ def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeliteS
     base = tmp_path_factory.mktemp("token-join")
     tokens = base / "tokens.csv"
     tokens.write_text(f'{TOKEN},system:bootstrap:e2e,bootstrap-1,"system:bootstrappers"\n')
-    srv = KubeliteServer(base / "data", args=["--token-auth-file", str(tokens)], log_path=base / "server.log")
-    srv.start()
-    try:
+    with running_server(base, ["--token-auth-file", str(tokens)]) as srv:
         yield srv
-    finally:
-        code = srv.stop()
-        assert code == 0, f"kubelite server exited with {code}:\n{srv.log_tail()}"
 
 
 @pytest.fixture(scope="module")

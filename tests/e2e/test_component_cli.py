@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serverproc import Component, KubeliteServer
+from serverproc import Component, KubeliteServer, running_server
 
 from kubelite.client import Client, lookup
 
@@ -34,13 +34,8 @@ profiles:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeliteServer]:
     base = tmp_path_factory.mktemp("component-cli")
-    srv = KubeliteServer(base / "data", log_path=base / "server.log")
-    srv.start()
-    try:
+    with running_server(base) as srv:
         yield srv
-    finally:
-        code = srv.stop()
-        assert code == 0, f"kubelite server exited with {code}:\n{srv.log_tail()}"
 
 
 async def _eventually(check: Callable[[], Any], timeout: float = 30.0) -> None:

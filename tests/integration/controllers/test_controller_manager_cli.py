@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "e2e"))
 
-from serverproc import KubeliteServer, kubelite_command
+from serverproc import KubeliteServer, kubelite_command, running_server
 
 from kubelite.client import Client, lookup
 
@@ -33,13 +33,8 @@ TEMPLATE = {"spec": {"containers": [{"name": "app", "image": "registry.example/a
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeliteServer]:
     base = tmp_path_factory.mktemp("cm-cli")
-    srv = KubeliteServer(base / "data", args=["--controllers=*,-replicaset"], log_path=base / "server.log")
-    srv.start()
-    try:
+    with running_server(base, ["--controllers=*,-replicaset"]) as srv:
         yield srv
-    finally:
-        code = srv.stop()
-        assert code == 0, f"kubelite server exited with {code}:\n{srv.log_tail()}"
 
 
 async def _eventually(check: Any, timeout: float = 30.0) -> Any:

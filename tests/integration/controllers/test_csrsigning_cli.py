@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "e2e"))
 
-from serverproc import KubeliteServer, kubelite_command
+from serverproc import KubeliteServer, kubelite_command, running_server
 
 from kubelite.api import csr as csrs
 from kubelite.client import Client, lookup
@@ -32,12 +32,8 @@ CSR = lookup("certificates.k8s.io", "v1", "CertificateSigningRequest")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeliteServer]:
     base = tmp_path_factory.mktemp("csrsigning-cli")
     # The in-process signer is off: only the standalone one may sign.
-    srv = KubeliteServer(base / "data", args=["--controllers=*,-csrsigning"], log_path=base / "server.log")
-    srv.start()
-    try:
+    with running_server(base, ["--controllers=*,-csrsigning"]) as srv:
         yield srv
-    finally:
-        assert srv.stop() == 0, srv.log_tail()
 
 
 def test_flags_go_together(server: KubeliteServer) -> None:
