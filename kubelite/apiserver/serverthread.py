@@ -20,6 +20,7 @@ from typing import Any
 
 from kubelite.api.model import prepare_struct_types
 from kubelite.apiserver.app import APIServer
+from kubelite.threadname import name_os_thread
 
 
 class ServerThread:
@@ -49,6 +50,7 @@ class ServerThread:
         return self.server.url
 
     def _target(self) -> None:
+        name_os_thread(self.thread.name)
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_until_complete(self._main())

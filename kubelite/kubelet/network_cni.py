@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubelite.threadname import name_os_thread
+
 # The result formats this module reads, best first: 1.0.0 (ips without "version")
 # and 0.4.0 (the first with CHECK and prevResult on DEL).
 CNI_VERSIONS = ("1.0.0", "0.4.0")
@@ -269,7 +271,9 @@ class CniExec:
         what = f"plugin type={plugin_type!r} {command}"
         run = _PluginRun([binary], self._env(command, attachment), json.dumps(conf).encode(), self.timeout)
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(CNI_THREADS, thread_name_prefix="cni")
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                CNI_THREADS, thread_name_prefix="cni", initializer=name_os_thread, initargs=("cni",)
+            )
         future = asyncio.get_running_loop().run_in_executor(self._executor, run.run)
         try:
             code, stdout, stderr = await asyncio.shield(future)

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from kubelite.threadname import name_os_thread
+
 from .interface import (
     DEFAULT_COMPACT_INTERVAL,
     DEFAULT_COMPACT_WINDOW,
@@ -269,6 +271,7 @@ class SqliteStore:
     # -- the writer thread -------------------------------------------------------
 
     def _writer_main(self) -> None:
+        name_os_thread("sqlite-writer")
         conn = self._wconn
         while True:
             ops = [self._queue.get()]
