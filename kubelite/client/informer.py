@@ -418,9 +418,19 @@ def _informer_key(
     label_selector: str,
     field_selector: str,
     metadata_only: bool = False,
-) -> tuple[str, ...]:
-    key = (res.group, res.version, res.plural, namespace or "", label_selector, field_selector)
-    return (*key, "metadata") if metadata_only else key
+    model: Any = None,
+) -> tuple[Any, ...]:
+    key: tuple[Any, ...] = (
+        res.group,
+        res.version,
+        res.plural,
+        namespace or "",
+        label_selector,
+        field_selector,
+    )
+    if metadata_only:
+        key = (*key, "metadata")
+    return (*key, model) if model is not None else key
 
 
 class SharedInformerFactory:
@@ -436,8 +446,8 @@ class SharedInformerFactory:
         self.client = client
         self.resync_period = resync_period
         self.clock = clock
-        self._informers: dict[tuple[str, ...], Informer] = {}
-        self._started: set[tuple[str, ...]] = set()
+        self._informers: dict[tuple[Any, ...], Informer] = {}
+        self._started: set[tuple[Any, ...]] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     def informer_for(
@@ -449,18 +459,21 @@ class SharedInformerFactory:
         *,
         raw: bool = False,
         metadata_only: bool = False,
+        model: Any = None,
     ) -> Informer:
         """The shared informer of ``res`` (created on first request, not yet started).
 
         ``metadata_only``: an informer of its own whose objects are ``PartialObjectMetadata``
         (kind, apiVersion, metadata), as Kubernetes' metadata informers, for components that
         read nothing else (the garbage collector): decoding skips the rest of each object.
+        ``model``: an informer of its own decoding into this type instead of the kind's model
+        (such as ``kubelite.api.model.read_only_variant`` of it).
         """
-        key = _informer_key(res, namespace, label_selector, field_selector, metadata_only)
+        key = _informer_key(res, namespace, label_selector, field_selector, metadata_only, model)
         informer = self._informers.get(key)
         if informer is None:
             informer = Informer(
-                self.client.resource(res, raw=raw, model=PartialObjectMetadata if metadata_only else None),
+                self.client.resource(res, raw=raw, model=PartialObjectMetadata if metadata_only else model),
                 namespace,
                 label_selector,
                 field_selector,
