@@ -363,11 +363,62 @@ def created_fields_v1(new: dict[str, Any], cls: type[Model] | None) -> dict[str,
     from :func:`empty_object` to ``new``, never-owned fields left out, but
     written straight from the object. None when the general path must decide
     (the object itself would be the changed field).
+
+    Objects created from one template (a ReplicaSet's pods, a component's
+    events) differ in values the answer does not depend on (names, uids,
+    timestamps, messages): the answer is remembered per :func:`_skeleton` of
+    the object, which keeps exactly what the walk reads, and a new dict is
+    returned each time (the caller may change it).
     """
-    node = _emit_changed(shared_empty_object(cls), new, _root_node(cls), (False, _NEVER_OWNED_TRIE))
-    if node is None:
-        return {}
-    return node or None
+    empty = shared_empty_object(cls)
+    key: tuple[Any, ...] | None = None
+    skeleton: list[Any] = [cls]
+    try:
+        _skeleton(new, empty, skeleton)
+        key = tuple(skeleton)
+    except (orjson.JSONEncodeError, TypeError):  # not plain JSON data: no skeleton, walk it
+        pass
+    if key is not None:
+        known = _CREATED.get(key, _ABSENT)
+        if known is not _ABSENT:
+            return None if known is None else orjson.loads(known)  # type: ignore[arg-type]
+    node = _emit_changed(empty, new, _root_node(cls), (False, _NEVER_OWNED_TRIE))
+    out = {} if node is None else (node or None)
+    if key is not None:
+        if len(_CREATED) >= _CREATED_MAX:
+            _CREATED.clear()
+        _CREATED[key] = None if out is None else orjson.dumps(out)
+    return out
+
+
+# created_fields_v1's answers (FieldsV1 as JSON, or None) by (model, skeleton of the object).
+_CREATED: dict[tuple[Any, ...], bytes | None] = {}
+_CREATED_MAX: Final = 1024
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _skeleton(value: dict[str, Any], base: Any, out: list[Any]) -> None:
+    """Append to ``out`` what :func:`_emit_changed` reads of the map ``value`` compared with
+    ``base`` (the empty object at the same place): its keys and the types of its members
+    (an added scalar's value does not count), each list member whole (its items' keys and
+    values name the paths), and exactly the scalars where ``base`` has one (the walk
+    compares them). Which members are maps, lists or compared scalars follows from the keys
+    and types before them, so equal keys mean equal objects as the walk sees them.
+    Raises TypeError for data that is not JSON's.
+    """
+    out.append(tuple(value))
+    out.append(tuple(map(type, value.values())))
+    compared = base if type(base) is dict and base else None
+    for key, member in value.items():
+        kind = type(member)
+        if kind is dict:
+            _skeleton(member, compared.get(key, _ABSENT) if compared else _ABSENT, out)
+        elif kind is list:
+            out.append(orjson.dumps(member))
+        elif kind not in _SCALARS:
+            raise TypeError(f"not a JSON value: {kind.__name__}")
+        elif compared and key in compared and type(compared[key]) not in _CONTAINERS:
+            out.append(member)
 
 
 def _emit_changed(lhs: Any, rhs: Any, node: _Node, excl: _Excluded | None) -> dict[str, Any] | None:

@@ -658,3 +658,55 @@ def test_unchanged_entries_are_kept_as_given() -> None:
     reordered["metadata"]["managedFields"][0]["fieldsV1"] = dict(reversed(list(fields_v1.items())))
     entries = update_managed_fields(deployment, reordered, "labeler", "Update", apps_v1.Deployment, T1)
     assert list(entries[0]["fieldsV1"]) == ["f:metadata", "f:spec"]
+
+
+def _other_scalars(rng: random.Random, value: Any) -> Any:
+    """``value`` with every scalar outside lists replaced by another of the same type."""
+    if isinstance(value, dict):
+        return {k: _other_scalars(rng, v) for k, v in value.items()}
+    if isinstance(value, list) or value is None:
+        return value
+    if isinstance(value, bool):
+        return rng.choice([True, False])
+    if isinstance(value, int):
+        return rng.randint(-5, 5)
+    if isinstance(value, float):
+        return rng.choice([0.0, 2.5])
+    return rng.choice(["", "x", "other"])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_creates_of_one_skeleton_share_a_remembered_answer(seed: int) -> None:
+    # The second create of each pair has the skeleton of the first (other scalar values):
+    # it is answered from what the first one left, and must still be what the walk says.
+    rng = random.Random(5000 + seed)
+    event = msgspec.to_builtins(
+        msgspec.convert(
+            {"metadata": {"name": "e", "namespace": "d"}, "reason": "R", "reportingComponent": "kubelet"},
+            core_v1.Event,
+        )
+    )
+    for cls, sample in [*_sample_objects(), (core_v1.Event, event)]:
+        first = copy.deepcopy(sample)
+        for _ in range(rng.randint(0, 2)):
+            _edit(rng, first)
+        first.get("metadata", {}).pop("managedFields", None)
+        second = _other_scalars(rng, first)
+        for obj in (first, second):
+            assert update_managed_fields(None, obj, "m", "Update", cls, T0) == _reference_update(
+                None, obj, "m", cls, T0
+            )
+
+
+def test_created_fields_compare_the_scalars_the_empty_object_has() -> None:
+    # An Event's empty object has reportingComponent "": an equal value is no change.
+    def fields(component: str) -> Any:
+        event = {"metadata": {"name": "e"}, "reason": "R", "reportingComponent": component}
+        return fielddiff.created_fields_v1(event, core_v1.Event)
+
+    assert "f:reportingComponent" in fields("kubelet")
+    assert "f:reportingComponent" not in fields("")
+    assert "f:reportingComponent" in fields("kubelet")
+    returned = fields("kubelet")
+    returned.clear()  # each caller gets its own dict
+    assert fields("kubelet") == {"f:reason": {}, "f:reportingComponent": {}}
