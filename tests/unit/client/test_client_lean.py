@@ -135,3 +135,36 @@ async def test_an_answer_without_length_runs_to_the_end_of_the_connection() -> N
             assert await client.request("GET", "/b") == b'{"until": "close"}'  # a new connection
     finally:
         srv.close()
+
+
+async def test_an_answer_that_does_not_come_in_time_fails_and_its_connection_is_dropped() -> None:
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if b"/slow" in head:
+                await asyncio.sleep(5)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+            await reader.read()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        async with Client(f"http://127.0.0.1:{port}", lean_http=True) as client:
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            with pytest.raises(TimeoutError):
+                await client.request("GET", "/slow", timeout=0.2)
+            assert 0.15 < loop.time() - began < 2
+            assert await client.request("GET", "/fast") == b"{}"
+            assert connections == 2  # the connection that timed out was not reused
+    finally:
+        srv.close()
