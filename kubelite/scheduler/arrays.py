@@ -99,7 +99,7 @@ class KindMemo:
     going move positions, and the caller then starts a new memo.
     """
 
-    __slots__ = ("answers", "layout", "ok", "scores", "seen")
+    __slots__ = ("answers", "layout", "ok", "scores", "seen", "sums")
 
     def __init__(self, layout: int, n: int) -> None:
         self.layout = layout
@@ -107,6 +107,8 @@ class KindMemo:
         self.ok = np.zeros(n, np.bool_)
         self.answers: dict[int, Status] = {}  # the failing status of each position not ok
         self.scores: dict[str, tuple[Positions, Positions]] = {}  # plugin -> (seen tokens, raw scores)
+        # (plugin, weight) pairs -> (seen tokens, the weighted sum of their raw scores); see summed_scores
+        self.sums: dict[tuple[tuple[str, int], ...], tuple[Positions, Positions]] = {}
 
     def verdicts(
         self,
@@ -135,22 +137,69 @@ class KindMemo:
         return self.ok[positions]
 
     def local_scores(
-        self, plugin: Any, state: CycleState, pod: Pod, snapshot: Snapshot, positions: Positions
+        self,
+        plugin: Any,
+        state: CycleState,
+        pod: Pod,
+        snapshot: Snapshot,
+        positions: Positions,
+        tokens: Positions | None = None,
     ) -> tuple[Positions, Status | None]:
-        """The raw scores of a ``node_local_score`` plugin at ``positions``."""
+        """The raw scores of a ``node_local_score`` plugin at ``positions`` (``tokens``: the
+        snapshot's tokens there, when the caller has them)."""
         entry = self.scores.get(plugin.name)
         if entry is None:
             n = len(self.seen)
             entry = self.scores[plugin.name] = (np.zeros(n, np.int64), np.zeros(n, np.int64))
         seen, values = entry
-        stale = positions[seen[positions] != snapshot.tokens[positions]]
-        if stale.size:
+        if tokens is None:
+            tokens = snapshot.tokens[positions]
+        changed = seen[positions] != tokens
+        if changed.any():
+            stale = positions[changed]
             scores, st = score_nodes(plugin, state, pod, infos_at(snapshot, stale))
             if st is not None:
                 return values[positions], st
             values[stale] = scores
-            seen[stale] = snapshot.tokens[stale]
+            seen[stale] = tokens[changed]
         return values[positions], None
+
+    def summed_scores(
+        self,
+        plugins: list[tuple[Any, int]],
+        state: CycleState,
+        pod: Pod,
+        snapshot: Snapshot,
+        positions: Positions,
+        tokens: Positions,
+    ) -> Positions | None:
+        """The weighted sum of the raw scores of ``plugins`` (``(plugin, weight)``, each
+        ``node_local_score`` and without NormalizeScore) at ``positions``: one table for them
+        all, so a cycle looks up one array instead of one per plugin, and range-checks only
+        the scores it computes afresh (the others were checked when computed). None when a
+        plugin fails or gives a score out of range: the caller then asks plugin by plugin,
+        which reports it as it always did."""
+        key = tuple((pl.name, weight) for pl, weight in plugins)
+        entry = self.sums.get(key)
+        if entry is None:
+            n = len(self.seen)
+            entry = self.sums[key] = (np.zeros(n, np.int64), np.zeros(n, np.int64))
+        seen, sums = entry
+        changed = seen[positions] != tokens
+        if changed.any():
+            stale = positions[changed]
+            nodes = infos_at(snapshot, stale)
+            total = [0] * len(nodes)
+            for pl, weight in plugins:
+                scores, st = score_nodes(pl, state, pod, nodes)
+                if st is not None or len(scores) != len(nodes):
+                    return None
+                if score_range_error(pl.name, min(scores), max(scores)) is not None:
+                    return None
+                total = [t + s * weight for t, s in zip(total, scores, strict=True)]
+            sums[stale] = total
+            seen[stale] = tokens[changed]
+        return sums[positions]
 
 
 def score_nodes(
@@ -342,13 +391,25 @@ def total_scores(
     n = positions.size
     totals = np.zeros(n, np.int64)
     skip = state.skip_score_plugins
+    tokens = snapshot.tokens[positions]
+    # The node-local plugins whose raw scores are their final ones add up in one table.
+    summed = [
+        (pl, fwk.score_weights.get(pl.name, 1))
+        for pl in fwk.score_plugins
+        if pl.name not in skip and _summable(pl)
+    ]
+    if n and len(summed) > 1:
+        sums = memo.summed_scores(summed, state, pod, snapshot, positions, tokens)
+        if sums is not None:
+            totals += sums
+            skip = skip | {pl.name for pl, _ in summed}
     for pl in fwk.score_plugins:
         name = pl.name
         if name in skip:
             continue
         scores: Any = None
         if getattr(pl, "node_local_score", False):
-            scores, st = memo.local_scores(pl, state, pod, snapshot, positions)
+            scores, st = memo.local_scores(pl, state, pod, snapshot, positions, tokens)
             if st is not None:
                 return totals, Status(Code.ERROR, st.reasons, name)
         else:
@@ -384,6 +445,15 @@ def total_scores(
         weight = fwk.score_weights.get(name, 1)
         totals += scores if weight == 1 else scores * weight
     return totals, None
+
+
+def _summable(plugin: Any) -> bool:
+    """A Score plugin whose raw scores depend on the node alone and are its final scores."""
+    return (
+        getattr(plugin, "node_local_score", False)
+        and getattr(plugin, "normalize_scores_array", None) is None
+        and getattr(plugin, "normalize_score", None) is None
+    )
 
 
 def pre_score_nodes(

@@ -20,7 +20,7 @@ from kubelite.scheduler.config import (
     merge_with_defaults,
     parse_configuration,
 )
-from kubelite.scheduler.framework import CycleState, FitError, Framework, Status
+from kubelite.scheduler.framework import CycleState, FitError, Framework, PodInfo, Status
 from kubelite.scheduler.registry import in_tree_registry
 from kubelite.scheduler.scheduler import Scheduler, num_feasible_nodes_to_find
 
@@ -241,3 +241,49 @@ def test_one_pod_informer_routes_by_node_name() -> None:
     sched.on_pod_add(other)
     sched.on_pod_delete(other)
     assert sched._q().pending_pods() == []
+
+
+class NodeLocalScore:
+    """A node-local Score plugin scoring each node by a table (out of range when told to)."""
+
+    name = "TableScore"
+    node_local_score = True
+
+    def __init__(self, scores: dict[str, int]) -> None:
+        self.scores = scores
+
+    def score_nodes(self, state: CycleState, p: Pod, nodes: list[Any]) -> tuple[list[int], Status | None]:
+        return [self.scores.get(ni.name, 0) for ni in nodes], None
+
+    def score(self, state: CycleState, p: Pod, ni: Any) -> tuple[int, Status | None]:
+        return self.scores.get(ni.name, 0), None
+
+
+def test_node_local_scores_summed_in_one_table_decide_and_fail_as_plugin_by_plugin() -> None:
+    table = NodeLocalScore({"n1": 10, "n2": 90, "n3": 50})
+    registry = {**in_tree_registry(), "TableScore": lambda args, handle: table}
+    plugins = merge_with_defaults(
+        {"score": PluginSet(enabled=[PluginRef("TableScore", weight=3)]), "multiPoint": PluginSet()}
+    )
+    config = SchedulerConfiguration(profiles=[Profile(plugins=plugins)])
+    sched = Scheduler(None, config, FakeClock(), registry=registry, leader_elect=False)
+    sched.setup()
+    for n in ("n1", "n2", "n3"):
+        sched.cache.add_node(node(n))
+    fwk = sched.frameworks["default-scheduler"]
+    summed = [pl.name for pl in fwk.score_plugins if getattr(pl, "node_local_score", False)]
+    assert {"TableScore", "NodeResourcesFit", "NodeResourcesBalancedAllocation"} <= set(summed)
+
+    def schedule(p: Pod) -> str:
+        sched.cache.update_snapshot(sched.snapshot)
+        return sched.schedule_pod(fwk, CycleState(PodInfo(p)), p)
+
+    assert schedule(pod("a")) == "n2"
+    assert any(memo.sums for memo in sched._kind_memos.values())  # by the one table
+    table.scores["n2"] = 0  # the plugin changed its mind: only nodes whose state changed ask again
+    sched.cache.update_node(None, node("n2", cpu="4"))
+    assert schedule(pod("b")) == "n3"
+    table.scores["n1"] = 101
+    sched.cache.update_node(None, node("n1", cpu="4"))
+    with pytest.raises(RuntimeError, match="plugin 'TableScore' returns an invalid score 101"):
+        schedule(pod("c"))
