@@ -397,6 +397,18 @@ _CREATED_MAX: Final = 1024
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
+def skeleton(value: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A hashable key of a JSON object's shape: the keys of its maps, the types of their
+    members and its lists whole. Objects with one skeleton differ only in the values of
+    scalars outside lists. None for data that is not JSON's."""
+    out: list[Any] = []
+    try:
+        _skeleton(value, _ABSENT, out)
+    except (orjson.JSONEncodeError, TypeError):
+        return None
+    return tuple(out)
+
+
 def _skeleton(value: dict[str, Any], base: Any, out: list[Any]) -> None:
     """Append to ``out`` what :func:`_emit_changed` reads of the map ``value`` compared with
     ``base`` (the empty object at the same place): its keys and the types of its members

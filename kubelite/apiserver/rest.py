@@ -28,6 +28,7 @@ from kubelite.api import errors
 from kubelite.api.apply import server_side_apply
 from kubelite.api.conversion import CONVERSIONS
 from kubelite.api.defaults import apply_defaults
+from kubelite.api.fielddiff import skeleton
 from kubelite.api.fields import field_label_error, field_set
 from kubelite.api.fieldvalidation import unknown_fields
 from kubelite.api.managedfields import default_manager, update_managed_fields
@@ -60,7 +61,7 @@ def check_fields(res: Resource, data: Any, opts: WriteOptions) -> None:
     """Unknown and duplicate fields under fieldValidation Strict (an error) or Warn (warnings)."""
     if opts.field_validation == "Ignore" or not isinstance(data, dict):
         return
-    problems = [f'unknown field "{path}"' for path in unknown_fields(data, res.model)]
+    problems = [f'unknown field "{path}"' for path in _unknown_fields(res, data)]
     problems += [f'duplicate field "{name}"' for name in opts.duplicate_fields]
     if not problems:
         return
@@ -70,6 +71,27 @@ def check_fields(res: Resource, data: Any, opts: WriteOptions) -> None:
             f"strict decoding error: {', '.join(problems)}"
         )
     opts.warnings.extend(problems)
+
+
+# unknown_fields answers by (model, skeleton of the body); see _unknown_fields.
+_UNKNOWN: dict[tuple[Any, ...], tuple[str, ...]] = {}
+_UNKNOWN_MAX = 1024
+
+
+def _unknown_fields(res: Resource, data: dict[str, Any]) -> list[str]:
+    """``unknown_fields`` of a body, remembered per skeleton: which members a kind declares
+    is a matter of keys, the types of values and list items alone, and kubectl sends every
+    Strict create of a template with the skeleton of the one before."""
+    shape = skeleton(data)
+    if shape is None:
+        return unknown_fields(data, res.model)
+    key = (res.model, shape)
+    found = _UNKNOWN.get(key)
+    if found is None:
+        if len(_UNKNOWN) >= _UNKNOWN_MAX:
+            _UNKNOWN.clear()
+        found = _UNKNOWN[key] = tuple(unknown_fields(data, res.model))
+    return list(found)
 
 
 def decode_body(res: Resource, data: Any, ns: str | None, name: str | None = None) -> Any:
