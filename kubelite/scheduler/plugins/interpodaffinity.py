@@ -223,11 +223,19 @@ class InterPodAffinity:
         self, state: CycleState, pod: Pod, nodes: list[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status | None]:
         pi = getattr(state, "pod_info", None) or PodInfo(pod)
+        snapshot = self.handle.snapshot_shared_lister()
+        if (
+            not pi.required_affinity_terms
+            and not pi.required_anti_affinity_terms
+            and not snapshot.have_pods_with_required_anti_affinity_list()
+        ):
+            # Nothing to count, and so nothing to filter: what the counting below ends in, at
+            # once (most pods, in most clusters; the counting's set-up cost ~7 us a cycle).
+            return None, Status(Code.SKIP)
         ns_labels = self._namespace_labels(pod.metadata.namespace)
         s = _PreFilterState(pod, ns_labels)
         s.affinity_terms = self._resolve(pi.required_affinity_terms)
         s.anti_affinity_terms = self._resolve(pi.required_anti_affinity_terms)
-        snapshot = self.handle.snapshot_shared_lister()
 
         # Symmetry: existing pods whose required anti-affinity terms match the incoming pod.
         def count_existing(ni: NodeInfo) -> dict[Any, int] | None:
