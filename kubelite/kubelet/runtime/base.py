@@ -23,6 +23,7 @@ import secrets
 import shutil
 import signal
 import sys
+import threading
 import time
 from typing import Any
 
@@ -48,6 +49,32 @@ def new_id() -> str:
     return secrets.token_hex(32)
 
 
+class _Members:
+    """Which ids each owner holds (a pod uid its sandboxes, a sandbox its containers), so that
+    one pod's or one sandbox's records are found without reading every record. Thread-safe:
+    records are read and written on the executor's threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: dict[str, set[str]] = {}
+
+    def add(self, owner: str, member: str) -> None:
+        with self._lock:
+            self._ids.setdefault(owner, set()).add(member)
+
+    def discard(self, owner: str, member: str) -> None:
+        with self._lock:
+            ids = self._ids.get(owner)
+            if ids is not None:
+                ids.discard(member)
+                if not ids:
+                    del self._ids[owner]
+
+    def of(self, owner: str) -> list[str]:
+        with self._lock:
+            return sorted(self._ids.get(owner, ()))
+
+
 class ShimRuntime:
     """The shared half of ``RuncRuntime`` and ``ProcessRuntime``; see the module docstring."""
 
@@ -63,6 +90,10 @@ class ShimRuntime:
         # once written; sandbox.json is re-read when its file was replaced (inode, mtime, size).
         self._container_records: dict[str, dict[str, Any]] = {}
         self._sandbox_records: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        # Kept with the records: every record parsed or written is indexed, every one found gone
+        # is dropped, and ``start`` reads them all (a restarted agent adopts what is there).
+        self._sandboxes_of_pod = _Members()
+        self._containers_of_sandbox = _Members()
         self.shims = shimclient.ShimLauncher(sys.executable)  # forks the containers' shims
 
     # --- hooks ----------------------------------------------------------------------------------
@@ -108,7 +139,7 @@ class ShimRuntime:
         try:
             st = os.stat(path)
         except OSError:
-            self._sandbox_records.pop(sandbox_id, None)
+            self._forget_sandbox(sandbox_id)
             return None
         version = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._sandbox_records.get(sandbox_id)
@@ -117,7 +148,13 @@ class ShimRuntime:
         record = shimclient.read_json(path)
         if record is not None:
             self._sandbox_records[sandbox_id] = (version, record)
+            self._sandboxes_of_pod.add(record["config"]["pod_uid"], sandbox_id)
         return record
+
+    def _forget_sandbox(self, sandbox_id: str) -> None:
+        cached = self._sandbox_records.pop(sandbox_id, None)
+        if cached is not None:
+            self._sandboxes_of_pod.discard(cached[1]["config"]["pod_uid"], sandbox_id)
 
     def _container_record(self, container_id: str) -> dict[str, Any] | None:
         """The container's record (read-only; cached while its directory exists)."""
@@ -128,17 +165,24 @@ class ShimRuntime:
         record = shimclient.read_json(os.path.join(cdir, "container.json"))
         if record is not None:
             self._container_records[container_id] = record
+            self._containers_of_sandbox.add(record["sandbox_id"], container_id)
         return record
+
+    def _forget_container(self, container_id: str) -> None:
+        record = self._container_records.pop(container_id, None)
+        if record is not None:
+            self._containers_of_sandbox.discard(record["sandbox_id"], container_id)
 
     def _save_sandbox(self, record: dict[str, Any]) -> None:
         shimclient.write_json(os.path.join(self._sandbox_dir(record["id"]), "sandbox.json"), record)
+        self._sandboxes_of_pod.add(record["config"]["pod_uid"], record["id"])
 
     def _load_container(self, container_id: str) -> tuple[str, dict[str, Any]]:
         cdir = self._container_dir(container_id)
         if container_id in self._container_records and not os.path.exists(
             os.path.join(cdir, "container.json")
         ):
-            self._container_records.pop(container_id, None)  # removed by another runtime instance
+            self._forget_container(container_id)  # removed by another runtime instance
         record = self._container_record(container_id)
         if record is None:
             raise NotFound(f"container {container_id} not found")
@@ -177,20 +221,23 @@ class ShimRuntime:
         # a create interrupted before its record was written leaves a directory without one
         for cid in self._container_ids():
             cdir = self._container_dir(cid)
-            if not os.path.exists(os.path.join(cdir, "container.json")):
+            if self._container_record(cid) is None:
                 self._release_container(cdir, {"id": cid})
                 shutil.rmtree(cdir, ignore_errors=True)
+        for sid in self._sandbox_ids():  # indexed by pod
+            self._sandbox_record(sid)
 
-    async def list_sandboxes(self) -> list[Sandbox]:
+    async def list_sandboxes(self, pod_uid: str | None = None) -> list[Sandbox]:
         def scan() -> list[Sandbox]:
             out = []
-            ids = self._sandbox_ids()
+            ids = self._sandbox_ids() if pod_uid is None else self._sandboxes_of_pod.of(pod_uid)
             for sid in ids:
                 record = self._sandbox_record(sid)
                 if record is not None:
                     out.append(self._sandbox_from_record(record))
-            for gone in set(self._sandbox_records) - set(ids):
-                self._sandbox_records.pop(gone, None)
+            if pod_uid is None:
+                for gone in set(self._sandbox_records) - set(ids):
+                    self._forget_sandbox(gone)
             return out
 
         return await asyncio.to_thread(scan)
@@ -212,6 +259,7 @@ class ShimRuntime:
             try:
                 self._prepare_container(cdir, record, sandbox_record)
                 shimclient.write_json(os.path.join(cdir, "container.json"), record)
+                self._containers_of_sandbox.add(sandbox.id, cid)
             except BaseException:
                 self._release_container(cdir, record)
                 shutil.rmtree(cdir, ignore_errors=True)
@@ -277,7 +325,7 @@ class ShimRuntime:
             # the record goes first so that a half-removed container is not listed
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(cdir, "container.json"))
-            self._container_records.pop(container_id, None)
+            self._forget_container(container_id)
             shutil.rmtree(cdir, ignore_errors=True)
 
         await asyncio.to_thread(remove)
@@ -292,14 +340,19 @@ class ShimRuntime:
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
         def scan() -> list[ContainerStatus]:
             out = []
-            ids = self._container_ids()
+            ids = self._container_ids() if sandbox_id is None else self._containers_of_sandbox.of(sandbox_id)
             for cid in ids:
-                record = self._container_record(cid)
-                if record is None or (sandbox_id is not None and record["sandbox_id"] != sandbox_id):
+                if sandbox_id is not None and not os.path.exists(
+                    os.path.join(self._container_dir(cid), "container.json")
+                ):
+                    self._forget_container(cid)  # removed by another runtime instance
                     continue
-                out.append(shimclient.status_from_disk(self._container_dir(cid), record))
-            for gone in set(self._container_records) - set(ids):
-                self._container_records.pop(gone, None)
+                record = self._container_record(cid)
+                if record is not None:
+                    out.append(shimclient.status_from_disk(self._container_dir(cid), record))
+            if sandbox_id is None:
+                for gone in set(self._container_records) - set(ids):
+                    self._forget_container(gone)
             return out
 
         return await asyncio.to_thread(scan)

@@ -183,8 +183,8 @@ class FakeRuntime:
                 del self.containers[cid]
         del self.sandboxes[sandbox_id]
 
-    async def list_sandboxes(self) -> list[Sandbox]:
-        return [replace(s) for s in self.sandboxes.values()]
+    async def list_sandboxes(self, pod_uid: str | None = None) -> list[Sandbox]:
+        return [replace(s) for s in self.sandboxes.values() if pod_uid in (None, s.config.pod_uid)]
 
     async def create_container(self, sandbox: Sandbox, config: ContainerConfig) -> str:
         self.calls.append(("create_container", config.name))

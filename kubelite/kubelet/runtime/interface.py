@@ -184,7 +184,9 @@ class Runtime(Protocol):
 
     async def remove_sandbox(self, sandbox_id: str) -> None: ...
 
-    async def list_sandboxes(self) -> list[Sandbox]: ...
+    async def list_sandboxes(self, pod_uid: str | None = None) -> list[Sandbox]:
+        """Every sandbox, or only those of the pod ``pod_uid``."""
+        ...
 
     async def create_container(self, sandbox: Sandbox, config: ContainerConfig) -> str:
         """Prepare the container (rootfs, bundle); returns its id."""

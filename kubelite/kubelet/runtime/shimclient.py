@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import fcntl
 import json
 import logging
@@ -30,7 +29,6 @@ import termios
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import fields, is_dataclass
 from typing import Any
 
 import msgspec
@@ -102,27 +100,9 @@ def config_from_dict(data: dict[str, Any]) -> ContainerConfig:
 
 
 def config_to_dict(config: ContainerConfig) -> dict[str, Any]:
-    """``dataclasses.asdict(config)``, without its deep copy of every string (a container's
-    environment can hold hundreds of service variables)."""
-    return _plain(config)  # type: ignore[no-any-return]
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, list | tuple):
-        return type(value)(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if is_dataclass(value) and not isinstance(value, type):
-        names = _FIELD_NAMES.get(type(value))
-        if names is None:
-            names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
-        return {name: _plain(getattr(value, name)) for name in names}
-    return copy.deepcopy(value)
+    """``config`` as plain data (msgspec's C converter: ``dataclasses.asdict`` would deep-copy
+    every string, and a container's environment can hold hundreds of service variables)."""
+    return msgspec.to_builtins(config)  # type: ignore[no-any-return]
 
 
 def launch_shim(cdir: str, spec: dict[str, Any], launcher: ShimLauncher) -> dict[str, Any]:

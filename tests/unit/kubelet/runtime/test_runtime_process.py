@@ -190,3 +190,27 @@ async def test_shims_outlive_their_zygote_and_a_gone_zygote_is_replaced(
     await rt.start_container(third)
     status = await wait_exited(rt, third)
     assert status.exit_code == 0 and ("stdout", b"alone") in records(status.log_path)
+
+
+async def test_listing_by_pod_and_by_sandbox(rt: ProcessRuntime, tmp_path) -> None:
+    """The filtered listings find exactly one pod's sandboxes and one sandbox's containers,
+    also in a runtime started later (a restarted agent) and after another instance removed one."""
+    a = await rt.run_sandbox(SandboxConfig(pod_uid="ua", pod_name="a", namespace="default", hostname="a"))
+    b = await rt.run_sandbox(SandboxConfig(pod_uid="ub", pod_name="b", namespace="default", hostname="b"))
+    in_a = [await rt.create_container(a, config(f"a{i}", "true", tmp_path)) for i in range(2)]
+    in_b = await rt.create_container(b, config("b0", "true", tmp_path))
+    assert [s.id for s in await rt.list_sandboxes("ua")] == [a.id]
+    assert await rt.list_sandboxes("nobody") == []
+    assert sorted(c.id for c in await rt.list_containers(a.id)) == sorted(in_a)
+    assert [c.id for c in await rt.list_containers(b.id)] == [in_b]
+
+    again = ProcessRuntime(rt.root_dir)
+    await again.start()
+    assert [s.id for s in await again.list_sandboxes("ub")] == [b.id]
+    assert sorted(c.id for c in await again.list_containers(a.id)) == sorted(in_a)
+
+    await again.remove_container(in_a[0])
+    assert [c.id for c in await rt.list_containers(a.id)] == [in_a[1]]
+    await again.remove_sandbox(b.id)
+    assert await rt.list_sandboxes("ub") == []
+    assert [s.id for s in await rt.list_sandboxes()] == [a.id]
