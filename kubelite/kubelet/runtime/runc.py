@@ -121,6 +121,7 @@ class RuncRuntime(ShimRuntime):
         self.state_dir = self.root_dir
         self.layers_dir = os.path.join(base, "layers")  # containers' upper/work dirs, on disk
         self.runc_binary = shutil.which(runc_binary) or runc_binary
+        self.shims.sealed = (self.runc_binary,)  # containers start from a sealed copy (shim.py)
         self.cgroup_root = cgroup_root.strip("/")
         self.runc_root = os.path.join(self.state_dir, "runc")
         self.pause_rootfs = os.path.join(base, "pause-rootfs")

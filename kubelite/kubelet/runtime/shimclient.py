@@ -214,6 +214,7 @@ class ShimLauncher:
 
     def __init__(self, python: str) -> None:
         self.python = python
+        self.sealed: tuple[str, ...] = ()  # executables the zygote keeps sealed copies of (runc)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -247,7 +248,10 @@ class ShimLauncher:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
-                [self.python, "-S", "-E", "-s", "-c", SHIM_BOOT, SHIM_DIR, "zygote", str(theirs.fileno())],
+                [
+                    *(self.python, "-S", "-E", "-s", "-c", SHIM_BOOT, SHIM_DIR),
+                    *("zygote", str(theirs.fileno()), *self.sealed),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
