@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from kubelite.api import meta
@@ -233,3 +235,35 @@ def test_negative_quantity():
 )
 def test_int_or_percent(value, ok):
     assert (c.int_or_percent(value, "p") == []) is ok
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.42.0.7",
+        "0.0.0.0",
+        "255.255.255.255",
+        "010.1.1.1",
+        "1.2.3.04",
+        "1.2.3",
+        "1.2.3.4.5",
+        "256.1.1.1",
+        " 1.2.3.4",
+        "1.2.3.4 ",
+        "1.2.3.4\x00",
+        "0x1.2.3.4",
+        "١.٢.٣.٤",
+        "",
+        "::1",
+        "fe80::1%eth0",
+        "::ffff:1.2.3.4",
+        "2001:db8::zz",
+    ],
+)
+def test_is_valid_ip_agrees_with_ipaddress(value: str) -> None:
+    try:
+        ipaddress.ip_address(value)
+        expected = True
+    except ValueError:
+        expected = False
+    assert c.is_valid_ip(value) is expected
