@@ -69,14 +69,16 @@ class Watcher:
     the client) instead of one task and one socket write per event.
     """
 
-    __slots__ = ("_waiter", "closed", "pending", "predicate", "prefix")
+    __slots__ = ("_expires", "_timer", "_waiter", "closed", "pending", "predicate", "prefix")
 
     def __init__(self, prefix: str, predicate: Predicate | None, backlog: list[CachedEvent]) -> None:
         self.prefix = prefix
         self.predicate = predicate
         self.pending: collections.deque[CachedEvent] = collections.deque(backlog)
         self.closed = False
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[bool] | None = None
+        self._expires = 0.0  # loop time at which the current wait ends without an event
+        self._timer: asyncio.TimerHandle | None = None
 
     def offer(self, event: CachedEvent) -> None:
         if self.closed:
@@ -99,7 +101,7 @@ class Watcher:
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(True)
 
     def take(self, limit: int) -> list[CachedEvent]:
         """Up to ``limit`` events that are pending now (maybe none); WatchClosed once closed."""
@@ -116,18 +118,42 @@ class Watcher:
         """Wait up to ``timeout`` seconds for an event (or the end); False if none came."""
         if self.pending or self.closed:
             return True
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        # One timer per watch, armed anew only when it would ring too late: a busy watch
+        # waits once per event it sends, and a timer armed and cancelled for each wait
+        # cost about as much as the rest of the wait. An early ring re-arms it.
+        expires = self._expires = loop.time() + timeout
+        timer = self._timer
+        if timer is None or timer.when() > expires:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(expires, self._ring)
         try:
-            async with asyncio.timeout(timeout):
-                await waiter
-        except TimeoutError:
-            return False
+            return await waiter
         finally:
             self._waiter = None
-        return True
+
+    def _ring(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # no wait in progress: the next one arms its own
+        loop = waiter.get_loop()
+        if loop.time() + _TIMER_SLACK >= self._expires:
+            waiter.set_result(False)
+        else:
+            self._timer = loop.call_at(self._expires, self._ring)
+
+    def stop_timer(self) -> None:
+        """Drop the pending timer (the watch has ended)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 WATCH_QUEUE = 20000
+_TIMER_SLACK = 0.001  # a wait's timer may ring this much before its end (loop clock resolution)
 
 
 def _filter(event: CachedEvent, pred: Predicate | None) -> CachedEvent | None:
@@ -372,3 +398,4 @@ class WatchCache:
             yield watcher
         finally:
             bucket.watchers.discard(watcher)
+            watcher.stop_timer()

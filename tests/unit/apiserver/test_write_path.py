@@ -264,3 +264,33 @@ async def stale_config_map_again(rest: REST, cms: Any) -> tuple[Any, int]:
     kv = await rest.store.get(key)
     assert kv is not None
     return cms, kv.mod_revision
+
+
+async def test_watch_waits_end_on_time_with_one_timer() -> None:
+    # A watch keeps one timer across its waits; each wait still ends when its own timeout
+    # says, whether the timer armed before rings earlier or later than that.
+    loop = asyncio.get_running_loop()
+    watcher = watchcache.Watcher("/registry/pods/", None, [])
+    assert await watcher.wait(0.05) is False
+
+    async def wake_after(delay: float) -> None:
+        await asyncio.sleep(delay)
+        watcher._wake()
+
+    started = loop.time()
+    task = asyncio.create_task(wake_after(0.02))
+    assert await watcher.wait(0.2) is True  # an event: the timer stays armed for 0.2
+    await task
+    assert loop.time() - started < 0.15
+    started = loop.time()
+    assert await watcher.wait(0.4) is False  # the early ring re-arms for the full 0.4
+    assert loop.time() - started >= 0.39
+    task = asyncio.create_task(wake_after(0.01))
+    assert await watcher.wait(5.0) is True
+    await task
+    started = loop.time()
+    assert await watcher.wait(0.05) is False  # shorter than the armed timer: a new one
+    assert loop.time() - started < 1.0
+    watcher.stop_timer()
+    watcher.close()
+    assert await watcher.wait(5.0) is True
