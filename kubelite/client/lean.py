@@ -13,6 +13,12 @@ connection cannot be made, ``ServerDisconnectedError`` when one ends before
 the answer), so callers catching ``aiohttp.ClientError``/``OSError`` need no
 change. A request is never re-sent: an idle connection the server may be
 about to close (older than ``IDLE_SECONDS``) is not reused.
+
+A pool may pipeline (``LeanPool(pipeline=n)``, ``Client(lean_pipeline=n)``):
+up to n requests in flight on one connection, those of one turn of the loop
+written together. Over loopback a write costs ~25 us of system time, most of
+it waking the receiving thread; the scheduler's bindings and events, a few
+per turn, then share writes (and the server's reads).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -43,7 +50,8 @@ class _Answer:
 
 
 class _Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection: a request at a time, its answer parsed as bytes arrive."""
+    """One HTTP/1.1 connection: requests sent in order, their answers parsed as bytes arrive
+    and handed out in the same order (one request at a time, unless the pool pipelines)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -51,9 +59,17 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = True
         self.idle_since = 0.0
         self._buf = bytearray()
-        self._waiter: asyncio.Future[_Answer] | None = None
-        self._head: tuple[int, str, int, bool] | None = None  # status, reason, body length, close
-        self._bodiless = False  # the answer to a HEAD request has no body whatever its headers say
+        # The requests sent and not yet answered, oldest first: (answer, whether it is bodiless:
+        # the answer to a HEAD request has no body whatever its headers say).
+        self._pending: deque[tuple[asyncio.Future[_Answer], bool]] = deque()
+        self._head: tuple[int, str, int, bool] | None = (
+            None  # of the oldest: status, reason, body length, close
+        )
+        self._out: list[bytes] = []  # requests to write at the end of this turn of the loop (coalesce)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
 
     # --------------------------------------------------------------- protocol
 
@@ -63,30 +79,31 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        waiter, self._waiter = self._waiter, None
+        pending, self._pending = self._pending, deque()
         head = self._head
-        if waiter is not None and not waiter.done() and head is not None and head[2] == _UNTIL_CLOSE:
-            waiter.set_result(
-                _Answer(head[0], head[1], bytes(self._buf))
-            )  # the body ends with the connection
+        if pending and head is not None and head[2] == _UNTIL_CLOSE:
+            waiter, _ = pending.popleft()
+            if not waiter.done():
+                waiter.set_result(_Answer(head[0], head[1], bytes(self._buf)))  # the body ends here
             self._buf.clear()
-            return
-        if waiter is not None and not waiter.done():
-            err = aiohttp.ServerDisconnectedError("the API server closed the connection before answering")
-            if exc is not None:
-                err.__cause__ = exc
-            waiter.set_exception(err)
+        for waiter, _ in pending:
+            if not waiter.done():
+                err = aiohttp.ServerDisconnectedError("the API server closed the connection before answering")
+                if exc is not None:
+                    err.__cause__ = exc
+                waiter.set_exception(err)
 
     def data_received(self, data: bytes) -> None:
         self._buf += data
-        if self._waiter is not None:
+        if self._pending:
             try:
                 self._parse()
             except ValueError as e:
                 self.keep_alive = False
-                waiter, self._waiter = self._waiter, None
-                if not waiter.done():
-                    waiter.set_exception(aiohttp.ClientPayloadError(f"malformed answer: {e}"))
+                pending, self._pending = self._pending, deque()
+                for waiter, _ in pending:
+                    if not waiter.done():
+                        waiter.set_exception(aiohttp.ClientPayloadError(f"malformed answer: {e}"))
                 self.close()
 
     def eof_received(self) -> bool | None:
@@ -95,15 +112,28 @@ class _Connection(asyncio.Protocol):
 
     # ---------------------------------------------------------------- request
 
-    def send(self, data: bytes, loop: asyncio.AbstractEventLoop, bodiless: bool) -> asyncio.Future[_Answer]:
+    def send(
+        self, data: bytes, loop: asyncio.AbstractEventLoop, bodiless: bool, coalesce: bool = False
+    ) -> asyncio.Future[_Answer]:
+        """Send one request; its answer. ``coalesce``: write it with the other requests sent on
+        this connection in the same turn of the loop, in one system call."""
         assert self.transport is not None
-        self._head = None
-        self._bodiless = bodiless
-        self._waiter = loop.create_future()
-        self.transport.write(data)
-        if self._buf:
+        waiter: asyncio.Future[_Answer] = loop.create_future()
+        self._pending.append((waiter, bodiless))
+        if coalesce:
+            if not self._out:
+                loop.call_soon(self._flush)
+            self._out.append(data)
+        else:
+            self.transport.write(data)
+        if self._buf and len(self._pending) == 1:
             self._parse()
-        return self._waiter
+        return waiter
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and not self.closed and self.transport is not None:
+            self.transport.write(b"".join(out) if len(out) > 1 else out[0])
 
     def close(self) -> None:
         self.closed = True
@@ -112,62 +142,64 @@ class _Connection(asyncio.Protocol):
 
     def has_leftover(self) -> bool:
         """Bytes arrived that answer nothing asked: the connection is not to be trusted."""
-        return bool(self._buf)
+        return bool(self._buf) and not self._pending
 
     def _parse(self) -> None:
         buf = self._buf
-        if self._head is None:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buf) > 1 << 16:
-                    raise ValueError("answer headers too long")
-                return
-            lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
-            del buf[: end + 4]
-            parts = lines[0].split(" ", 2)
-            if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-                raise ValueError(f"malformed status line {lines[0]!r}")
-            status = int(parts[1])
-            reason = parts[2] if len(parts) > 2 else ""
-            length = _UNTIL_CLOSE  # neither Content-Length nor chunked: the body runs to the end
-            chunked = False
-            close = parts[0] == "HTTP/1.0"
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                name = name.strip().lower()
-                if name == "content-length":
-                    length = int(value.strip())
-                elif name == "transfer-encoding":
-                    chunked = "chunked" in value.lower()
-                elif name == "connection":
-                    v = value.strip().lower()
-                    close = v == "close" or (close and v != "keep-alive")
-            if self._bodiless or status in (204, 304) or 100 <= status < 200:
-                length, chunked = 0, False
-            if chunked:
-                length = _CHUNKED
+        while self._pending:
+            if self._head is None:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buf) > 1 << 16:
+                        raise ValueError("answer headers too long")
+                    return
+                lines = bytes(buf[:end]).decode("latin-1").split("\r\n")
+                del buf[: end + 4]
+                parts = lines[0].split(" ", 2)
+                if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+                    raise ValueError(f"malformed status line {lines[0]!r}")
+                status = int(parts[1])
+                reason = parts[2] if len(parts) > 2 else ""
+                length = _UNTIL_CLOSE  # neither Content-Length nor chunked: the body runs to the end
+                chunked = False
+                close = parts[0] == "HTTP/1.0"
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    name = name.strip().lower()
+                    if name == "content-length":
+                        length = int(value.strip())
+                    elif name == "transfer-encoding":
+                        chunked = "chunked" in value.lower()
+                    elif name == "connection":
+                        v = value.strip().lower()
+                        close = v == "close" or (close and v != "keep-alive")
+                if self._pending[0][1] or status in (204, 304) or 100 <= status < 200:
+                    length, chunked = 0, False
+                if chunked:
+                    length = _CHUNKED
+                if length == _UNTIL_CLOSE:
+                    close = True
+                if close:
+                    self.keep_alive = False
+                self._head = (status, reason, length, close)
+            status, reason, length, _ = self._head
             if length == _UNTIL_CLOSE:
-                close = True
-            if close:
-                self.keep_alive = False
-            self._head = (status, reason, length, close)
-        status, reason, length, _ = self._head
-        if length == _UNTIL_CLOSE:
-            return  # answered when the connection ends (connection_lost)
-        if length >= 0:
-            if len(buf) < length:
-                return
-            body = bytes(buf[:length])
-            del buf[:length]
-        else:
-            parsed = _dechunk(buf)
-            if parsed is None:
-                return
-            body, used = parsed
-            del buf[:used]
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(_Answer(status, reason, body))
+                return  # answered when the connection ends (connection_lost)
+            if length >= 0:
+                if len(buf) < length:
+                    return
+                body = bytes(buf[:length])
+                del buf[:length]
+            else:
+                parsed = _dechunk(buf)
+                if parsed is None:
+                    return
+                body, used = parsed
+                del buf[:used]
+            self._head = None
+            waiter, _ = self._pending.popleft()
+            if not waiter.done():
+                waiter.set_result(_Answer(status, reason, body))
 
 
 def _dechunk(buf: bytearray) -> tuple[bytes, int] | None:
@@ -198,7 +230,14 @@ def _dechunk(buf: bytearray) -> tuple[bytes, int] | None:
 class LeanPool:
     """Kept-alive connections to one server, and requests over them."""
 
-    def __init__(self, base_url: str, ssl: Any, headers: Mapping[str, str], limit: int = 100) -> None:
+    def __init__(
+        self, base_url: str, ssl: Any, headers: Mapping[str, str], limit: int = 100, pipeline: int = 1
+    ) -> None:
+        """``pipeline`` > 1: send up to that many requests on a connection before the first is
+        answered (HTTP/1.1 pipelining; the server answers them in order), the requests of one
+        turn of the loop in one write. Fewer writes and reads on both ends, for callers whose
+        requests are independent: a request that fails mid-way (timeout, cancel) closes its
+        connection, and the requests behind it on that connection fail too."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"lean HTTP needs an http(s) URL, not {base_url!r}")
@@ -213,6 +252,9 @@ class LeanPool:
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
         self._slots = asyncio.Semaphore(limit)
+        self.pipeline = max(1, pipeline)
+        self._open: list[_Connection] = []  # pipelining: the connections requests may join
+        self._connecting: asyncio.Future[None] | None = None  # pipelining: a connection being made
 
     async def request(
         self,
@@ -235,12 +277,13 @@ class LeanPool:
         loop = asyncio.get_running_loop()
         async with self._slots:
             deadline = loop.time() + timeout
-            conn = self._reusable()
+            pipelined = self.pipeline > 1
+            conn = self._joinable() if pipelined else self._reusable()
             if conn is None:
                 async with asyncio.timeout_at(deadline):
-                    conn = await self._connect(loop)
+                    conn = await (self._connect_to_join(loop) if pipelined else self._connect(loop))
             try:
-                waiter = conn.send(message, loop, method == "HEAD")
+                waiter = conn.send(message, loop, method == "HEAD", pipelined)
                 # A timer that fails the answer, not asyncio.timeout: that costs twice as much
                 # (a context object, the task's cancellation and its undoing), per request.
                 timer = loop.call_at(deadline, _expire, waiter)
@@ -251,9 +294,42 @@ class LeanPool:
             except BaseException:
                 conn.close()  # mid-request: the connection's state is unknown
                 self._all.discard(conn)
+                if pipelined and conn in self._open:
+                    self._open.remove(conn)
                 raise
             self._release(conn)
         return answer.status, answer.reason, answer.body
+
+    async def _connect_to_join(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+        """Pipelining: a connection with room, made one at a time: the requests that find none
+        while one is being made wait for it, instead of each making its own."""
+        while self._connecting is not None:
+            await asyncio.shield(self._connecting)
+            conn = self._joinable()
+            if conn is not None:
+                return conn
+        made = self._connecting = loop.create_future()
+        try:
+            conn = await self._connect(loop)
+            self._open.append(conn)
+            return conn
+        finally:
+            self._connecting = None
+            made.set_result(None)
+
+    def _joinable(self) -> _Connection | None:
+        """Pipelining: the first open connection with room for one more request (filling one
+        connection before the next, so that a turn's requests share writes), or None."""
+        now = time.monotonic()
+        for conn in self._open:
+            if conn.in_flight < self.pipeline and conn.keep_alive and not conn.closed:
+                transport = conn.transport
+                if transport is None or transport.is_closing() or conn.has_leftover():
+                    continue
+                if not conn.in_flight and now - conn.idle_since > IDLE_SECONDS:
+                    continue  # the server may be closing it: _release drops it
+                return conn
+        return None
 
     def _reusable(self) -> _Connection | None:
         """An idle connection fit to send on, or None."""
@@ -289,6 +365,9 @@ class LeanPool:
         return conn
 
     def _release(self, conn: _Connection) -> None:
+        if self.pipeline > 1:
+            self._release_pipelined(conn)
+            return
         if conn.closed or not conn.keep_alive or len(self._idle) >= MAX_IDLE:
             conn.close()
             self._all.discard(conn)
@@ -296,11 +375,31 @@ class LeanPool:
         conn.idle_since = time.monotonic()
         self._idle.append(conn)
 
+    def _release_pipelined(self, conn: _Connection) -> None:
+        if conn.in_flight:
+            return  # others still wait on it
+        now = time.monotonic()
+        if conn.closed or not conn.keep_alive or conn.has_leftover():
+            conn.close()
+        else:
+            conn.idle_since = now
+        keep: list[_Connection] = []
+        for c in self._open:  # also drop the connections idle too long or beyond MAX_IDLE idle ones
+            if not c.closed and (
+                c.in_flight or (now - c.idle_since <= IDLE_SECONDS and len(keep) < MAX_IDLE)
+            ):
+                keep.append(c)
+            elif not c.in_flight:
+                c.close()
+                self._all.discard(c)
+        self._open = keep
+
     def close(self) -> None:
         for conn in list(self._all):
             conn.close()
         self._all.clear()
         self._idle.clear()
+        self._open.clear()
 
 
 def _expire(waiter: asyncio.Future[_Answer]) -> None:

@@ -93,6 +93,7 @@ class Client:
         registry: Registry | None = None,
         lean_http: bool = False,
         lean_connections: int = 100,
+        lean_pipeline: int = 1,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.ssl = ssl
@@ -103,6 +104,7 @@ class Client:
         self.registry = registry or Registry()
         self.lean_http = lean_http
         self.lean_connections = lean_connections
+        self.lean_pipeline = lean_pipeline
         self._session: aiohttp.ClientSession | None = None
         self._lean: LeanPool | None = None
 
@@ -123,10 +125,11 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def with_lean_http(self, connections: int = 100) -> Client:
+    def with_lean_http(self, connections: int = 100, pipeline: int = 1) -> Client:
         """A client of the same server and credentials whose plain requests use the lean
         transport (see ``kubelite.client.lean``) over at most ``connections`` connections
-        (more requests at once wait for one); close it when done."""
+        (more requests at once wait for one), pipelining up to ``pipeline`` requests on a
+        connection (see ``LeanPool``: for independent requests only); close it when done."""
         return Client(
             self.base_url,
             self.ssl,
@@ -136,6 +139,7 @@ class Client:
             registry=self.registry,
             lean_http=True,
             lean_connections=connections,
+            lean_pipeline=pipeline,
         )
 
     async def close(self) -> None:
@@ -198,7 +202,9 @@ class Client:
             hdrs["Content-Type"] = content_type
         if self.lean_http:
             if self._lean is None:
-                self._lean = LeanPool(self.base_url, self.ssl, self._headers(), self.lean_connections)
+                self._lean = LeanPool(
+                    self.base_url, self.ssl, self._headers(), self.lean_connections, self.lean_pipeline
+                )
             status, reason, payload = await self._lean.request(
                 method, path, params, data, hdrs, timeout or self.timeout
             )

@@ -17,10 +17,12 @@ from kubelite.client.rest import Client, lookup
 NAMESPACES = lookup("", "v1", "Namespace")
 
 
-@pytest.fixture(params=[False, True], ids=["aiohttp", "lean"])
+@pytest.fixture(params=[(False, 1), (True, 1), (True, 4)], ids=["aiohttp", "lean", "pipelined"])
 async def client(api_server: Any, request: pytest.FixtureRequest) -> AsyncIterator[Client]:
-    """A client with plain requests over aiohttp, and one over the lean transport."""
-    async with Client(api_server.url, component="test", lean_http=request.param) as c:
+    """A client with plain requests over aiohttp, one over the lean transport, and one that
+    pipelines its lean requests (as the scheduler's writes do)."""
+    lean, pipeline = request.param
+    async with Client(api_server.url, component="test", lean_http=lean, lean_pipeline=pipeline) as c:
         yield c
 
 
@@ -30,6 +32,8 @@ async def namespace(client: Client, request: pytest.FixtureRequest) -> str:
     name = "t-" + request.node.originalname.replace("_", "-").lower()[:50].strip("-")
     if request.node.name.endswith("[lean]"):
         name += "-lean"  # the same test with the lean-transport client
+    elif request.node.name.endswith("[pipelined]"):
+        name += "-pipelined"
     try:
         await client.resource(NAMESPACES).create({"metadata": {"name": name}})
     except StatusError as e:

@@ -52,7 +52,11 @@ async def test_identical_events_aggregate_into_one_with_count(client: Client, na
 
 
 async def test_events_of_cluster_scoped_objects_go_to_default(client: Client) -> None:
-    name = "event-node-lean" if client.lean_http else "event-node"
+    name = (
+        "event-node"
+        + ("-lean" if client.lean_http else "")
+        + ("-pipelined" if client.lean_pipeline > 1 else "")
+    )
     node = {"kind": "Node", "apiVersion": "v1", "metadata": {"name": name, "uid": "n-uid"}}
     recorder = EventRecorder(client, "kubelet", host=name)
     runner = asyncio.create_task(recorder.run())

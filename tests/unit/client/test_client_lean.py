@@ -168,3 +168,56 @@ async def test_an_answer_that_does_not_come_in_time_fails_and_its_connection_is_
             assert connections == 2  # the connection that timed out was not reused
     finally:
         srv.close()
+
+
+async def test_pipelined_requests_share_a_connection_and_get_their_own_answers() -> None:
+    connections = 0
+    reads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                reads.append(head)
+                path = head.split(b" ", 2)[1]
+                if path.endswith(b"/hang-up"):
+                    writer.close()
+                    return
+                body = b'{"path":"%s"}' % path
+                answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                for i in range(0, len(answer), 5):  # in small pieces, and one answer's end with the next
+                    writer.write(answer[i : i + 5])
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        async with Client(f"http://127.0.0.1:{port}", lean_http=True, lean_pipeline=4) as client:
+            paths = [f"/r{i}" for i in range(4)]
+            got = await asyncio.gather(*(client.request("GET", p) for p in paths))
+            assert got == [b'{"path":"%s"}' % p.encode() for p in paths]
+            assert connections == 1  # four requests in flight on one connection
+            # Eight at once: two connections' worth.
+            got = await asyncio.gather(*(client.request("GET", f"/s{i}") for i in range(8)))
+            assert got == [b'{"path":"/s%d"}' % i for i in range(8)]
+            assert connections == 2
+            # The server hangs up on the second of three: it and the one behind it fail, the
+            # one before it was answered.
+            first, second, third = await asyncio.gather(
+                client.request("GET", "/t0"),
+                client.request("GET", "/hang-up"),
+                client.request("GET", "/t2"),
+                return_exceptions=True,
+            )
+            assert first == b'{"path":"/t0"}'
+            assert isinstance(second, aiohttp.ServerDisconnectedError)
+            assert isinstance(third, aiohttp.ServerDisconnectedError)
+            assert await client.request("GET", "/u") == b'{"path":"/u"}'
+    finally:
+        srv.close()
