@@ -37,10 +37,12 @@ from kubelite.apiserver.auth.authn import (
     ANONYMOUS,
     AuthenticationError,
     Authenticator,
+    StaticTokenAuthenticator,
     TokenFileAuthenticator,
     UnionAuthenticator,
     X509Authenticator,
     anonymous_allowed,
+    parse_tokens,
 )
 from kubelite.apiserver.auth.authz import AlwaysAllow, Authorizer, request_attributes
 from kubelite.apiserver.auth.certs import pki_for
@@ -77,7 +79,7 @@ HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 USER_KEY = web.RequestKey("user", object)  # the authenticated UserInfo (None on plain HTTP)
 # Authenticators whose answer depends only on the connection's client certificate and the
 # Authorization header: their user can be remembered per connection.
-_PER_CONNECTION = (X509Authenticator, TokenFileAuthenticator)
+_PER_CONNECTION = (X509Authenticator, StaticTokenAuthenticator)
 
 
 class APIServer:
@@ -127,6 +129,8 @@ class APIServer:
             authenticators.append(X509Authenticator())
         if config.token_file:
             authenticators.append(TokenFileAuthenticator(config.token_file))
+        if config.token_rows:
+            authenticators.append(StaticTokenAuthenticator(parse_tokens(config.token_rows, "token rows")))
         self.authenticator = UnionAuthenticator(authenticators) if config.tls else None
         self._users_cacheable = all(isinstance(a, _PER_CONNECTION) for a in authenticators)
         prefixes = sorted({r.storage_prefix for r in _stored(self.registry)})

@@ -22,6 +22,7 @@ class ServerConfig:
     store: str = "sqlite"  # "sqlite", "memory", or "etcd://host:2379,..."
     tls: bool = True  # False serves plain HTTP (tests, and only on loopback)
     token_file: Path | None = None  # static bearer tokens: token,user,uid,"group1,group2"
+    token_rows: tuple[str, ...] = ()  # more rows of that form (the node join token of the CLI)
     extra_sans: list[str] = field(default_factory=list)  # more names/IPs for the serving certificate
     max_body_bytes: int = 3 * 1024 * 1024
     service_cidr: str = "10.43.0.0/16"

@@ -120,7 +120,23 @@ class TokenFileError(ValueError):
     """The static token file cannot be used; the server refuses to start."""
 
 
-class TokenFileAuthenticator:
+class StaticTokenAuthenticator:
+    """Bearer tokens of a fixed table (token -> user)."""
+
+    def __init__(self, tokens: dict[str, UserInfo]) -> None:
+        self.tokens = tokens
+
+    def authenticate(self, headers: Mapping[str, str], peercert: dict[str, Any] | None) -> UserInfo | None:
+        token = bearer_token(headers)
+        if token is None:
+            return None
+        user = self.tokens.get(token)
+        if user is None:
+            raise AuthenticationError("invalid bearer token")
+        return user
+
+
+class TokenFileAuthenticator(StaticTokenAuthenticator):
     """Bearer tokens from Kubernetes' static token file (``--token-auth-file``).
 
     A CSV file with at least three columns, ``token,user,uid``, and an optional
@@ -131,16 +147,7 @@ class TokenFileAuthenticator:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.tokens = parse_token_file(self.path)
-
-    def authenticate(self, headers: Mapping[str, str], peercert: dict[str, Any] | None) -> UserInfo | None:
-        token = bearer_token(headers)
-        if token is None:
-            return None
-        user = self.tokens.get(token)
-        if user is None:
-            raise AuthenticationError("invalid bearer token")
-        return user
+        super().__init__(parse_token_file(self.path))
 
 
 def parse_token_file(path: Path) -> dict[str, UserInfo]:
