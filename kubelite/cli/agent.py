@@ -16,7 +16,10 @@ kube-apiserver-client-kubelet CertificateSigningRequest with the token,
 waits for it to be approved (the controller manager's csrapproving) and
 signed (csrsigning), keeps key and certificate (0600) and from then on is
 ``system:node:<name>``. A restarted agent reuses them and needs no token.
-``--kubeconfig`` instead gives credentials used as they are.
+``--kubeconfig`` instead gives credentials used as they are. The server is
+verified with ``--certificate-authority``, else with the CA the agent saved
+when it joined, else with the CA a ``K10<hash>::<token>`` join token pins
+(the server's ``node-token``; see kubelite.cli.jointoken).
 
 The kubelet API (what ``kubectl logs/exec/attach/port-forward`` reach
 through the API server) is HTTPS with a serving certificate signed by the
@@ -26,7 +29,7 @@ and host name once the node is registered, and serves the API when it is
 signed; until then pods run and the log names the request it waits on
 (``kubectl certificate approve`` it when the approver leaves it pending).
 ``--kubelet-client-ca`` (default ``--certificate-authority``, else the CA of
-the kubeconfig) verifies the API server's client certificate; without any
+the kubeconfig or the join) verifies the API server's client certificate; without any
 CA the kubelet API stays off.
 """
 
@@ -41,7 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kubelite.api.errors import StatusError
 from kubelite.apiserver.config import default_data_dir
+from kubelite.cli import jointoken
 from kubelite.cli.common import default_kubeconfig, run_until_signalled
 
 log = logging.getLogger("kubelite.cli")
@@ -179,6 +184,7 @@ class Connection:
     fixed: Any = None
     bootstrap: Any = None
     client_files: Any = None  # the node's client certificate, once it uses one of its own
+    token: Any = None  # the join token (cli/jointoken.py) the bootstrap client is made with
 
     async def close(self) -> None:
         for c in (self.fixed, self.bootstrap):
@@ -243,18 +249,43 @@ def _connection(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Co
         server, ca, insecure = _kubeconfig_trust(path, args.context)
         bootstrap = Client.from_kubeconfig(str(path), args.context, component="kubelet-bootstrap")
         return Connection(server, ca, insecure, bootstrap=bootstrap)
-    token = None
+    ca = args.certificate_authority.expanduser().read_bytes() if args.certificate_authority else None
+    conn = Connection(args.server.rstrip("/"), ca, bool(args.insecure_skip_tls_verify))
     if args.token_file is not None:
         if not args.token_file.is_file():
             parser.error(f"--token-file {args.token_file}: no such file")
-        token = args.token_file.read_text().strip()
-    ca = args.certificate_authority.expanduser().read_bytes() if args.certificate_authority else None
-    conn = Connection(args.server.rstrip("/"), ca, bool(args.insecure_skip_tls_verify))
-    if token:
-        conn.bootstrap = Client(
-            conn.server, ssl=_ssl_context(conn), token=token, component="kubelet-bootstrap"
-        )
+        try:
+            conn.token = jointoken.parse(args.token_file.read_text())
+        except jointoken.JoinTokenError as e:
+            parser.error(f"--token-file {args.token_file}: {e}")
     return conn
+
+
+async def _trust_and_bootstrap(conn: Connection, saved: bytes | None) -> None:
+    """Settle the cluster CA of a ``--server`` connection, then make the client that asks for
+    the node's certificate with the join token.
+
+    The CA is ``--certificate-authority``; else the one this agent saved when it joined
+    (``saved``), if the token pins none or pins it; else the one ``cluster-info`` holds,
+    if it is the one the token pins (cli/jointoken.py)."""
+    from kubelite.client import Client
+
+    pin = conn.token.ca_hash if conn.token is not None else None
+    if conn.ca_pem is None and not conn.insecure and conn.server.startswith("https://"):
+        if saved is not None and (pin is None or jointoken.ca_hash(saved) == pin):
+            conn.ca_pem = saved
+        elif pin is not None:
+            conn.ca_pem = await jointoken.discover_ca(conn.server, conn.token)
+            log.info("trusting the cluster CA sha256:%s, as the join token pins it", pin)
+        else:
+            raise jointoken.JoinTokenError(
+                "no cluster CA to verify the server with: give --certificate-authority, or a "
+                "--token-file holding the CA's hash (K10<hash>::<token>, the server's node-token)"
+            )
+    if conn.token is not None and conn.bootstrap is None:
+        conn.bootstrap = Client(
+            conn.server, ssl=_ssl_context(conn), token=conn.token.token, component="kubelet-bootstrap"
+        )
 
 
 def _ssl_context(
@@ -274,6 +305,13 @@ def _ssl_context(
 def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     config = config_from_args(args, parser)
     conn = _connection(args, parser)
+    if conn.fixed is None and conn.bootstrap is None:  # --server
+        try:
+            saved = config.root_dir / "pki" / "ca.crt"  # written below when it joined
+            asyncio.run(_trust_and_bootstrap(conn, saved.read_bytes() if saved.is_file() else None))
+        except (OSError, jointoken.JoinTokenError, StatusError) as e:
+            log.error("joining %s: %s", conn.server, e)
+            return 1
     if not config.kubelet_client_ca and conn.ca_pem:
         # The kubeconfig's CA: it signs the API server's client certificate for the kubelet API.
         config.kubelet_client_ca = str(_write_ca(config.root_dir / "pki", conn.ca_pem))

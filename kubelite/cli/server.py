@@ -26,9 +26,12 @@ from urllib.parse import urlsplit, urlunsplit
 from kubelite.apiserver.admission import OPTIONAL_PLUGINS
 from kubelite.apiserver.auth.certs import PKI, pki_for, write_kubeconfig
 from kubelite.apiserver.config import ServerConfig, default_data_dir
+from kubelite.cli import jointoken
 from kubelite.cli.controller_manager import add_controller_arguments
 
 log = logging.getLogger("kubelite.cli")
+
+NODE_TOKEN = "node-token"  # in the data dir: the join token (cli/jointoken.py), root only
 
 STORES = ("sqlite", "memory")
 MANAGER_STOP_TIMEOUT = 5.0  # seconds the controllers get to stop before the server stops anyway
@@ -176,6 +179,11 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
     pki = await asyncio.to_thread(pki_for, config) if config.tls else PKI.at(config.pki_dir)
     if not config.tls:
         log.warning("serving plain HTTP without authentication on %s: for tests only", config.bind_address)
+    join_token: Path | None = None
+    if config.tls:  # what `kubelite agent --server URL --token-file FILE` joins with
+        join_token = config.data_dir / NODE_TOKEN
+        token = await asyncio.to_thread(jointoken.ensure_node_token, join_token, pki.ca_pem())
+        config.token_rows = (*config.token_rows, token.token_row())
 
     server = ServerThread(APIServer(config))
     scheduler_task: asyncio.Task[None] | None = None
@@ -211,6 +219,9 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
             path = await asyncio.to_thread(write_kubeconfig, config.kubeconfig_path, url, pki)
             log.info("API server ready at %s", url)
             log.info("kubeconfig: %s (export KUBECONFIG=%s)", path, path)
+            if join_token is not None:
+                await _publish_cluster_info(url, pki)
+                log.info("nodes join with: kubelite agent --server %s --token-file %s", url, join_token)
             component_pki = pki if config.tls else None
             scheduler_task = asyncio.create_task(_run_scheduler(url, component_pki), name="scheduler")
             if up:  # the node agent of this machine, as the admin
@@ -264,6 +275,22 @@ async def _run_controller_manager(
             await manager.run()
     except Exception:
         log.exception("the controller manager failed; the API server keeps serving")
+    finally:
+        await client.close()
+
+
+async def _publish_cluster_info(url: str, pki: PKI) -> None:
+    """``kube-public/cluster-info`` for joining agents (see cli/jointoken.py), as the admin."""
+    from kubelite.client import Client
+
+    ssl_context = await asyncio.to_thread(pki.client_ssl_context)
+    client = Client(url, ssl=ssl_context, component="kubelite-server")
+    try:
+        await jointoken.publish_cluster_info(client, url, await asyncio.to_thread(pki.ca_pem))
+    except Exception as e:  # agents can still join with --certificate-authority
+        log.warning(
+            "could not publish %s/%s: %s", jointoken.CLUSTER_INFO_NAMESPACE, jointoken.CLUSTER_INFO_NAME, e
+        )
     finally:
         await client.close()
 

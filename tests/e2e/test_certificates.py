@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from serverproc import KUBECTL, Component, Kubectl, KubeliteServer, running_server
+from serverproc import KUBECTL, Component, Kubectl, KubeliteServer, kubelite_command, running_server
 
 TOKEN = "e2e-bootstrap-0123456789abcdef"
 NODE = "joined-by-token"
@@ -245,4 +245,55 @@ def test_an_agent_joins_with_a_token(
     finally:
         code = agent.stop()
         kubectl("delete", "pod", "on-joined-node", "--grace-period=0", "--force", "--wait=false")
+    assert code == 0, agent.log()
+
+
+def test_an_agent_joins_with_the_node_token_alone(
+    token_server: KubeliteServer, token_kubectl: Kubectl, tmp_path: Path
+) -> None:
+    """``kubelite agent --server URL --token-file <data-dir>/node-token``, no CA file: the agent
+    trusts the CA the token pins (read from kube-public/cluster-info), then joins as above.
+    A token pinning another CA is refused before any credential is sent on."""
+    node_token = token_server.data_dir / "node-token"
+    assert node_token.stat().st_mode & 0o077 == 0
+    text = node_token.read_text().strip()
+    assert text.startswith("K10") and "::" in text
+    info = token_kubectl(
+        "get", "configmap", "cluster-info", "-n", "kube-public", "-o", "jsonpath={.data.kubeconfig}"
+    )
+    assert "certificate-authority-data" in info.stdout, info.stdout + info.stderr
+
+    name = "joined-by-node-token"
+    common = [
+        "--server", token_server.url,
+        "--data-dir", str(tmp_path / "agent"),
+        "--runtime", "fake",
+        "--node-name", name,
+        "--node-ip", "127.0.0.1",
+        "--kubelet-port", str(_free_port()),
+    ]  # fmt: skip
+    wrong = tmp_path / "wrong-pin"
+    wrong.write_text("K10" + "0" * 64 + "::" + text.split("::", 1)[1] + "\n")
+    refused = subprocess.run(
+        [*kubelite_command(), "agent", *common, "--token-file", str(wrong)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "is not the one the token pins" in refused.stderr, refused.stderr
+    assert not (tmp_path / "agent" / "agent" / "pki" / "kubelet-client.crt").exists()
+
+    agent = Component(["agent", *common, "--token-file", str(node_token)], tmp_path / "agent.log")
+    try:
+
+        def node_ready() -> None:
+            agent.alive()
+            out = token_kubectl(
+                "get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
+            )
+            assert out.stdout == "True", out.stdout + out.stderr
+
+        eventually(node_ready, timeout=60)
+        assert "as the join token pins it" in agent.log()
+    finally:
+        code = agent.stop()
     assert code == 0, agent.log()
