@@ -139,6 +139,17 @@ def token_kubectl(token_server: KubeliteServer, tmp_path_factory: pytest.TempPat
     return run
 
 
+def wait_node_ready(kubectl: Kubectl, agent: Component, node: str) -> None:
+    """Until ``node`` is Ready, as long as ``agent`` runs (60 s at most)."""
+
+    def node_ready() -> None:
+        agent.alive()
+        out = kubectl("get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
+        assert out.stdout == "True", out.stdout + out.stderr
+
+    eventually(node_ready, timeout=60)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -163,15 +174,7 @@ def test_an_agent_joins_with_a_token(
     ]  # fmt: skip
     agent = Component(["agent", *common, "--token-file", str(token_file)], tmp_path / "agent.log")
     try:
-
-        def node_ready() -> None:
-            agent.alive()
-            out = kubectl(
-                "get", "node", NODE, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
-            )
-            assert out.stdout == "True", out.stdout + out.stderr
-
-        eventually(node_ready, timeout=60)
+        wait_node_ready(kubectl, agent, NODE)
 
         def both_issued() -> dict[str, list[str]]:
             agent.alive()
@@ -284,15 +287,7 @@ def test_an_agent_joins_with_the_node_token_alone(
 
     agent = Component(["agent", *common, "--token-file", str(node_token)], tmp_path / "agent.log")
     try:
-
-        def node_ready() -> None:
-            agent.alive()
-            out = token_kubectl(
-                "get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
-            )
-            assert out.stdout == "True", out.stdout + out.stderr
-
-        eventually(node_ready, timeout=60)
+        wait_node_ready(token_kubectl, agent, name)
         assert "as the join token pins it" in agent.log()
     finally:
         code = agent.stop()
