@@ -371,13 +371,8 @@ def created_fields_v1(new: dict[str, Any], cls: type[Model] | None) -> dict[str,
     returned each time (the caller may change it).
     """
     empty = shared_empty_object(cls)
-    key: tuple[Any, ...] | None = None
-    skeleton: list[Any] = [cls]
-    try:
-        _skeleton(new, empty, skeleton)
-        key = tuple(skeleton)
-    except (orjson.JSONEncodeError, TypeError):  # not plain JSON data: no skeleton, walk it
-        pass
+    shape = _skeleton_of(new, empty)
+    key = None if shape is None else (cls, shape)
     if key is not None:
         known = _CREATED.get(key, _ABSENT)
         if known is not _ABSENT:
@@ -393,18 +388,39 @@ def created_fields_v1(new: dict[str, Any], cls: type[Model] | None) -> dict[str,
 
 # created_fields_v1's answers (FieldsV1 as JSON, or None) by (model, skeleton of the object).
 _CREATED: dict[tuple[Any, ...], bytes | None] = {}
-_CREATED_MAX: Final = 1024
+_CREATED_MAX: Final = 512
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+# The most memory (roughly, in bytes) a remembered skeleton may hold: larger objects (a big
+# list, thousands of keys) are walked each time rather than kept in a cache.
+SKELETON_BUDGET: Final = 32768
 
 
 def skeleton(value: dict[str, Any]) -> tuple[Any, ...] | None:
     """A hashable key of a JSON object's shape: the keys of its maps, the types of their
     members and its lists whole. Objects with one skeleton differ only in the values of
-    scalars outside lists. None for data that is not JSON's."""
+    scalars outside lists. None for data that is not JSON's, or too large to be worth
+    remembering (see SKELETON_BUDGET)."""
+    return _skeleton_of(value, _ABSENT)
+
+
+def _skeleton_of(value: dict[str, Any], base: Any) -> tuple[Any, ...] | None:
     out: list[Any] = []
     try:
-        _skeleton(value, _ABSENT, out)
-    except (orjson.JSONEncodeError, TypeError):
+        _skeleton(value, base, out)
+    except (orjson.JSONEncodeError, TypeError):  # not plain JSON data
+        return None
+    size = 0
+    for part in out:
+        kind = type(part)
+        if kind is tuple:  # a map's keys, or the types of its members
+            size += 64 * len(part)
+            if part and type(part[0]) is str:
+                size += sum(map(len, part))
+        elif kind is bytes or kind is str:
+            size += len(part)
+        else:
+            size += 32
+    if size > SKELETON_BUDGET:
         return None
     return tuple(out)
 

@@ -75,7 +75,7 @@ def check_fields(res: Resource, data: Any, opts: WriteOptions) -> None:
 
 # unknown_fields answers by (model, skeleton of the body); see _unknown_fields.
 _UNKNOWN: dict[tuple[Any, ...], tuple[str, ...]] = {}
-_UNKNOWN_MAX = 1024
+_UNKNOWN_MAX = 512
 
 
 def _unknown_fields(res: Resource, data: dict[str, Any]) -> list[str]:

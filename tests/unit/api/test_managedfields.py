@@ -710,3 +710,15 @@ def test_created_fields_compare_the_scalars_the_empty_object_has() -> None:
     returned = fields("kubelet")
     returned.clear()  # each caller gets its own dict
     assert fields("kubelet") == {"f:reason": {}, "f:reportingComponent": {}}
+
+
+def test_large_objects_are_walked_not_remembered() -> None:
+    # A skeleton past the budget (here a list of 5000 items) is not kept in the cache.
+    big = configmap()
+    big["metadata"]["finalizers"] = [f"example.com/f{i}" for i in range(5000)]
+    assert fielddiff.skeleton(big) is None
+    before = len(fielddiff._CREATED)
+    entries = update_managed_fields(None, big, "m", "Update", core_v1.ConfigMap, T0)
+    assert entries == _reference_update(None, big, "m", core_v1.ConfigMap, T0)
+    assert len(fielddiff._CREATED) <= before
+    assert fielddiff.skeleton(configmap(a="1")) is not None
