@@ -115,6 +115,26 @@ def struct_fields(cls: type[Model]) -> dict[str, Schema]:
     return out
 
 
+def prepare_schemas() -> int:
+    """Work out ``struct_fields`` (and ``fields_of``) of every model class loaded so far, now;
+    the number of classes. Both are cached per class but computed at first use, which
+    evaluates the class's annotations (~0.3 ms a class, ~75 ms for all): without this, the
+    first creates and updates of each kind after a start pay for it, in the requests that a
+    burst of work after a start (kubectl creating pods) waits on."""
+    done = 0
+    pending: list[type] = list(Model.__subclasses__())
+    seen: set[type] = set()
+    while pending:
+        cls = pending.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        pending.extend(cls.__subclasses__())
+        struct_fields(cls)
+        done += 1
+    return done
+
+
 def child_schema(schema: Schema, key: str) -> tuple[Schema, bool]:
     """The schema of a dict's member ``key``, and whether it is a declared struct field."""
     if schema.kind == "struct":

@@ -18,6 +18,7 @@ import asyncio
 import threading
 from typing import Any
 
+from kubelite.api.fieldschema import prepare_schemas
 from kubelite.api.model import prepare_struct_types
 from kubelite.apiserver.app import APIServer
 from kubelite.threadname import name_os_thread
@@ -36,6 +37,7 @@ class ServerThread:
         # Before a second thread decodes: msgspec's lazy per-class preparation is not safe
         # to race (see prepare_struct_types).
         prepare_struct_types()
+        prepare_schemas()  # not to race, but so that no request after the start pays for them
         self.server = server
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._target, name=name, daemon=True)

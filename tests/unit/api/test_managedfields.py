@@ -722,3 +722,13 @@ def test_large_objects_are_walked_not_remembered() -> None:
     assert entries == _reference_update(None, big, "m", core_v1.ConfigMap, T0)
     assert len(fielddiff._CREATED) <= before
     assert fielddiff.skeleton(configmap(a="1")) is not None
+
+
+def test_prepare_schemas_leaves_nothing_to_work_out_at_first_use() -> None:
+    from kubelite.api.model import fields_of
+
+    assert fieldschema.prepare_schemas() > 100
+    misses = fields_of.cache_info().misses, fieldschema.struct_fields.cache_info().misses
+    fieldschema.struct_fields(core_v1.Pod)
+    fieldschema.struct_fields(apps_v1.Deployment)
+    assert (fields_of.cache_info().misses, fieldschema.struct_fields.cache_info().misses) == misses
