@@ -441,6 +441,9 @@ async def run_workload(
                     f"{init} init pods bound in {t_init:.1f}s",
                     f"scheduling attempts {scheduler.attempts}, bound {scheduler.scheduled}",
                 ]
+                recorder = scheduler.recorder
+                if recorder is not None:  # events dropped (a full queue) would spare the API server work
+                    notes.append(f"events written {recorder.written}, dropped {recorder.dropped}")
                 if bound:
                     used = sorted(((v - cpu0.get(k, 0.0), k) for k, v in cpu1.items()), reverse=True)
                     notes.append(
