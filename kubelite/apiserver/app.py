@@ -321,7 +321,7 @@ class APIServer:
             if transport is not None and self._users_cacheable:
                 self._users[transport] = (token, user)
         if user is None:
-            if not anonymous_allowed(request.path):
+            if not anonymous_allowed(request.path, request.method):
                 raise errors.unauthorized()
             user = ANONYMOUS
         return user

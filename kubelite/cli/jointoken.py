@@ -11,9 +11,9 @@ only, in k3s' shape ``K10<ca-hash>::<token>``:
   SHA-256 of the CA certificate's SubjectPublicKeyInfo, in hex.
 
 A joining agent without a CA file reads the ``cluster-info`` ConfigMap of ``kube-public``
-(a kubeconfig holding the CA, which the server publishes as kubeadm does) over TLS it cannot
-verify yet, then trusts that CA only if its hash is the pinned one; everything after that is
-verified against it. A bare token (no ``K10`` part) still works with ``--certificate-authority``.
+(a kubeconfig holding the CA, which the server publishes as kubeadm does) anonymously, over
+TLS it cannot verify yet, and trusts that CA only if its hash is the pinned one; only then
+does the token go to the server, and everything after that is verified against that CA. A bare token (no ``K10`` part) still works with ``--certificate-authority``.
 """
 
 from __future__ import annotations
@@ -147,15 +147,16 @@ def ca_from_cluster_info(data: dict[str, str], pin: str) -> bytes:
 
 
 async def discover_ca(server: str, token: JoinToken) -> bytes:
-    """The cluster CA, read from ``cluster-info`` before the server can be verified, and
-    trusted only as the token's pin says (see the module docstring)."""
+    """The cluster CA, read from ``cluster-info`` before the server can be verified (so
+    anonymously: a man in the middle learns nothing), and trusted only as the token's pin says
+    (see the module docstring)."""
     from kubelite.client import Client
 
     assert token.ca_hash is not None
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE
-    client = Client(server, ssl=unverified, token=token.token, component="kubelet-bootstrap")
+    client = Client(server, ssl=unverified, component="kubelet-bootstrap")
     try:
         configmaps = client.resource_for("", "v1", "ConfigMap", raw=True)
         found = await configmaps.get(CLUSTER_INFO_NAME, namespace=CLUSTER_INFO_NAMESPACE)

@@ -211,13 +211,17 @@ class UnionAuthenticator:
 # --- anonymous access ------------------------------------------------------------------------------
 
 _HEALTH = ("healthz", "livez", "readyz")
+_CLUSTER_INFO = ["api", "v1", "namespaces", "kube-public", "configmaps", "cluster-info"]
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def anonymous_allowed(path: str) -> bool:
+def anonymous_allowed(path: str, method: str = "GET") -> bool:
     """Whether an anonymous request may see ``path`` (Kubernetes' public-info-viewer and
     discovery roles): /healthz, /livez, /readyz and their checks, /version, /api, /apis,
-    /api/<v>, /apis/<group>, /apis/<group>/<version>, /openapi/v2 and /openapi/v3[/...].
+    /api/<v>, /apis/<group>, /apis/<group>/<version>, /openapi/v2 and /openapi/v3[/...];
+    and a GET of the ``kube-public/cluster-info`` ConfigMap, as kubeadm's role for
+    ``system:anonymous`` allows, so that a joining node reads it without sending its token
+    to a server it cannot verify yet (kubelite.cli.jointoken).
 
     Anything else, in particular a resource path, needs credentials. Paths with
     empty, ``.``/``..`` or percent-encoded segments are refused outright, so a
@@ -233,6 +237,8 @@ def anonymous_allowed(path: str) -> bool:
     if any(not _SEGMENT.match(s) for s in segments):
         return False
     head, n = segments[0], len(segments)
+    if segments == _CLUSTER_INFO:
+        return method in ("GET", "HEAD")
     if head in _HEALTH:
         return True
     if head == "version":

@@ -181,3 +181,17 @@ def test_anonymous_may_see_health_version_and_discovery(path: str) -> None:
 )
 def test_anonymous_may_not_see_anything_else(path: str) -> None:
     assert not anonymous_allowed(path)
+
+
+def test_anonymous_may_only_read_cluster_info() -> None:
+    path = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
+    assert anonymous_allowed(path) and anonymous_allowed(path, "HEAD")
+    for method in ("PUT", "PATCH", "DELETE", "POST"):
+        assert not anonymous_allowed(path, method)
+    for other in (
+        "/api/v1/namespaces/kube-public/configmaps",
+        "/api/v1/namespaces/kube-public/configmaps/other",
+        "/api/v1/namespaces/kube-system/configmaps/cluster-info",
+        path + "/x",
+    ):
+        assert not anonymous_allowed(other)
