@@ -64,7 +64,6 @@ from kubelite.kubelet.podworker import (
 )
 from kubelite.kubelet.probes import Prober
 from kubelite.kubelet.runtime.interface import Runtime
-from kubelite.kubelet.runtime.mounts import mount_tmpfs
 from kubelite.kubelet.status import StatusManager, rfc3339
 from kubelite.kubelet.volumes import VolumeManager
 
@@ -261,8 +260,6 @@ class NodeAgent:
 
             self.runtime = make_runtime(cfg.runtime, str(cfg.runtime_dir))
         await self.runtime.start()
-        if self.runtime.name == "runc":  # root, as that runtime needs (see AgentConfig.volatile_dir)
-            await asyncio.to_thread(mount_tmpfs, str(cfg.volatile_dir))
         if self.images is None:
             self.images = self._default_images()
         self._node_ip = cfg.node_ip or await asyncio.to_thread(self.host.node_ip)

@@ -81,19 +81,6 @@ class AgentConfig:
         return self.root_dir / "pods"
 
     @property
-    def volatile_dir(self) -> Path:
-        """``run/``: files that live no longer than the sandboxes and containers they belong
-        to, which do not outlive the machine's uptime: per pod ``pods/<uid>/`` with the
-        sandbox record, the ``etc/`` files (hosts, resolv.conf, hostname) and the termination
-        message files ``containers/<name>/<attempt>``. A tmpfs under the runc runtime (see
-        ``runtime.mounts.mount_tmpfs``): each of these small files costs an inode allocation on
-        disk that, on a busy ext4, takes ~10x the CPU of a tmpfs one, several per pod start."""
-        return self.root_dir / "run"
-
-    def pod_volatile_dir(self, uid: str) -> Path:
-        return self.volatile_dir / "pods" / uid
-
-    @property
     def logs_dir(self) -> Path:
         """Container logs, ``<ns>_<pod>_<uid>/<container>/<attempt>.log`` as in /var/log/pods."""
         return self.root_dir / "logs"
@@ -110,5 +97,5 @@ class AgentConfig:
 
     def ensure_dirs(self) -> None:
         """Create the directories (blocking: call through ``asyncio.to_thread``)."""
-        for d in (self.root_dir, self.runtime_dir, self.pods_dir, self.volatile_dir, self.logs_dir):
+        for d in (self.root_dir, self.runtime_dir, self.pods_dir, self.logs_dir):
             os.makedirs(d, mode=0o750, exist_ok=True)

@@ -275,7 +275,6 @@ class PodManager:
                 await runtime.remove_sandbox(sb.id)
             await self.s.volumes.teardown(uid)
             await asyncio.to_thread(shutil.rmtree, self.s.config.pod_dir(uid), True)
-            await asyncio.to_thread(shutil.rmtree, self.s.config.pod_volatile_dir(uid), True)
             await asyncio.to_thread(
                 shutil.rmtree, self.s.config.pod_log_dir(sb.config.namespace, sb.config.pod_name, uid), True
             )

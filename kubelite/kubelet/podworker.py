@@ -413,15 +413,10 @@ class PodWorker:
     # ------------------------------------------------------------------ sandbox
 
     def _pod_dir(self) -> Path:
-        """Volumes (on disk)."""
         return self.s.config.pod_dir(self.uid)
 
-    def _volatile_dir(self) -> Path:
-        """The sandbox record, the pod's etc files, termination messages (see AgentConfig)."""
-        return self.s.config.pod_volatile_dir(self.uid)
-
     async def _find_sandboxes(self) -> list[rt.interface.Sandbox]:
-        mine = await self.s.runtime.list_sandboxes(self.uid)
+        mine = [sb for sb in await self.s.runtime.list_sandboxes() if sb.config.pod_uid == self.uid]
         mine.sort(key=lambda sb: sb.created_at)
         self.sandbox_ids = [sb.id for sb in mine]
         return mine
@@ -444,7 +439,7 @@ class PodWorker:
                 log.info("pod %s: adopted sandbox %s (%s)", self.key, self.sandbox.id[:12], self.pod_ip)
                 return True
         else:
-            current = [sb for sb in await self.s.runtime.list_sandboxes(self.uid) if sb.id == self.sandbox.id]
+            current = [sb for sb in await self.s.runtime.list_sandboxes() if sb.id == self.sandbox.id]
             if current and current[0].ready:
                 return True
             self.s.recorder.event(
@@ -514,13 +509,13 @@ class PodWorker:
 
     def _read_record(self) -> _SandboxRecord | None:
         try:
-            data = json.loads((self._volatile_dir() / "sandbox.json").read_text())
+            data = json.loads((self._pod_dir() / "sandbox.json").read_text())
             return _SandboxRecord(data["id"], data.get("ip", ""), list(data.get("ips", [])))
         except (OSError, ValueError, KeyError):
             return None
 
     def _write_record(self, record: _SandboxRecord) -> None:
-        d = self._volatile_dir()
+        d = self._pod_dir()
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / "sandbox.json.tmp"
         tmp.write_text(json.dumps({"id": record.id, "ip": record.ip, "ips": record.ips}))
@@ -787,7 +782,7 @@ class PodWorker:
         return str(self.s.config.pod_log_dir(md.namespace, md.name, md.uid) / name / f"{attempt}.log")
 
     def _termination_file(self, name: str, attempt: int) -> Path:
-        return self._volatile_dir() / "containers" / name / str(attempt)
+        return self._pod_dir() / "containers" / name / str(attempt)
 
     async def _start(self, pod: Pod, c: Container, attempt: int, *, init: bool) -> None:
         """Pull, create and start one container (attempt ``attempt``); problems become waiting reasons."""
@@ -918,7 +913,7 @@ class PodWorker:
         paths = None
         if files is not None:
             try:
-                paths = podfiles.write_pod_files_sync(self._volatile_dir() / "etc", files)
+                paths = podfiles.write_pod_files_sync(self._pod_dir() / "etc", files)
             except Exception as e:
                 log.warning("pod %s: pod files: %s", self.key, e)
         return mounts, paths
@@ -935,14 +930,12 @@ class PodWorker:
             if written is not None:
                 mounts = podfiles.pod_file_mounts(written)
             elif self.s.pod_files is not None:
-                mounts = await self.s.pod_files(pod, self._volatile_dir(), self.pod_ip)
+                mounts = await self.s.pod_files(pod, self._pod_dir(), self.pod_ip)
             else:
                 if self.s.host_files is None:
                     self.s.host_files = await self.s.offload(podfiles.read_host_files)
                 files = self._render_pod_files(pod, self.s.host_files)
-                paths = await self.s.offload(
-                    podfiles.write_pod_files_sync, self._volatile_dir() / "etc", files
-                )
+                paths = await self.s.offload(podfiles.write_pod_files_sync, self._pod_dir() / "etc", files)
                 mounts = podfiles.pod_file_mounts(paths)
         except Exception as e:  # hosts/resolv.conf are nice to have, not a reason to fail the pod
             log.warning("pod %s: pod files: %s", self.key, e)
@@ -1059,7 +1052,7 @@ class PodWorker:
         if self.sandbox is not None or self.sandbox_ids:
             for sid in self.sandbox_ids:
                 with contextlib.suppress(rt.interface.RuntimeFailure):
-                    sandboxes = [sb for sb in await self.s.runtime.list_sandboxes(self.uid) if sb.id == sid]
+                    sandboxes = [sb for sb in await self.s.runtime.list_sandboxes() if sb.id == sid]
                     if sandboxes and sandboxes[0].ready:
                         await self._teardown_network(sandboxes[0])
                         await self.s.runtime.stop_sandbox(sid)
@@ -1074,7 +1067,7 @@ class PodWorker:
         await self.probes.stop()
         await self._refresh_containers()
         for sid in list(self.sandbox_ids):
-            sandboxes = [sb for sb in await self.s.runtime.list_sandboxes(self.uid) if sb.id == sid]
+            sandboxes = [sb for sb in await self.s.runtime.list_sandboxes() if sb.id == sid]
             if sandboxes:
                 await self._teardown_network(sandboxes[0])
             with contextlib.suppress(rt.interface.RuntimeFailure):
@@ -1091,7 +1084,6 @@ class PodWorker:
         await self.s.volumes.teardown(self.uid)
         md = pod.metadata
         await self.s.offload(shutil.rmtree, self._pod_dir(), True)
-        await self.s.offload(shutil.rmtree, self._volatile_dir(), True)
         await self.s.offload(shutil.rmtree, self.s.config.pod_log_dir(md.namespace, md.name, md.uid), True)
         self.s.status.forget(self.uid)
         if not self.removed:

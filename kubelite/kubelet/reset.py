@@ -73,7 +73,6 @@ async def reset_node(config: AgentConfig, *, node_network: bool = False) -> Rese
         if release_state is not None:
             await asyncio.to_thread(release_state)
     await asyncio.to_thread(unmount_and_remove, config.pods_dir)  # Memory emptyDirs are tmpfs mounts
-    await asyncio.to_thread(unmount_and_remove, config.volatile_dir)
     await asyncio.to_thread(shutil.rmtree, config.logs_dir, True)
     if node_network:
         network = _network(config)

@@ -34,13 +34,6 @@ def umount(target: str) -> None:
             raise RuntimeFailure(f"umount {target}: {os.strerror(err)}")
 
 
-def mount_tmpfs(path: str) -> None:
-    """A tmpfs (mode 0700) at ``path`` unless one is there already (a restarted agent finds it)."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    if not os.path.ismount(path):
-        mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
-
-
 def mount_points(under: str) -> list[str]:
     """Mount points at or below ``under``, deepest first."""
     under = os.path.abspath(under)

@@ -154,7 +154,9 @@ class RuncRuntime(ShimRuntime):
 
     def _mount_state(self) -> None:
         """A tmpfs at ``state_dir`` unless one is there (an agent restart finds it mounted)."""
-        mounts.mount_tmpfs(self.state_dir)
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        if not os.path.ismount(self.state_dir):
+            mounts.mount("tmpfs", self.state_dir, "tmpfs", mounts.MS_NOSUID | mounts.MS_NODEV, "mode=0700")
 
     def release_state(self) -> None:
         """Unmount the state tmpfs (blocking), once every container and sandbox is removed:
