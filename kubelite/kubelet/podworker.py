@@ -416,7 +416,7 @@ class PodWorker:
         return self.s.config.pod_dir(self.uid)
 
     async def _find_sandboxes(self) -> list[rt.interface.Sandbox]:
-        mine = [sb for sb in await self.s.runtime.list_sandboxes() if sb.config.pod_uid == self.uid]
+        mine = await self.s.runtime.list_sandboxes(self.uid)
         mine.sort(key=lambda sb: sb.created_at)
         self.sandbox_ids = [sb.id for sb in mine]
         return mine
@@ -439,7 +439,7 @@ class PodWorker:
                 log.info("pod %s: adopted sandbox %s (%s)", self.key, self.sandbox.id[:12], self.pod_ip)
                 return True
         else:
-            current = [sb for sb in await self.s.runtime.list_sandboxes() if sb.id == self.sandbox.id]
+            current = [sb for sb in await self.s.runtime.list_sandboxes(self.uid) if sb.id == self.sandbox.id]
             if current and current[0].ready:
                 return True
             self.s.recorder.event(
@@ -1052,7 +1052,7 @@ class PodWorker:
         if self.sandbox is not None or self.sandbox_ids:
             for sid in self.sandbox_ids:
                 with contextlib.suppress(rt.interface.RuntimeFailure):
-                    sandboxes = [sb for sb in await self.s.runtime.list_sandboxes() if sb.id == sid]
+                    sandboxes = [sb for sb in await self.s.runtime.list_sandboxes(self.uid) if sb.id == sid]
                     if sandboxes and sandboxes[0].ready:
                         await self._teardown_network(sandboxes[0])
                         await self.s.runtime.stop_sandbox(sid)
@@ -1067,7 +1067,7 @@ class PodWorker:
         await self.probes.stop()
         await self._refresh_containers()
         for sid in list(self.sandbox_ids):
-            sandboxes = [sb for sb in await self.s.runtime.list_sandboxes() if sb.id == sid]
+            sandboxes = [sb for sb in await self.s.runtime.list_sandboxes(self.uid) if sb.id == sid]
             if sandboxes:
                 await self._teardown_network(sandboxes[0])
             with contextlib.suppress(rt.interface.RuntimeFailure):

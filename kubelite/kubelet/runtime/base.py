@@ -57,18 +57,20 @@ class _Members:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ids: dict[str, set[str]] = {}
+        self._owner: dict[str, str] = {}
 
     def add(self, owner: str, member: str) -> None:
         with self._lock:
             self._ids.setdefault(owner, set()).add(member)
+            self._owner[member] = owner
 
-    def discard(self, owner: str, member: str) -> None:
+    def discard(self, member: str) -> None:
         with self._lock:
-            ids = self._ids.get(owner)
-            if ids is not None:
-                ids.discard(member)
-                if not ids:
-                    del self._ids[owner]
+            owner = self._owner.pop(member, None)
+            ids = self._ids.get(owner, set()) if owner is not None else set()
+            ids.discard(member)
+            if owner is not None and not ids:
+                self._ids.pop(owner, None)
 
     def of(self, owner: str) -> list[str]:
         with self._lock:
@@ -152,9 +154,8 @@ class ShimRuntime:
         return record
 
     def _forget_sandbox(self, sandbox_id: str) -> None:
-        cached = self._sandbox_records.pop(sandbox_id, None)
-        if cached is not None:
-            self._sandboxes_of_pod.discard(cached[1]["config"]["pod_uid"], sandbox_id)
+        self._sandbox_records.pop(sandbox_id, None)
+        self._sandboxes_of_pod.discard(sandbox_id)
 
     def _container_record(self, container_id: str) -> dict[str, Any] | None:
         """The container's record (read-only; cached while its directory exists)."""
@@ -169,9 +170,8 @@ class ShimRuntime:
         return record
 
     def _forget_container(self, container_id: str) -> None:
-        record = self._container_records.pop(container_id, None)
-        if record is not None:
-            self._containers_of_sandbox.discard(record["sandbox_id"], container_id)
+        self._container_records.pop(container_id, None)
+        self._containers_of_sandbox.discard(container_id)
 
     def _save_sandbox(self, record: dict[str, Any]) -> None:
         shimclient.write_json(os.path.join(self._sandbox_dir(record["id"]), "sandbox.json"), record)
@@ -221,22 +221,27 @@ class ShimRuntime:
         # a create interrupted before its record was written leaves a directory without one
         for cid in self._container_ids():
             cdir = self._container_dir(cid)
-            if self._container_record(cid) is None:
+            if not os.path.exists(os.path.join(cdir, "container.json")):
                 self._release_container(cdir, {"id": cid})
                 shutil.rmtree(cdir, ignore_errors=True)
+            else:
+                self._container_record(cid)  # indexed by sandbox
         for sid in self._sandbox_ids():  # indexed by pod
             self._sandbox_record(sid)
 
     async def list_sandboxes(self, pod_uid: str | None = None) -> list[Sandbox]:
         def scan() -> list[Sandbox]:
             out = []
+            # What was known before the directory was read: a record made while it is read
+            # (by a pod worker, on another thread) is not one that went away.
+            known = set(self._sandbox_records)
             ids = self._sandbox_ids() if pod_uid is None else self._sandboxes_of_pod.of(pod_uid)
             for sid in ids:
                 record = self._sandbox_record(sid)
                 if record is not None:
                     out.append(self._sandbox_from_record(record))
             if pod_uid is None:
-                for gone in set(self._sandbox_records) - set(ids):
+                for gone in known - set(ids):
                     self._forget_sandbox(gone)
             return out
 
@@ -340,6 +345,7 @@ class ShimRuntime:
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
         def scan() -> list[ContainerStatus]:
             out = []
+            known = set(self._container_records)  # as in list_sandboxes
             ids = self._container_ids() if sandbox_id is None else self._containers_of_sandbox.of(sandbox_id)
             for cid in ids:
                 if sandbox_id is not None and not os.path.exists(
@@ -351,7 +357,7 @@ class ShimRuntime:
                 if record is not None:
                     out.append(shimclient.status_from_disk(self._container_dir(cid), record))
             if sandbox_id is None:
-                for gone in set(self._container_records) - set(ids):
+                for gone in known - set(ids):
                     self._forget_container(gone)
             return out
 

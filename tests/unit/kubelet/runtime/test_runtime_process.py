@@ -214,3 +214,44 @@ async def test_listing_by_pod_and_by_sandbox(rt: ProcessRuntime, tmp_path) -> No
     await again.remove_sandbox(b.id)
     assert await rt.list_sandboxes("ub") == []
     assert [s.id for s in await rt.list_sandboxes()] == [a.id]
+
+
+async def test_a_record_made_during_a_full_listing_stays_indexed(rt: ProcessRuntime, tmp_path) -> None:
+    """The PLEG lists everything while pod workers create: a sandbox or container recorded after
+    the full listing read the directory is no record that went away."""
+    a = await rt.run_sandbox(SandboxConfig(pod_uid="ua", pod_name="a", namespace="default", hostname="a"))
+    made: dict[str, str] = {}
+    list_containers, list_sandboxes = rt._container_ids, rt._sandbox_ids
+
+    def containers_then_a_create() -> list[str]:
+        ids = list_containers()
+        if not made:
+            made["c"] = asyncio.run_coroutine_threadsafe(
+                rt.create_container(a, config("late", "true", tmp_path)), loop
+            ).result()
+            rt._container_record(made["c"])  # read (cached) meanwhile, as a start does
+        return ids
+
+    def sandboxes_then_a_create() -> list[str]:
+        ids = list_sandboxes()
+        if "s" not in made:
+            made["s"] = (
+                asyncio.run_coroutine_threadsafe(
+                    rt.run_sandbox(
+                        SandboxConfig(pod_uid="ub", pod_name="b", namespace="default", hostname="b")
+                    ),
+                    loop,
+                )
+                .result()
+                .id
+            )
+        return ids
+
+    loop = asyncio.get_running_loop()
+    rt._container_ids = containers_then_a_create  # type: ignore[method-assign]
+    rt._sandbox_ids = sandboxes_then_a_create  # type: ignore[method-assign]
+    assert made == {} and await rt.list_containers() == []
+    assert [s.id for s in await rt.list_sandboxes()] == [a.id]
+    rt._container_ids, rt._sandbox_ids = list_containers, list_sandboxes  # type: ignore[method-assign]
+    assert [c.id for c in await rt.list_containers(a.id)] == [made["c"]]
+    assert [s.id for s in await rt.list_sandboxes("ub")] == [made["s"]]
