@@ -118,8 +118,9 @@ def _set_subreaper() -> None:
     _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
-# Executables the zygote holds as sealed in-memory copies (path -> fd), inherited by its shims.
-_SEALED: dict[str, int] = {}
+# Executables the zygote holds as sealed in-memory copies, inherited by its shims:
+# path -> (fd, the file's identity when copied: device, inode, size, mtime).
+_SEALED: dict[str, tuple[int, tuple[int, int, int, int]]] = {}
 # The seals runc checks for to accept its executable as already cloned (CVE-2019-5736).
 _RUNC_SEALS = 0x0001 | 0x0002 | 0x0004 | 0x0008  # F_SEAL_SEAL | SHRINK | GROW | WRITE
 
@@ -131,28 +132,56 @@ def _seal_copy(path: str) -> None:
     container start, so that a container cannot overwrite runc through /proc/self/exe, unless
     runc already runs from such a copy. Shims exec runc from this one (as runc's own
     ``memfd-bind`` suggests for hosts that start containers often): one copy per zygote instead
-    of one copy and one more exec of a Go program per container."""
+    of one copy and one more exec of a Go program per container. (runc's own notes on
+    memfd-bind: one copy shared by all starts is as safe, except against kernel bugs that let
+    a process write to sealed memory.) Only ELF programs: a script run from a close-on-exec
+    descriptor would not find itself."""
     import fcntl
 
     try:
-        fd = os.memfd_create("kubelite-" + os.path.basename(path), os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        with open(path, "rb") as src:
+            st = os.fstat(src.fileno())
+            if src.read(4) != b"\x7fELF":
+                return
+            src.seek(0)
+            fd = os.memfd_create("kubelite-" + os.path.basename(path), os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            try:
+                while chunk := src.read(1 << 20):
+                    os.write(fd, chunk)
+                fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _RUNC_SEALS)
+            except OSError:
+                os.close(fd)
+                return
     except (AttributeError, OSError):
         return
-    try:
-        with open(path, "rb") as src:
-            while chunk := src.read(1 << 20):
-                os.write(fd, chunk)
-        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _RUNC_SEALS)
-    except OSError:
-        os.close(fd)
-        return
-    _SEALED[path] = fd
+    _SEALED[path] = (fd, _identity(st))
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _executable(path: str) -> str:
-    """``path``, or the zygote's sealed copy of it (resolved before close-on-exec applies)."""
-    fd = _SEALED.get(path)
-    return path if fd is None else f"/proc/self/fd/{fd}"
+    """``path``, or the zygote's sealed copy of it (resolved before close-on-exec applies)
+    while the file on disk is still the one copied: an upgraded runc (a security fix) is
+    used at once, from the disk, until the next zygote copies it."""
+    sealed = _SEALED.get(path)
+    if sealed is None:
+        return path
+    try:
+        if _identity(os.stat(path)) != sealed[1]:
+            return path
+    except OSError:
+        return path
+    return f"/proc/self/fd/{sealed[0]}"
+
+
+def _drop_sealed() -> None:
+    """A shim whose container started needs the copies no more (later runc calls run from
+    the disk): it does not keep them alive past the zygote that made them."""
+    for fd, _ in _SEALED.values():
+        os.close(fd)
+    _SEALED.clear()
 
 
 def _spawn(argv: list[str], stdio: tuple[int, int, int]) -> int:
@@ -280,6 +309,7 @@ class Shim:
         # runc's own errors go to its log file and to stderr, which is the container's pipe
         # here: on failure nothing of that pipe is logged, on success runc wrote nothing to it
         create = _spawn(argv, (stdio[0], stdio[1], stdio[2]))
+        _drop_sealed()
         master = -1
         if console is not None:
             master = self._receive_master(console, create)
