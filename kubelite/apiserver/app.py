@@ -44,7 +44,13 @@ from kubelite.apiserver.auth.authn import (
     anonymous_allowed,
     parse_tokens,
 )
-from kubelite.apiserver.auth.authz import AlwaysAllow, Authorizer, request_attributes
+from kubelite.apiserver.auth.authz import (
+    AlwaysAllow,
+    Authorizer,
+    NodeBootstrapperLimit,
+    is_node_bootstrapper,
+    request_attributes,
+)
 from kubelite.apiserver.auth.certs import pki_for
 from kubelite.apiserver.bootstrap import (
     ensure_kubernetes_service,
@@ -147,7 +153,9 @@ class APIServer:
         self.resources = ResourceHandler(rest, self.registry, self._stopping)
         if config.tls:
             await asyncio.to_thread(self.resources.pods.use_pki, pki)  # kubelet client certificate
-        self.resources.reviews = Reviews(lambda: self.authorizer, lambda: self.authenticator)
+        self.resources.reviews = Reviews(
+            lambda: NodeBootstrapperLimit(self.authorizer), lambda: self.authenticator
+        )
         self._add_store_metrics(store, cache)
         loop = asyncio.get_running_loop()
 
@@ -328,10 +336,10 @@ class APIServer:
 
     def _authorize(self, request: web.Request) -> None:
         user = request.get(USER_KEY)
-        if user is None or isinstance(self.authorizer, AlwaysAllow):
+        if user is None or (isinstance(self.authorizer, AlwaysAllow) and not is_node_bootstrapper(user)):
             return
         attrs = request_attributes(user, request.method, request.path, request.query)
-        decision = self.authorizer.authorize(attrs)
+        decision = NodeBootstrapperLimit(self.authorizer).authorize(attrs)
         if not decision.allowed:
             what = attrs.resource or attrs.path
             raise errors.forbidden_error(

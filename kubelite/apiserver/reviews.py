@@ -52,8 +52,10 @@ from kubelite.apiserver.auth.authz import (
     AlwaysAllow,
     AlwaysDeny,
     Authorizer,
+    NodeBootstrapperLimit,
     RequestAttributes,
     UnionAuthorizer,
+    is_node_bootstrapper,
 )
 from kubelite.apiserver.rest import Result, WriteOptions, check_fields, decode_body
 
@@ -75,6 +77,9 @@ REVIEWS = frozenset(
 )
 
 
+_DISCOVERY_URLS = ("/api", "/api/*", "/apis", "/apis/*", "/openapi/*", "/version")
+
+
 class RuleResolver(Protocol):
     """An authorizer that can also list what a user may do (for SelfSubjectRulesReview)."""
 
@@ -92,6 +97,32 @@ def rules_for(authorizer: Authorizer, user: UserInfo | None, namespace: str) -> 
     the answer ``incomplete``, as in Kubernetes. No user (plain HTTP) may do
     anything.
     """
+    if isinstance(authorizer, NodeBootstrapperLimit):
+        if user is None or not is_node_bootstrapper(user):
+            return rules_for(authorizer.inner, user, namespace)
+        inner = rules_for(authorizer.inner, user, namespace)
+        return SubjectRulesReviewStatus(
+            resourceRules=[
+                ResourceRule(
+                    verbs=["create", "get", "list", "watch"],
+                    apiGroups=["certificates.k8s.io"],
+                    resources=["certificatesigningrequests"],
+                ),
+                ResourceRule(
+                    verbs=["create"],
+                    apiGroups=["certificates.k8s.io"],
+                    resources=["certificatesigningrequests/nodeclient"],
+                ),
+            ],
+            nonResourceRules=[
+                NonResourceRule(
+                    verbs=["get"],
+                    nonResourceURLs=[*_DISCOVERY_URLS, "/healthz", "/livez", "/readyz"],
+                )
+            ],
+            # within what the inner authorizer allows, which only AlwaysAllow makes all of it
+            incomplete=not isinstance(authorizer.inner, AlwaysAllow) or inner.incomplete,
+        )
     if user is None or isinstance(authorizer, AlwaysAllow):
         return SubjectRulesReviewStatus(
             resourceRules=[ResourceRule(verbs=["*"], apiGroups=["*"], resources=["*"])],

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
-from kubelite.apiserver.auth.authn import UserInfo
+from kubelite.apiserver.auth.authn import UserInfo, anonymous_allowed
 from kubelite.apiserver.requestinfo import parse_request_path
 
 
@@ -81,6 +81,46 @@ class UnionAuthorizer:
             if decision.reason:
                 reasons.append(decision.reason)
         return Decision(False, "; ".join(reasons))
+
+
+BOOTSTRAPPERS = "system:bootstrappers"
+MASTERS = "system:masters"
+
+
+def is_node_bootstrapper(user: UserInfo) -> bool:
+    """A node join token's user (kubelite.cli.jointoken, or a token file's bootstrapper row)."""
+    return BOOTSTRAPPERS in user.groups and MASTERS not in user.groups
+
+
+class NodeBootstrapperLimit:
+    """What ``system:bootstrappers`` may do, whatever ``inner`` would allow: what Kubernetes'
+    ``system:node-bootstrapper`` ClusterRole grants (create, get, list and watch
+    certificatesigningrequests), what kubeadm binds them to for auto-approval (create
+    certificatesigningrequests/nodeclient, which the CSR approver asks about), and the
+    discovery, version and health reads everyone has.
+    Until RBAC arrives every other user is asked of ``inner`` alone; a join token copied to
+    machines must not be a cluster-admin credential meanwhile."""
+
+    def __init__(self, inner: Authorizer) -> None:
+        self.inner = inner
+
+    def authorize(self, attrs: RequestAttributes) -> Decision:
+        if not is_node_bootstrapper(attrs.user):
+            return self.inner.authorize(attrs)
+        if attrs.resource_request:
+            allowed = (
+                attrs.api_group == "certificates.k8s.io"
+                and attrs.resource == "certificatesigningrequests"
+                and (
+                    (not attrs.subresource and attrs.verb in ("create", "get", "list", "watch"))
+                    or (attrs.subresource == "nodeclient" and attrs.verb == "create")
+                )
+            )
+        else:
+            allowed = attrs.verb in ("get", "head") and anonymous_allowed(attrs.path)
+        if not allowed:
+            return Decision(False, f"{BOOTSTRAPPERS} may only ask for node certificates")
+        return self.inner.authorize(attrs)
 
 
 # Built-in authorizers by --authorization-mode name; each entry builds one.

@@ -10,6 +10,7 @@ from kubelite.apiserver.auth.authz import (
     AlwaysAllow,
     AlwaysDeny,
     Decision,
+    NodeBootstrapperLimit,
     RequestAttributes,
     UnionAuthorizer,
     build_authorizer,
@@ -111,3 +112,48 @@ def test_union_denies_with_every_reason() -> None:
     attrs = RequestAttributes(user=ALICE, verb="get", path="/metrics")
     decision = UnionAuthorizer([No("a"), No("b")]).authorize(attrs)
     assert decision == Decision(False, "a; b")
+
+
+BOOTSTRAPPER = UserInfo("system:bootstrap:abcdef", ("system:bootstrappers", "system:authenticated"))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "allowed"),
+    [
+        ("POST", "/apis/certificates.k8s.io/v1/certificatesigningrequests", {}, True),
+        ("GET", "/apis/certificates.k8s.io/v1/certificatesigningrequests/node-csr-x", {}, True),
+        ("GET", "/apis/certificates.k8s.io/v1/certificatesigningrequests", {"watch": "true"}, True),
+        ("GET", "/apis", {}, True),
+        ("GET", "/version", {}, True),
+        ("PUT", "/apis/certificates.k8s.io/v1/certificatesigningrequests/x/approval", {}, False),
+        ("DELETE", "/apis/certificates.k8s.io/v1/certificatesigningrequests/x", {}, False),
+        ("GET", "/api/v1/namespaces/kube-system/secrets", {}, False),
+        ("POST", "/api/v1/namespaces/default/pods", {}, False),
+        ("GET", "/api/v1/nodes", {}, False),
+        ("GET", "/metrics", {}, False),
+    ],
+)
+def test_node_bootstrappers_may_only_ask_for_node_certificates(
+    method: str, path: str, query: dict[str, str], allowed: bool
+) -> None:
+    limit = NodeBootstrapperLimit(AlwaysAllow())
+    assert limit.authorize(request_attributes(BOOTSTRAPPER, method, path, query)).allowed is allowed
+    # everyone else is the inner authorizer's to judge
+    assert limit.authorize(request_attributes(ALICE, method, path, query)).allowed
+    admin = UserInfo("admin", ("system:bootstrappers", "system:masters"))
+    assert limit.authorize(request_attributes(admin, method, path, query)).allowed
+
+
+def test_the_approvers_question_about_a_bootstrapper_is_allowed() -> None:
+    """The CSR approver asks (SubjectAccessReview) whether the requester may create
+    certificatesigningrequests/nodeclient, as kubeadm's binding for bootstrappers allows."""
+    attrs = RequestAttributes(
+        user=BOOTSTRAPPER,
+        verb="create",
+        api_group="certificates.k8s.io",
+        resource="certificatesigningrequests",
+        subresource="nodeclient",
+        resource_request=True,
+    )
+    assert NodeBootstrapperLimit(AlwaysAllow()).authorize(attrs).allowed
+    assert not NodeBootstrapperLimit(AlwaysDeny()).authorize(attrs).allowed
