@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubelite.api.errors import StatusError
 from kubelite.apiserver.config import default_data_dir
 from kubelite.cli import jointoken
 from kubelite.cli.common import default_kubeconfig, run_until_signalled
@@ -261,21 +260,26 @@ def _connection(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Co
     return conn
 
 
-async def _trust_and_bootstrap(conn: Connection, saved: bytes | None) -> None:
+async def _trust_and_bootstrap(conn: Connection, saved: bytes | None) -> bool:
     """Settle the cluster CA of a ``--server`` connection, then make the client that asks for
-    the node's certificate with the join token.
+    the node's certificate with the join token; whether the CA was discovered (to be saved).
 
-    The CA is ``--certificate-authority``; else the one this agent saved when it joined
-    (``saved``), if the token pins none or pins it; else the one ``cluster-info`` holds,
-    if it is the one the token pins (cli/jointoken.py)."""
+    The CA is ``--certificate-authority`` (which must hold the certificate a pinning token
+    names); else the one this agent saved when it joined (``saved``), if the token pins none
+    or pins it; else the one ``cluster-info`` holds, if it is the one the token pins
+    (cli/jointoken.py)."""
     from kubelite.client import Client
 
     pin = conn.token.ca_hash if conn.token is not None else None
-    if conn.ca_pem is None and not conn.insecure and conn.server.startswith("https://"):
-        if saved is not None and (pin is None or jointoken.ca_hash(saved) == pin):
+    discovered = False
+    if conn.ca_pem is not None and pin is not None:
+        jointoken.check_pin(conn.ca_pem, pin)  # a CA given that is not the pinned one: refuse
+    elif conn.ca_pem is None and not conn.insecure and conn.server.startswith("https://"):
+        if saved is not None and _pins(saved, pin):
             conn.ca_pem = saved
         elif pin is not None:
             conn.ca_pem = await jointoken.discover_ca(conn.server, conn.token)
+            discovered = True
             log.info("trusting the cluster CA sha256:%s, as the join token pins it", pin)
         else:
             raise jointoken.JoinTokenError(
@@ -286,6 +290,15 @@ async def _trust_and_bootstrap(conn: Connection, saved: bytes | None) -> None:
         conn.bootstrap = Client(
             conn.server, ssl=_ssl_context(conn), token=conn.token.token, component="kubelet-bootstrap"
         )
+    return discovered
+
+
+def _pins(ca_pem: bytes, pin: str | None) -> bool:
+    """Whether the saved CA ``ca_pem`` is usable: readable, and the pinned one if any."""
+    try:
+        return pin is None or jointoken.ca_hash(ca_pem) == pin
+    except ValueError:  # unreadable: as if there were none
+        return False
 
 
 def _ssl_context(
@@ -305,24 +318,28 @@ def _ssl_context(
 def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     config = config_from_args(args, parser)
     conn = _connection(args, parser)
+    saved_ca = config.root_dir / "pki" / "ca.crt"
     if conn.fixed is None and conn.bootstrap is None:  # --server
         try:
-            saved = config.root_dir / "pki" / "ca.crt"  # written below when it joined
-            asyncio.run(_trust_and_bootstrap(conn, saved.read_bytes() if saved.is_file() else None))
-        except (OSError, jointoken.JoinTokenError, StatusError) as e:
+            saved = saved_ca.read_bytes() if saved_ca.is_file() else None
+            if asyncio.run(_trust_and_bootstrap(conn, saved)):
+                assert conn.ca_pem is not None
+                _write_ca(saved_ca, conn.ca_pem)
+        except Exception as e:  # the server is unreachable or untrusted: nothing to run
             log.error("joining %s: %s", conn.server, e)
             return 1
     if not config.kubelet_client_ca and conn.ca_pem:
         # The kubeconfig's CA: it signs the API server's client certificate for the kubelet API.
-        config.kubelet_client_ca = str(_write_ca(config.root_dir / "pki", conn.ca_pem))
+        _write_ca(saved_ca, conn.ca_pem)
+        config.kubelet_client_ca = str(saved_ca)
     return asyncio.run(run_until_signalled(_run(conn, config), conn, "node agent", "containers keep running"))
 
 
-def _write_ca(pki_dir: Path, ca_pem: bytes) -> Path:
-    pki_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = pki_dir / "ca.crt"
-    path.write_bytes(ca_pem)
-    return path
+def _write_ca(path: Path, ca_pem: bytes) -> None:
+    from kubelite.atomicfile import write_atomic
+
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_atomic(path, ca_pem, 0o644)
 
 
 async def _node_client(conn: Connection, config: Any) -> Any:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 import ssl
 import string
@@ -42,6 +44,9 @@ CLUSTER_INFO_NAMESPACE = "kube-public"
 CLUSTER_INFO_NAME = "cluster-info"
 BOOTSTRAPPERS = "system:bootstrappers"
 _ALPHABET = string.ascii_lowercase + string.digits
+_TOKEN = re.compile(r"[a-z0-9]{6}\.[a-z0-9]{16}")  # kubeadm's bootstrap token form
+
+log = logging.getLogger(__name__)
 
 
 class JoinTokenError(ValueError):
@@ -75,8 +80,13 @@ def parse(text: str) -> JoinToken:
 
 
 def ca_hash(ca_pem: bytes) -> str:
-    """kubeadm's CA pin: SHA-256 of the (first) CA certificate's SubjectPublicKeyInfo."""
-    cert = x509.load_pem_x509_certificate(ca_pem)
+    """kubeadm's CA pin: SHA-256 of the CA certificate's SubjectPublicKeyInfo (the first one
+    of a bundle; a bundle is only ever checked certificate by certificate, see
+    ``ca_from_cluster_info``)."""
+    return _spki_hash(x509.load_pem_x509_certificate(ca_pem))
+
+
+def _spki_hash(cert: x509.Certificate) -> str:
     spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -92,11 +102,17 @@ def ensure_node_token(path: Path, ca_pem: bytes) -> JoinToken:
     """The join token in ``path``, made (0600) when missing or pinning another CA. Blocking."""
     pin = ca_hash(ca_pem)
     try:
-        current = parse(path.read_text())
-    except (OSError, JoinTokenError):
+        current: JoinToken | None = parse(path.read_text())
+    except FileNotFoundError:
         current = None
-    if current is not None and current.ca_hash == pin:
+    except (OSError, JoinTokenError) as e:
+        log.warning("%s is unreadable (%s): making a new join token", path, e)
+        current = None
+    if current is not None and current.ca_hash == pin and _TOKEN.fullmatch(current.token):
+        path.chmod(0o600)
         return current
+    if current is not None:
+        log.warning("%s held a token for another CA or of another form: making a new one", path)
     made = JoinToken(new_bootstrap_token(), pin)
     write_private(path, f"{made}\n".encode())
     return made
@@ -128,22 +144,29 @@ def cluster_info(server_url: str, ca_pem: bytes) -> dict[str, str]:
 
 
 def ca_from_cluster_info(data: dict[str, str], pin: str) -> bytes:
-    """The CA PEM of ``cluster-info``'s kubeconfig, if its hash is ``pin``."""
+    """The one certificate of ``cluster-info``'s CA data whose hash is ``pin``, as PEM: only
+    that one is trusted, whatever else the (unverified) answer carries beside it."""
     import yaml
 
     try:
         doc = yaml.safe_load(data.get("kubeconfig", "")) or {}
         cluster = (doc.get("clusters") or [{}])[0].get("cluster") or {}
-        ca_pem = base64.b64decode(cluster["certificate-authority-data"])
-        found = ca_hash(ca_pem)
+        certs = x509.load_pem_x509_certificates(base64.b64decode(cluster["certificate-authority-data"]))
     except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError) as e:
         raise JoinTokenError(f"{CLUSTER_INFO_NAMESPACE}/{CLUSTER_INFO_NAME} holds no readable CA: {e}") from e
-    if not hmac.compare_digest(found, pin):
-        raise JoinTokenError(
-            f"the cluster's CA (sha256:{found}) is not the one the token pins (sha256:{pin}): "
-            "refusing to trust this server"
-        )
-    return ca_pem
+    found = [_spki_hash(c) for c in certs]
+    for cert, digest in zip(certs, found, strict=True):
+        if hmac.compare_digest(digest, pin):
+            return cert.public_bytes(serialization.Encoding.PEM)
+    raise JoinTokenError(
+        f"the cluster's CA (sha256:{', sha256:'.join(found)}) is not the one the token pins "
+        f"(sha256:{pin}): refusing to trust this server"
+    )
+
+
+def check_pin(ca_pem: bytes, pin: str) -> bytes:
+    """The certificate of the CA bundle ``ca_pem`` that ``pin`` names (JoinTokenError if none)."""
+    return ca_from_cluster_info(cluster_info("", ca_pem), pin)
 
 
 async def discover_ca(server: str, token: JoinToken) -> bytes:

@@ -28,6 +28,7 @@ from kubelite.apiserver.auth.certs import PKI, pki_for, write_kubeconfig
 from kubelite.apiserver.config import ServerConfig, default_data_dir
 from kubelite.cli import jointoken
 from kubelite.cli.controller_manager import add_controller_arguments
+from kubelite.hostaddr import primary_ipv4
 
 log = logging.getLogger("kubelite.cli")
 
@@ -220,8 +221,9 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
             log.info("API server ready at %s", url)
             log.info("kubeconfig: %s (export KUBECONFIG=%s)", path, path)
             if join_token is not None:
-                await _publish_cluster_info(url, pki)
-                log.info("nodes join with: kubelite agent --server %s --token-file %s", url, join_token)
+                join_url = await asyncio.to_thread(_join_url, server.url or _url_of(config))
+                await _publish_cluster_info(url, join_url, pki)
+                log.info("nodes join with: kubelite agent --server %s --token-file %s", join_url, join_token)
             component_pki = pki if config.tls else None
             scheduler_task = asyncio.create_task(_run_scheduler(url, component_pki), name="scheduler")
             if up:  # the node agent of this machine, as the admin
@@ -279,14 +281,28 @@ async def _run_controller_manager(
         await client.close()
 
 
-async def _publish_cluster_info(url: str, pki: PKI) -> None:
-    """``kube-public/cluster-info`` for joining agents (see cli/jointoken.py), as the admin."""
+def _join_url(url: str) -> str:
+    """The server's address as another machine reaches it: a listener on every interface is
+    reached at this machine's own address (that of its default route). Blocking."""
+    parts = urlsplit(url)
+    try:
+        unspecified = ipaddress.ip_address(parts.hostname or "").is_unspecified
+    except ValueError:
+        unspecified = False
+    if not unspecified:
+        return url.rstrip("/")
+    return urlunsplit((parts.scheme, f"{primary_ipv4()}:{parts.port}", "", "", ""))
+
+
+async def _publish_cluster_info(url: str, join_url: str, pki: PKI) -> None:
+    """``kube-public/cluster-info`` (naming the server at ``join_url``) for joining agents
+    (see cli/jointoken.py), written as the admin through ``url``."""
     from kubelite.client import Client
 
     ssl_context = await asyncio.to_thread(pki.client_ssl_context)
     client = Client(url, ssl=ssl_context, component="kubelite-server")
     try:
-        await jointoken.publish_cluster_info(client, url, await asyncio.to_thread(pki.ca_pem))
+        await jointoken.publish_cluster_info(client, join_url, await asyncio.to_thread(pki.ca_pem))
     except Exception as e:  # agents can still join with --certificate-authority
         log.warning(
             "could not publish %s/%s: %s", jointoken.CLUSTER_INFO_NAMESPACE, jointoken.CLUSTER_INFO_NAME, e

@@ -52,6 +52,7 @@ from kubelite.api.core_v1 import (
 )
 from kubelite.api.errors import StatusError
 from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, lookup
+from kubelite.hostaddr import primary_ipv4
 from kubelite.kubelet.config import KUBELET_VERSION, LEASE_NAMESPACE, AgentConfig
 from kubelite.kubelet.podmanager import ApiObjects, PodManager
 from kubelite.kubelet.podworker import (
@@ -138,12 +139,7 @@ class HostInfo:
         return pid_max, running
 
     def node_ip(self) -> str:
-        """The address of the interface with the default route (a UDP connect sends nothing)."""
-        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))
-            ip: str = s.getsockname()[0]
-            return ip
-        return "127.0.0.1"
+        return primary_ipv4()
 
     def system(self) -> dict[str, str]:
         os_image = "Linux"

@@ -272,6 +272,18 @@ def test_an_agent_joins_with_the_node_token_alone(
     with pytest.raises(urllib.error.HTTPError) as refused_list:
         urllib.request.urlopen(base, context=unverified, timeout=10)
     assert refused_list.value.code == 401
+    # the token asks for node certificates and nothing else (no cluster-admin credential)
+    bearer = {"Authorization": "Bearer " + text.split("::", 1)[1]}
+    verified = ssl.create_default_context(cafile=str(token_server.ca_cert))
+    for path, code in (("/api/v1/namespaces/kube-system/secrets", 403), ("/api/v1/nodes", 403)):
+        with pytest.raises(urllib.error.HTTPError) as forbidden:
+            urllib.request.urlopen(
+                urllib.request.Request(token_server.url + path, headers=bearer), context=verified
+            )
+        assert forbidden.value.code == code, path
+    csrs = token_server.url + "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+    with urllib.request.urlopen(urllib.request.Request(csrs, headers=bearer), context=verified) as answer:
+        assert json.load(answer)["kind"] == "CertificateSigningRequestList"
 
     name = "joined-by-node-token"
     common = [

@@ -14,6 +14,7 @@ the ``kubernetes`` client use unchanged: the CA inline as
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import ipaddress
@@ -35,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubelite.atomicfile import write_atomic, write_private
+from kubelite.hostaddr import primary_ipv4
 
 if TYPE_CHECKING:
     from kubelite.apiserver.config import ServerConfig
@@ -161,9 +163,13 @@ def ensure_pki(pki_dir: Path, hosts: Iterable[str] = ()) -> PKI:
 
 def serving_hosts(config: ServerConfig) -> list[str]:
     """Every name the API server is reached by, beyond the ones ``ensure_pki`` always adds:
-    the bind address, the ``kubernetes`` Service names and its ClusterIP (the first
+    the bind address (for one on every interface, this machine's own address, as other
+    machines reach it), the ``kubernetes`` Service names and its ClusterIP (the first
     address of the service CIDR, for clients in pods), and ``config.extra_sans``."""
     hosts = [config.bind_address]
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(config.bind_address).is_unspecified:
+            hosts.append(primary_ipv4())
     domain = config.cluster_domain.strip(".")
     hosts += [
         "kubernetes",

@@ -75,3 +75,22 @@ def test_cluster_info_is_trusted_only_as_pinned(cas: tuple[bytes, bytes]) -> Non
         jointoken.ca_from_cluster_info(data, jointoken.ca_hash(cas[1]))
     with pytest.raises(jointoken.JoinTokenError, match="no readable CA"):
         jointoken.ca_from_cluster_info({"kubeconfig": "clusters: []"}, jointoken.ca_hash(cas[0]))
+
+
+def test_only_the_pinned_certificate_of_a_bundle_is_trusted(cas: tuple[bytes, bytes]) -> None:
+    """A man in the middle who appends his own CA to the real one gets it nowhere."""
+    pin = jointoken.ca_hash(cas[0])
+    for bundle in (cas[0] + cas[1], cas[1] + cas[0]):
+        trusted = jointoken.ca_from_cluster_info(jointoken.cluster_info("https://x:6443", bundle), pin)
+        assert trusted.count(b"BEGIN CERTIFICATE") == 1 and jointoken.ca_hash(trusted) == pin
+    assert jointoken.check_pin(cas[1] + cas[0], pin).count(b"BEGIN CERTIFICATE") == 1
+    with pytest.raises(jointoken.JoinTokenError):
+        jointoken.check_pin(cas[1], pin)
+
+
+def test_a_kept_node_token_is_root_only_again(tmp_path: Path, cas: tuple[bytes, bytes]) -> None:
+    path = tmp_path / "node-token"
+    made = jointoken.ensure_node_token(path, cas[0])
+    path.chmod(0o644)
+    assert jointoken.ensure_node_token(path, cas[0]) == made
+    assert path.stat().st_mode & 0o777 == 0o600
