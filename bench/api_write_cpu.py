@@ -258,46 +258,39 @@ async def one_round(
     figures: dict[str, tuple[float, float]] = {}
     names = [f"pod-{round_no}-{i}" for i in range(pods)]
 
-    def create(name: str) -> Callable[[Connection], Any]:
-        body = orjson.dumps(pod_body(name))
+    def write(method: str, path: str, ua: str, body: Any, want: int) -> Callable[[Connection], Any]:
+        """One request as a job of ``run_phase``: its answer, decoded."""
+        data = orjson.dumps(body)
 
         async def job(c: Connection) -> Any:
-            code, data = await c.request(
-                "POST", f"{base}/pods?fieldManager=kubectl-create&fieldValidation=Strict", KUBECTL_UA, body
-            )
-            return orjson.loads(expect(code, data, 201))
+            code, answer = await c.request(method, f"{base}{path}", ua, data)
+            return orjson.loads(expect(code, answer, want))
 
         return job
 
-    t, p, created = await run_phase(conns, [create(n) for n in names], cpu)
+    create = "/pods?fieldManager=kubectl-create&fieldValidation=Strict"
+    t, p, created = await run_phase(
+        conns, [write("POST", create, KUBECTL_UA, pod_body(n), 201) for n in names], cpu
+    )
     figures["pod_create"] = (t, p)
 
-    def bind(pod: dict[str, Any]) -> Callable[[Connection], Any]:
-        body = orjson.dumps(binding_body(pod))
-
-        async def job(c: Connection) -> Any:
-            code, data = await c.request(
-                "POST", f"{base}/pods/{pod['metadata']['name']}/binding", SCHEDULER_UA, body
-            )
-            expect(code, data, 201)
-
-        return job
-
-    t, p, _ = await run_phase(conns, [bind(pod) for pod in created], cpu)
+    binds = [
+        write("POST", f"/pods/{pod['metadata']['name']}/binding", SCHEDULER_UA, binding_body(pod), 201)
+        for pod in created
+    ]
+    t, p, _ = await run_phase(conns, binds, cpu)
     figures["binding"] = (t, p)
 
-    def event(pod: dict[str, Any], index: int, serial: int) -> Callable[[Connection], Any]:
-        body = orjson.dumps(event_body(pod, index, serial))
-        ua = SCHEDULER_UA if index == 0 else KUBELET_UA
-
-        async def job(c: Connection) -> Any:
-            code, data = await c.request("POST", f"{base}/events", ua, body)
-            expect(code, data, 201)
-
-        return job
-
     events = [
-        event(pod, i, round_no * 10_000_000 + n * 4 + i) for n, pod in enumerate(created) for i in range(4)
+        write(
+            "POST",
+            "/events",
+            SCHEDULER_UA if i == 0 else KUBELET_UA,
+            event_body(pod, i, round_no * 10_000_000 + n * 4 + i),
+            201,
+        )
+        for n, pod in enumerate(created)
+        for i in range(4)
     ]
     t, p, _ = await run_phase(conns, events, cpu)
     figures["event_create"] = (t, p)
@@ -307,19 +300,11 @@ async def one_round(
         return orjson.loads(expect(code, data, 200))
 
     bound = [await read(conns[0], n) for n in names]
-
-    def put_status(pod: dict[str, Any]) -> Callable[[Connection], Any]:
-        body = orjson.dumps(running(pod))
-
-        async def job(c: Connection) -> Any:
-            code, data = await c.request(
-                "PUT", f"{base}/pods/{pod['metadata']['name']}/status", KUBELET_UA, body
-            )
-            expect(code, data, 200)
-
-        return job
-
-    t, p, _ = await run_phase(conns, [put_status(pod) for pod in bound], cpu)
+    statuses = [
+        write("PUT", f"/pods/{pod['metadata']['name']}/status", KUBELET_UA, running(pod), 200)
+        for pod in bound
+    ]
+    t, p, _ = await run_phase(conns, statuses, cpu)
     figures["status_put"] = (t, p)
 
     async def health(c: Connection) -> Any:

@@ -16,7 +16,7 @@ from types import UnionType
 from typing import Any, Final, NamedTuple
 
 from kubelite.api.fieldpath import key_element, key_element_of, value_element
-from kubelite.api.model import Model, fields_of, strip_optional
+from kubelite.api.model import Model, fields_of, strip_optional, subclasses
 
 _ABSENT: Final = object()
 
@@ -122,14 +122,7 @@ def prepare_schemas() -> int:
     first creates and updates of each kind after a start pay for it, in the requests that a
     burst of work after a start (kubectl creating pods) waits on."""
     done = 0
-    pending: list[type] = list(Model.__subclasses__())
-    seen: set[type] = set()
-    while pending:
-        cls = pending.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        pending.extend(cls.__subclasses__())
+    for cls in subclasses(Model):
         try:
             struct_fields(cls)
         except (NameError, TypeError):  # annotations that do not resolve (a test's model):

@@ -24,6 +24,7 @@ import functools
 import operator
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -78,6 +79,19 @@ def strip_optional(tp: Any) -> Any:
     return tp
 
 
+def subclasses(base: type) -> Iterator[type]:
+    """Every class loaded so far that derives from ``base`` (directly or not), once each."""
+    pending: list[type] = list(base.__subclasses__())
+    seen: set[type] = set()
+    while pending:
+        cls = pending.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        pending.extend(cls.__subclasses__())
+        yield cls
+
+
 def prepare_struct_types() -> int:
     """Build msgspec's decoding information of every kubelite Struct class loaded so far, here
     and now; the number of classes prepared.
@@ -90,14 +104,7 @@ def prepare_struct_types() -> int:
     Classes already prepared cost a lookup.
     """
     prepared = 0
-    pending: list[type] = list(msgspec.Struct.__subclasses__())
-    seen: set[type] = set()
-    while pending:
-        cls = pending.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        pending.extend(cls.__subclasses__())
+    for cls in subclasses(msgspec.Struct):
         if not cls.__module__.startswith("kubelite."):
             continue
         try:
