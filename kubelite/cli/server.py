@@ -188,6 +188,7 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
 
     server = ServerThread(APIServer(config))
     scheduler_task: asyncio.Task[None] | None = None
+    publish_task: asyncio.Task[None] | None = None
     agent_task: asyncio.Task[None] | None = None
     manager_task: asyncio.Task[None] | None = None
     stopping = False
@@ -220,10 +221,11 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
             path = await asyncio.to_thread(write_kubeconfig, config.kubeconfig_path, url, pki)
             log.info("API server ready at %s", url)
             log.info("kubeconfig: %s (export KUBECONFIG=%s)", path, path)
-            if join_token is not None:
-                join_url = await asyncio.to_thread(_join_url, server.url or _url_of(config))
-                await _publish_cluster_info(url, join_url, pki)
-                log.info("nodes join with: kubelite agent --server %s --token-file %s", join_url, join_token)
+            if join_token is not None:  # beside the components, which need not wait for it
+                publish_task = asyncio.create_task(
+                    _publish_cluster_info(url, server.url or _url_of(config), join_token, pki),
+                    name="cluster-info",
+                )
             component_pki = pki if config.tls else None
             scheduler_task = asyncio.create_task(_run_scheduler(url, component_pki), name="scheduler")
             if up:  # the node agent of this machine, as the admin
@@ -245,7 +247,7 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
         log.exception("the API server failed")
         return 1
     finally:
-        for task in (scheduler_task, agent_task, manager_task):
+        for task in (scheduler_task, agent_task, manager_task, publish_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -294,15 +296,18 @@ def _join_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{primary_ipv4()}:{parts.port}", "", "", ""))
 
 
-async def _publish_cluster_info(url: str, join_url: str, pki: PKI) -> None:
-    """``kube-public/cluster-info`` (naming the server at ``join_url``) for joining agents
-    (see cli/jointoken.py), written as the admin through ``url``."""
+async def _publish_cluster_info(url: str, listening: str, join_token: Path, pki: PKI) -> None:
+    """``kube-public/cluster-info`` for joining agents (see cli/jointoken.py), naming the
+    server as other machines reach it, written as the admin through ``url``; then the join
+    command in the log."""
     from kubelite.client import Client
 
+    join_url = await asyncio.to_thread(_join_url, listening)
     ssl_context = await asyncio.to_thread(pki.client_ssl_context)
     client = Client(url, ssl=ssl_context, component="kubelite-server")
     try:
         await jointoken.publish_cluster_info(client, join_url, await asyncio.to_thread(pki.ca_pem))
+        log.info("nodes join with: kubelite agent --server %s --token-file %s", join_url, join_token)
     except Exception as e:  # agents can still join with --certificate-authority
         log.warning(
             "could not publish %s/%s: %s", jointoken.CLUSTER_INFO_NAMESPACE, jointoken.CLUSTER_INFO_NAME, e

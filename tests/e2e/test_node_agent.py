@@ -422,5 +422,12 @@ def test_agent_restart_adopts_running_containers(cluster: NodeCluster, ns: str, 
     )
     assert after["containerID"] == before["containerID"], (before, after)
     assert after["restartCount"] == 0 and after["state"]["running"] == before["state"]["running"]
-    assert exec_out(cluster, ns, "survivor", "cat", "/tmp/marker").strip() == "kept"
+    # The pod's status is still the one from before the restart; the restarted agent serves the
+    # kubelet API a moment after the API server is back: exec as soon as it answers.
+    marker = wait_until(
+        lambda: exec_out(cluster, ns, "survivor", "cat", "/tmp/marker").strip(),
+        30,
+        "exec into the adopted container",
+    )
+    assert marker == "kept"
     assert core.read_namespaced_pod("survivor", ns).status.phase == "Running"
