@@ -117,6 +117,7 @@ async def bench(runs: int) -> int:
     finally:
         for s in await rt.list_sandboxes():
             await rt.remove_sandbox(s.id)
+        await asyncio.to_thread(rt.release_state)  # the runtime's state tmpfs
         mounts = cgroups.cgroup_mounts()
         cgroups.remove_cgroup(mounts, f"/{cgroup_root}")
         shutil.rmtree(base, ignore_errors=True)
