@@ -5,7 +5,8 @@ up, and answers split across many small reads."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -23,6 +24,37 @@ def test_dechunk_waits_for_the_whole_body() -> None:
 
 
 Answer = Callable[[bytes], bytes]
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class FakeServer:
+    """What ``fake_server`` reports: its URL and how many connections it took."""
+
+    url = ""
+    connections = 0
+
+
+@asynccontextmanager
+async def fake_server(handle: Handler) -> AsyncIterator[FakeServer]:
+    """A loopback server running ``handle`` on each connection, which ends quietly when the
+    client goes and is closed afterwards."""
+    fake = FakeServer()
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        fake.connections += 1
+        try:
+            await handle(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    srv = await asyncio.start_server(connection, "127.0.0.1", 0)
+    fake.url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+    try:
+        yield fake
+    finally:
+        srv.close()
 
 
 @pytest.fixture
@@ -30,38 +62,25 @@ async def server() -> AsyncIterator[tuple[str, list[bytes], list[Answer]]]:
     """A server answering each request with the next function of ``answers`` (request -> bytes)."""
     requests: list[bytes] = []
     answers: list[Answer] = []
-    connections = 0
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                request = head + await reader.readexactly(length)
-                requests.append(request)
-                out = answers.pop(0)(request)
-                if not out:
-                    writer.close()
-                    return
-                for i in range(0, len(out), 7):  # in small pieces
-                    writer.write(out[i : i + 7])
-                    await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            request = head + await reader.readexactly(length)
+            requests.append(request)
+            out = answers.pop(0)(request)
+            if not out:
+                return
+            for i in range(0, len(out), 7):  # in small pieces
+                writer.write(out[i : i + 7])
+                await writer.drain()
 
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/prefix", requests, answers
-    finally:
-        srv.close()
+    async with fake_server(handle) as fake:
+        yield f"{fake.url}/prefix", requests, answers
 
 
 def ok(body: bytes) -> Answer:
@@ -125,99 +144,62 @@ async def test_an_answer_without_length_runs_to_the_end_of_the_connection() -> N
         await writer.drain()
         writer.write(b'{"until": "close"}')
         await writer.drain()
-        writer.close()
 
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    try:
-        async with Client(f"http://127.0.0.1:{port}", lean_http=True) as client:
-            assert await client.request("GET", "/a") == b'{"until": "close"}'
-            assert await client.request("GET", "/b") == b'{"until": "close"}'  # a new connection
-    finally:
-        srv.close()
+    async with fake_server(handle) as fake, Client(fake.url, lean_http=True) as client:
+        assert await client.request("GET", "/a") == b'{"until": "close"}'
+        assert await client.request("GET", "/b") == b'{"until": "close"}'  # a new connection
 
 
 async def test_an_answer_that_does_not_come_in_time_fails_and_its_connection_is_dropped() -> None:
-    connections = 0
-
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            if b"/slow" in head:
-                await asyncio.sleep(5)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-            await writer.drain()
-            await reader.read()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        head = await reader.readuntil(b"\r\n\r\n")
+        if b"/slow" in head:
+            await asyncio.sleep(5)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        await reader.read()
 
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    try:
-        async with Client(f"http://127.0.0.1:{port}", lean_http=True) as client:
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            with pytest.raises(TimeoutError):
-                await client.request("GET", "/slow", timeout=0.2)
-            assert 0.15 < loop.time() - began < 2
-            assert await client.request("GET", "/fast") == b"{}"
-            assert connections == 2  # the connection that timed out was not reused
-    finally:
-        srv.close()
+    async with fake_server(handle) as fake, Client(fake.url, lean_http=True) as client:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(TimeoutError):
+            await client.request("GET", "/slow", timeout=0.2)
+        assert 0.15 < loop.time() - began < 2
+        assert await client.request("GET", "/fast") == b"{}"
+        assert fake.connections == 2  # the connection that timed out was not reused
 
 
 async def test_pipelined_requests_share_a_connection_and_get_their_own_answers() -> None:
-    connections = 0
-    reads: list[bytes] = []
-
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                reads.append(head)
-                path = head.split(b" ", 2)[1]
-                if path.endswith(b"/hang-up"):
-                    writer.close()
-                    return
-                body = b'{"path":"%s"}' % path
-                answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-                for i in range(0, len(answer), 5):  # in small pieces, and one answer's end with the next
-                    writer.write(answer[i : i + 5])
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1]
+            if path.endswith(b"/hang-up"):
+                return
+            body = b'{"path":"%s"}' % path
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            for i in range(0, len(answer), 5):  # in small pieces, and one answer's end with the next
+                writer.write(answer[i : i + 5])
+            await writer.drain()
 
-    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = srv.sockets[0].getsockname()[1]
-    try:
-        async with Client(f"http://127.0.0.1:{port}", lean_http=True, lean_pipeline=4) as client:
-            paths = [f"/r{i}" for i in range(4)]
-            got = await asyncio.gather(*(client.request("GET", p) for p in paths))
-            assert got == [b'{"path":"%s"}' % p.encode() for p in paths]
-            assert connections == 1  # four requests in flight on one connection
-            # Eight at once: two connections' worth.
-            got = await asyncio.gather(*(client.request("GET", f"/s{i}") for i in range(8)))
-            assert got == [b'{"path":"/s%d"}' % i for i in range(8)]
-            assert connections == 2
-            # The server hangs up on the second of three: it and the one behind it fail, the
-            # one before it was answered.
-            first, second, third = await asyncio.gather(
-                client.request("GET", "/t0"),
-                client.request("GET", "/hang-up"),
-                client.request("GET", "/t2"),
-                return_exceptions=True,
-            )
-            assert first == b'{"path":"/t0"}'
-            assert isinstance(second, aiohttp.ServerDisconnectedError)
-            assert isinstance(third, aiohttp.ServerDisconnectedError)
-            assert await client.request("GET", "/u") == b'{"path":"/u"}'
-    finally:
-        srv.close()
+    async with fake_server(handle) as fake, Client(fake.url, lean_http=True, lean_pipeline=4) as client:
+        paths = [f"/r{i}" for i in range(4)]
+        got = await asyncio.gather(*(client.request("GET", p) for p in paths))
+        assert got == [b'{"path":"%s"}' % p.encode() for p in paths]
+        assert fake.connections == 1  # four requests in flight on one connection
+        # Eight at once: two connections' worth.
+        got = await asyncio.gather(*(client.request("GET", f"/s{i}") for i in range(8)))
+        assert got == [b'{"path":"/s%d"}' % i for i in range(8)]
+        assert fake.connections == 2
+        # The server hangs up on the second of three: it and the one behind it fail, the
+        # one before it was answered.
+        first, second, third = await asyncio.gather(
+            client.request("GET", "/t0"),
+            client.request("GET", "/hang-up"),
+            client.request("GET", "/t2"),
+            return_exceptions=True,
+        )
+        assert first == b'{"path":"/t0"}'
+        assert isinstance(second, aiohttp.ServerDisconnectedError)
+        assert isinstance(third, aiohttp.ServerDisconnectedError)
+        assert await client.request("GET", "/u") == b'{"path":"/u"}'
