@@ -151,9 +151,19 @@ def ca_from_cluster_info(data: dict[str, str], pin: str) -> bytes:
     try:
         doc = yaml.safe_load(data.get("kubeconfig", "")) or {}
         cluster = (doc.get("clusters") or [{}])[0].get("cluster") or {}
-        certs = x509.load_pem_x509_certificates(base64.b64decode(cluster["certificate-authority-data"]))
+        ca_pem = base64.b64decode(cluster["certificate-authority-data"])
     except (KeyError, TypeError, ValueError, AttributeError, yaml.YAMLError) as e:
         raise JoinTokenError(f"{CLUSTER_INFO_NAMESPACE}/{CLUSTER_INFO_NAME} holds no readable CA: {e}") from e
+    return check_pin(ca_pem, pin)
+
+
+def check_pin(ca_pem: bytes, pin: str) -> bytes:
+    """The certificate of the CA bundle ``ca_pem`` that ``pin`` names, as PEM (JoinTokenError
+    if none)."""
+    try:
+        certs = x509.load_pem_x509_certificates(ca_pem)
+    except ValueError as e:
+        raise JoinTokenError(f"no readable CA: {e}") from e
     found = [_spki_hash(c) for c in certs]
     for cert, digest in zip(certs, found, strict=True):
         if hmac.compare_digest(digest, pin):
@@ -162,11 +172,6 @@ def ca_from_cluster_info(data: dict[str, str], pin: str) -> bytes:
         f"the cluster's CA (sha256:{', sha256:'.join(found)}) is not the one the token pins "
         f"(sha256:{pin}): refusing to trust this server"
     )
-
-
-def check_pin(ca_pem: bytes, pin: str) -> bytes:
-    """The certificate of the CA bundle ``ca_pem`` that ``pin`` names (JoinTokenError if none)."""
-    return ca_from_cluster_info(cluster_info("", ca_pem), pin)
 
 
 async def discover_ca(server: str, token: JoinToken) -> bytes:
