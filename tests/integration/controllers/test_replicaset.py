@@ -175,7 +175,12 @@ async def test_adopts_a_matching_orphan_and_releases_a_relabelled_pod(cluster: C
         return pods
 
     await cluster.eventually(adopted)
-    assert len(await cluster.events("SuccessfulCreate", "adopt")) == 1  # only one pod was missing
+
+    async def one_create_recorded() -> None:
+        # the controller's events are written asynchronously: the pod may be there before its event
+        assert len(await cluster.events("SuccessfulCreate", "adopt")) == 1  # only one pod was missing
+
+    await cluster.eventually(one_create_recorded)
     stray = await cluster.pods.get("stray", cluster.namespace)
     assert stray.metadata.uid == orphan.metadata.uid
 
