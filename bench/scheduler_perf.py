@@ -1,8 +1,10 @@
 """Scheduler throughput in the shape of Kubernetes' scheduler_perf (issue 5).
 
 Each workload starts a fresh in-process API server (memory store, plain
-HTTP, on its own thread and event loop) and, on the main loop, the
-scheduler with its default profile. Nodes are plain API objects registered
+HTTP) and the scheduler with its default profile, both on the main event
+loop, as ``kubelite server`` runs them (see kubelite/apiserver/servertask.py:
+in one process a second thread would only add hand-offs of the interpreter
+lock, about a third more CPU per pod). Nodes are plain API objects registered
 by ``SimulatedNodes`` (no leases, no pod loop: as in scheduler_perf, bound
 pods never run). Then, as scheduler_perf's ``createPods`` ops do, the init
 pods are created and waited for, then the measured pods are created, and a
@@ -11,8 +13,8 @@ figure is measured pods bound per second, from the first to the last of
 those bindings.
 
 The pod creator is the bench's load generator, not the system under test,
-yet it shares the process (and its one interpreter lock) with the scheduler
-and the API server: it creates pods through a client with the lean HTTP
+yet it shares the process (and its loop) with the scheduler and the API
+server: it creates pods through a client with the lean HTTP
 transport (``Client(lean_http=True)``, as the scheduler's writes use), so
 that less of the measured CPU goes to the load generator. The watcher that
 times the bindings (a stream, on aiohttp) decodes only the fields it reads.
@@ -47,11 +49,12 @@ unit=pods/s reference=<threshold> ratio=<value/reference>``.
 ``--scale`` multiplies every count (nodes and pods); ``--timeout`` bounds each
 workload's measured phase (a timed-out workload reports the rate of what was
 bound and says so); the whole run stops starting workloads after 25 minutes.
-``--profile DIR`` writes a cProfile of the main thread (scheduler, client),
-timed by that thread's CPU clock, per workload and prints its top functions.
-Each workload also reports the CPU time per measured pod of each thread (from
-/proc: the main thread, with the scheduler, the pod creator and the binding
-watch, and the API server's thread), a figure far steadier than pods/s on a
+``--profile DIR`` writes a cProfile of the main thread (API server, scheduler,
+clients), timed by that thread's CPU clock, per workload and prints its top
+functions. Each workload also reports the CPU time per measured pod of each
+thread (from /proc: the main thread, with the API server, the scheduler, the
+pod creator and the binding watch; the store's and the loop's helper threads,
+if busy), a figure far steadier than pods/s on a
 busy machine.
 """
 
@@ -68,7 +71,7 @@ import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +81,7 @@ import orjson
 
 from kubelite.apiserver.app import APIServer
 from kubelite.apiserver.config import ServerConfig
-from kubelite.apiserver.serverthread import ServerThread
+from kubelite.apiserver.servertask import ServerTask
 from kubelite.client import Client, lookup
 from kubelite.client.watch import WatchStream
 from kubelite.scheduler.scheduler import Scheduler
@@ -216,11 +219,12 @@ WORKLOADS = {
 }
 
 
-# --- the API server on its own thread ---------------------------------------------------------------
+# --- the API server ---------------------------------------------------------------------------------
 
 
-def start_server(data_dir: Path) -> ServerThread:
-    """An ``APIServer`` (memory store, plain HTTP, port 0) on a thread and loop of its own."""
+@contextlib.asynccontextmanager
+async def api_server(data_dir: Path) -> AsyncIterator[ServerTask]:
+    """An ``APIServer`` (memory store, plain HTTP, port 0) on this loop, stopped at the end."""
     # Without the Priority admission plugin, as scheduler_perf's API server runs
     # (--disable-admission-plugins=...,Priority): its templates set spec.priority directly.
     config = ServerConfig(
@@ -230,14 +234,15 @@ def start_server(data_dir: Path) -> ServerThread:
         store="memory",
         disable_admission_plugins=frozenset({"Priority"}),
     )
-    server = ServerThread(APIServer(config))
-    if not server.start(60):
-        try:
-            server.join(15)
-        except BaseException as e:
-            raise BenchError(f"the API server did not start: {e!r}") from e
-        raise BenchError("the API server did not start")
-    return server
+    server = ServerTask(APIServer(config))
+    try:
+        if not await server.started():
+            await server.finished()  # raises what stopped it
+            raise BenchError("the API server did not start")
+        yield server
+    finally:
+        server.stop()
+        await server.finished()
 
 
 # --- measuring --------------------------------------------------------------------------------------
@@ -245,7 +250,7 @@ def start_server(data_dir: Path) -> ServerThread:
 
 def cpu_by_thread() -> dict[str, float]:
     """CPU seconds so far of each thread of this process by OS name ("main" for the main thread:
-    the scheduler, the pod creator and the binding watch; "apiserver" for the API server's)."""
+    the API server, the scheduler, the pod creator and the binding watch)."""
     pid, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
     found: dict[str, float] = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -459,26 +464,24 @@ async def run_workload(
 
 
 def run_one(w: Workload, scale: float, timeout: float, profile_dir: Path | None) -> Outcome:
-    with tempfile.TemporaryDirectory(prefix="kubelite-sched-perf-") as tmp:
-        server = start_server(Path(tmp))
-        url = server.url
-        # Timed by the thread's CPU clock: wall time would charge the waits for the interpreter lock
-        # (held by the API server's thread) to whatever call released it (socket sends, mostly).
-        profile = cProfile.Profile(time.thread_time) if profile_dir is not None else None
-        try:
-            outcome = asyncio.run(run_workload(url, w, scale, timeout, profile))
-        finally:
-            server.stop()
-            server.thread.join(30)
-        if profile is not None and profile_dir is not None:
-            profile_dir.mkdir(parents=True, exist_ok=True)
-            target = profile_dir / f"{w.name}.prof"
-            profile.dump_stats(target)
-            out = io.StringIO()
-            pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
-            print(f"--- {w.name}: main-thread profile by own time ({target})")
-            print("\n".join(out.getvalue().splitlines()[:45]))
-        return outcome
+    # Timed by the thread's CPU clock, which is the server's and the scheduler's alike.
+    profile = cProfile.Profile(time.thread_time) if profile_dir is not None else None
+
+    async def run() -> Outcome:
+        with tempfile.TemporaryDirectory(prefix="kubelite-sched-perf-") as tmp:
+            async with api_server(Path(tmp)) as server:
+                return await run_workload(server.url, w, scale, timeout, profile)
+
+    outcome = asyncio.run(run())
+    if profile is not None and profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        target = profile_dir / f"{w.name}.prof"
+        profile.dump_stats(target)
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(25)
+        print(f"--- {w.name}: main-thread profile by own time ({target})")
+        print("\n".join(out.getvalue().splitlines()[:45]))
+    return outcome
 
 
 def main(argv: list[str] | None = None) -> int:

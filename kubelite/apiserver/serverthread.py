@@ -1,16 +1,19 @@
 """An API server on an event loop of its own thread.
 
-``kubelite server``/``up`` run the scheduler, the controller manager and the
-node agent beside the API server in one process. On one event loop every
-request (a kubectl POST, the scheduler's binding, the kubelet's status
-patch) waits behind whatever else is ready on that loop, for instance a
-node agent starting thirty pods; on a loop of its own the server gets the
-interpreter lock back within the switch interval (``ServerConfig.
-switch_interval``) whenever a request arrives, so a request's latency no
-longer grows with the other components' backlog. The components still talk
-to it over HTTP only, as separate processes would: nothing of the server is
-shared across the two loops except through ``ServerThread``'s methods.
-"""
+``kubelite up`` runs the scheduler, the controller manager and the node
+agent beside the API server in one process. On one event loop every request
+(a kubectl POST, the scheduler's binding, the kubelet's status patch) waits
+behind whatever else is ready on that loop, for instance a node agent
+starting thirty pods; on a loop of its own the server gets the interpreter
+lock back within the switch interval (``ServerConfig.switch_interval``)
+whenever a request arrives, so a request's latency no longer grows with the
+other components' backlog. The components still talk to it over HTTP only,
+as separate processes would: nothing of the server is shared across the two
+loops except through ``ServerThread``'s methods.
+
+The price is the lock's hand-offs between the threads, paid on every request
+(see servertask.py): ``kubelite server``, with no node agent, keeps its API
+server on the one loop of its components."""
 
 from __future__ import annotations
 

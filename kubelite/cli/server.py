@@ -174,6 +174,7 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
     """
     # here, so that `kubelite kubeconfig` stays light
     from kubelite.apiserver.app import APIServer
+    from kubelite.apiserver.servertask import ServerTask
     from kubelite.apiserver.serverthread import ServerThread
 
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -186,7 +187,12 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
         token = await asyncio.to_thread(jointoken.ensure_node_token, join_token, pki.ca_pem())
         config.token_rows = (*config.token_rows, token.token_row())
 
-    server = ServerThread(APIServer(config))
+    # With a node agent in the process, the server gets a thread of its own, so that requests
+    # need not wait behind the agent's bursts; without one, one loop costs far less CPU per
+    # request (servertask.py).
+    server: ServerThread | ServerTask = (
+        ServerThread(APIServer(config)) if up else ServerTask(APIServer(config))
+    )
     scheduler_task: asyncio.Task[None] | None = None
     publish_task: asyncio.Task[None] | None = None
     agent_task: asyncio.Task[None] | None = None
