@@ -12,12 +12,12 @@ watch on pods records when each measured pod's binding is observed. The
 figure is measured pods bound per second, from the first to the last of
 those bindings.
 
-The pod creator is the bench's load generator, not the system under test,
-yet it shares the process (and its loop) with the scheduler and the API
-server: it creates pods through a client with the lean HTTP
-transport (``Client(lean_http=True)``, as the scheduler's writes use), so
-that less of the measured CPU goes to the load generator. The watcher that
-times the bindings (a stream, on aiohttp) decodes only the fields it reads.
+The pods are created, and their bindings timed, by the bench's load
+generator (bench/podload.py), which is not the system under test: it runs
+as a child process, on the machine's other core, as scheduler_perf's
+creating goroutines run on other cores than the scheduler's, so that its
+CPU does not count in the CPU per pod. It creates pods through the lean HTTP
+transport, 32 at a time, and times the bindings on a pod watch.
 
 Workloads follow Kubernetes' performance configs (the "performance" workload
 of each test case and its ``threshold``, the minimum pods/s kube-scheduler
@@ -52,9 +52,8 @@ bound and says so); the whole run stops starting workloads after 25 minutes.
 ``--profile DIR`` writes a cProfile of the main thread (API server, scheduler,
 clients), timed by that thread's CPU clock, per workload and prints its top
 functions. Each workload also reports the CPU time per measured pod of each
-thread (from /proc: the main thread, with the API server, the scheduler, the
-pod creator and the binding watch; the store's and the loop's helper threads,
-if busy), a figure far steadier than pods/s on a
+thread of the bench's process (from /proc: the main thread, with the API
+server and the scheduler; the loop's helper threads, if busy), a figure far steadier than pods/s on a
 busy machine.
 """
 
@@ -76,14 +75,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-import orjson
+from podload import LoadGenerator
 
 from kubelite.apiserver.app import APIServer
 from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.servertask import ServerTask
 from kubelite.client import Client, lookup
-from kubelite.client.watch import WatchStream
 from kubelite.scheduler.scheduler import Scheduler
 from kubelite.scheduler.simulate import SimulatedNodes
 
@@ -91,7 +88,6 @@ RUN_LIMIT = 25 * 60.0  # no workload starts after this many seconds
 PODS = lookup("", "v1", "Pod")
 NAMESPACES = lookup("", "v1", "Namespace")
 ZONE = "topology.kubernetes.io/zone"
-CREATE_CONCURRENCY = 32
 
 
 class BenchError(Exception):
@@ -250,7 +246,7 @@ async def api_server(data_dir: Path) -> AsyncIterator[ServerTask]:
 
 def cpu_by_thread() -> dict[str, float]:
     """CPU seconds so far of each thread of this process by OS name ("main" for the main thread:
-    the API server, the scheduler, the pod creator and the binding watch)."""
+    the API server and the scheduler)."""
     pid, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
     found: dict[str, float] = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -262,104 +258,6 @@ def cpu_by_thread() -> dict[str, float]:
         fields = stat[stat.rindex(")") + 2 :].split()
         found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return found
-
-
-@dataclass
-class Bindings:
-    """Binding times observed on a pod watch, per namespace."""
-
-    times: dict[str, list[float]] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def count(self, namespace: str) -> int:
-        return len(self.times.get(namespace, ()))
-
-    async def wait_for(self, namespace: str, n: int, deadline: float) -> bool:
-        while self.count(namespace) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), min(left, 1.0))
-        return True
-
-
-class _ViewMeta(msgspec.Struct):
-    uid: str = ""
-    namespace: str = ""
-    resourceVersion: str = ""
-
-
-class _ViewSpec(msgspec.Struct):
-    nodeName: str = ""
-
-
-class _PodView(msgspec.Struct):
-    """The few fields of a pod the binding watch reads (msgspec skips the rest unparsed)."""
-
-    metadata: _ViewMeta = msgspec.field(default_factory=_ViewMeta)
-    spec: _ViewSpec = msgspec.field(default_factory=_ViewSpec)
-
-
-_POD_VIEW = msgspec.json.Decoder(_PodView)
-
-
-async def watch_bindings(client: Client, resource_version: str, out: Bindings) -> None:
-    """Record when each pod is first seen bound. The watch decodes only the fields it reads: it
-    is the bench's instrument and shares the interpreter lock with the system under test."""
-    path = client.resource(PODS).path()
-    rv = resource_version
-    while True:
-        params = {
-            "watch": "1",
-            "resourceVersion": rv,
-            "timeoutSeconds": "3600",
-            "allowWatchBookmarks": "true",
-        }
-        stream = WatchStream(client, path, params, 3600, _POD_VIEW.decode)
-        try:
-            async for ev in stream:
-                rv = ev.resource_version or rv
-                obj = ev.object
-                if ev.type not in ("ADDED", "MODIFIED") or not obj.spec.nodeName:
-                    continue
-                uid = obj.metadata.uid
-                if uid in out.seen:
-                    continue
-                out.seen.add(uid)
-                out.times.setdefault(obj.metadata.namespace, []).append(time.monotonic())
-                out.changed.set()
-        finally:
-            await stream.aclose()
-
-
-async def create_pods(
-    client: Client, namespace: str, template: dict[str, Any], count: int, prefix: str
-) -> None:
-    """``count`` pods from ``template`` named ``<prefix>-<i>``, CREATE_CONCURRENCY at a time."""
-    path = client.resource(PODS).path(namespace)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(count):
-        queue.put_nowait(i)
-
-    async def worker() -> None:
-        while True:
-            try:
-                i = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            body = {
-                **template,
-                "metadata": {**template["metadata"], "name": f"{prefix}-{i}", "namespace": namespace},
-            }
-            body["apiVersion"], body["kind"] = "v1", "Pod"
-            await client.request("POST", path, body=orjson.dumps(body))
-
-    async with asyncio.TaskGroup() as tg:
-        for _ in range(CREATE_CONCURRENCY):
-            tg.create_task(worker())
 
 
 def scaled(n: int, scale: float) -> int:
@@ -382,11 +280,7 @@ async def run_workload(
     url: str, w: Workload, scale: float, timeout: float, profile: cProfile.Profile | None
 ) -> Outcome:
     nodes, init, measure = scaled(w.nodes, scale), scaled(w.init_pods, scale), scaled(w.measure_pods, scale)
-    async with (
-        Client(url, component="bench", timeout=120) as client,
-        Client(url, component="bench-creator", timeout=120, lean_http=True) as creator,
-        Client(url, component="scheduler") as sched_client,
-    ):
+    async with Client(url, component="bench", timeout=120) as client:
         zones = w.zones
         sim = SimulatedNodes(
             client,
@@ -405,62 +299,54 @@ async def run_workload(
         t_nodes = time.monotonic() - t0
         for ns in {w.init_namespace, w.measure_namespace}:
             await client.resource(NAMESPACES).create({"metadata": {"name": ns}})
-        _, rv, _ = await client.resource(PODS).list(limit=1)
-        bindings = Bindings()
-        scheduler = Scheduler(sched_client, leader_elect=False)
-        async with asyncio.TaskGroup() as tg:
-            watcher = tg.create_task(watch_bindings(client, rv, bindings))
-            sched_task = tg.create_task(scheduler.run())
-            try:
-                await asyncio.wait_for(scheduler.started.wait(), 120)
-                # Init pods, waited for as scheduler_perf's createPods does.
-                t1 = time.monotonic()
-                await create_pods(creator, w.init_namespace, w.init_template(), init, "init")
-                if not await bindings.wait_for(w.init_namespace, init, time.monotonic() + max(timeout, 60)):
-                    raise BenchError(
-                        f"{w.name}: only {bindings.count(w.init_namespace)}/{init} init pods bound in time"
-                    )
-                t_init = time.monotonic() - t1
-                if profile is not None:
-                    profile.enable()
-                cpu0 = cpu_by_thread()
-                start = time.monotonic()
-                deadline = start + timeout
-                creating = tg.create_task(
-                    create_pods(creator, w.measure_namespace, w.measure_template(), measure, "pod")
-                )
-                done = await bindings.wait_for(w.measure_namespace, measure, deadline)
-                cpu1 = cpu_by_thread()
-                if profile is not None:
-                    profile.disable()
-                if not creating.done():
-                    creating.cancel()
-                times = bindings.times.get(w.measure_namespace, [])
-                bound = len(times)
-                if bound >= 2 and times[-1] > times[0]:
-                    value = (bound - 1) / (times[-1] - times[0])
-                else:
-                    value = 0.0
-                notes = [
-                    f"{nodes} nodes registered in {t_nodes:.1f}s",
-                    f"{init} init pods bound in {t_init:.1f}s",
-                    f"scheduling attempts {scheduler.attempts}, bound {scheduler.scheduled}",
-                ]
-                recorder = scheduler.recorder
-                if recorder is not None:  # events dropped (a full queue) would spare the API server work
-                    notes.append(f"events written {recorder.written}, dropped {recorder.dropped}")
-                if bound:
-                    used = sorted(((v - cpu0.get(k, 0.0), k) for k, v in cpu1.items()), reverse=True)
-                    notes.append(
-                        "CPU per measured pod: "
-                        + ", ".join(f"{name} {u / bound * 1000:.2f} ms" for u, name in used if u > 0)
-                    )
-                return Outcome(
-                    w.name, value, w.reference, bound, measure, time.monotonic() - start, not done, notes
-                )
-            finally:
-                watcher.cancel()
-                sched_task.cancel()
+    load = await LoadGenerator.start(url)
+    sched_client = Client(url, component="scheduler")
+    scheduler = Scheduler(sched_client, leader_elect=False)
+    sched_task = asyncio.create_task(scheduler.run())
+    try:
+        await asyncio.wait_for(scheduler.started.wait(), 120)
+        # Init pods, waited for as scheduler_perf's createPods does.
+        t1 = time.monotonic()
+        created = load.create(w.init_namespace, w.init_template(), init, "init")
+        _, done = await load.wait_bound(w.init_namespace, init, max(timeout, 60))
+        if not done:
+            raise BenchError(f"{w.name}: the init pods were not all bound in time")
+        if error := await created:
+            raise BenchError(f"{w.name}: creating the init pods failed: {error}")
+        t_init = time.monotonic() - t1
+        if profile is not None:
+            profile.enable()
+        cpu0 = cpu_by_thread()
+        start = time.monotonic()
+        created = load.create(w.measure_namespace, w.measure_template(), measure, "pod")
+        times, done = await load.wait_bound(w.measure_namespace, measure, timeout)
+        cpu1 = cpu_by_thread()
+        if profile is not None:
+            profile.disable()
+        if created.done() and created.result():
+            raise BenchError(f"{w.name}: creating the measured pods failed: {created.result()}")
+        bound = len(times)
+        value = (bound - 1) / (times[-1] - times[0]) if bound >= 2 and times[-1] > times[0] else 0.0
+        notes = [
+            f"{nodes} nodes registered in {t_nodes:.1f}s",
+            f"{init} init pods bound in {t_init:.1f}s",
+            f"scheduling attempts {scheduler.attempts}, bound {scheduler.scheduled}",
+        ]
+        recorder = scheduler.recorder
+        if recorder is not None:  # events dropped (a full queue) would spare the API server work
+            notes.append(f"events written {recorder.written}, dropped {recorder.dropped}")
+        if bound:
+            used = sorted(((v - cpu0.get(k, 0.0), k) for k, v in cpu1.items()), reverse=True)
+            notes.append(
+                "CPU per measured pod: "
+                + ", ".join(f"{name} {u / bound * 1000:.2f} ms" for u, name in used if u > 0)
+            )
+        return Outcome(w.name, value, w.reference, bound, measure, time.monotonic() - start, not done, notes)
+    finally:
+        sched_task.cancel()
+        await asyncio.gather(sched_task, return_exceptions=True)
+        await sched_client.close()
+        await load.close()
 
 
 def run_one(w: Workload, scale: float, timeout: float, profile_dir: Path | None) -> Outcome:
