@@ -20,7 +20,7 @@ import socket
 import sys
 import time
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aiohttp import HttpVersion11, web
@@ -59,6 +59,7 @@ from kubelite.apiserver.bootstrap import (
 )
 from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.handlers import ResourceHandler, json_response
+from kubelite.apiserver.leanhttp import LeanFront
 from kubelite.apiserver.metrics import APIServerMetrics, Gauges
 from kubelite.apiserver.requestinfo import RequestInfo, parse_request_path
 from kubelite.apiserver.rest import REST
@@ -166,6 +167,8 @@ class APIServer:
 
         http = web.Server(self._pipeline, request_factory=make_request, access_log=None)
         runner = web.ServerRunner(http, handle_signals=False, shutdown_timeout=1.0)
+        front: LeanFront | None = None
+        listener: asyncio.Server | None = None
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(cache.run(), name="watch-cache")
@@ -176,9 +179,10 @@ class APIServer:
                 await ensure_system_namespaces(rest, self.registry)
                 await ensure_system_priority_classes(rest, self.registry)
                 await runner.setup()
+                assert runner.server is not None
+                front = LeanFront(self._pipeline, runner.server, config.max_body_bytes)
                 sock = _listen(config.bind_address, config.port)
-                site = web.SockSite(runner, sock, ssl_context=ssl_context)
-                await site.start()
+                listener = await loop.create_server(front, sock=sock, ssl=ssl_context)
                 host, port = sock.getsockname()[:2]
                 shown = f"[{host}]" if ":" in host else host
                 self.url = f"{'https' if config.tls else 'http'}://{shown}:{port}"
@@ -196,6 +200,10 @@ class APIServer:
             self._ready = False
             self._stopping.set()
             cache.close_watches()  # so that their handlers return before the connections close
+            if listener is not None:
+                listener.close()
+            if front is not None:
+                front.close()
             with contextlib.suppress(Exception):
                 await runner.cleanup()
             if self._store is None:
@@ -275,7 +283,8 @@ class APIServer:
     # ---------------------------------------------------------------- pipeline
 
     async def _pipeline(self, request: web.BaseRequest) -> web.StreamResponse:
-        assert isinstance(request, web.Request)  # made by make_request
+        # aiohttp's (made by make_request), or leanhttp's stand-in with the parts read here
+        request = cast(web.Request, request)
         started = time.monotonic()
         path = request.path.rstrip("/") or "/"
         info = parse_request_path(path)
