@@ -90,8 +90,9 @@ deps-system:
 	echo "deps-system: installing$$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
 
+# bench/_*.py are the benchmarks' helpers, not benchmarks.
 bench: install
-	@set -e; for b in bench/*.py; do [ -f "$$b" ] || continue; echo "== $$b"; $(BIN)/python "$$b"; done
+	@set -e; for b in bench/[!_]*.py; do [ -f "$$b" ] || continue; echo "== $$b"; $(BIN)/python "$$b"; done
 
 # The busybox image `kubelite up` imports so that pods run offline (from busybox-static's /bin/busybox).
 .PHONY: busybox-image

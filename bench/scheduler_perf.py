@@ -13,7 +13,7 @@ figure is measured pods bound per second, from the first to the last of
 those bindings.
 
 The pods are created, and their bindings timed, by the bench's load
-generator (bench/podload.py), which is not the system under test: it runs
+generator (bench/_podload.py), which is not the system under test: it runs
 as a child process, on the machine's other core, as scheduler_perf's
 creating goroutines run on other cores than the scheduler's, so that its
 CPU does not count in the CPU per pod. It creates pods through the lean HTTP
@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podload import LoadGenerator
+from _podload import LoadGenerator
 
 from kubelite.apiserver.app import APIServer
 from kubelite.apiserver.config import ServerConfig

@@ -21,7 +21,7 @@ stdout (a start-up line ``{"op": "ready"}`` once its watch runs):
   the ``time.monotonic()`` (CLOCK_MONOTONIC, the same in every process of
   the machine) at which each was seen bound, in order.
 
-    .venv/bin/python bench/podload.py URL     (started by scheduler_perf.py)
+    .venv/bin/python bench/_podload.py URL     (started by scheduler_perf.py)
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ async def serve(url: str) -> None:
 
 
 class LoadGenerator:
-    """The parent's handle on a ``podload.py`` child serving ``url``."""
+    """The parent's handle on a ``_podload.py`` child serving ``url``."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
