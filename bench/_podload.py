@@ -193,6 +193,7 @@ class LoadGenerator:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self._answers: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+        self._ended: str | None = None  # why no more answers will come
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -206,7 +207,11 @@ class LoadGenerator:
             limit=ANSWER_LIMIT,
         )
         generator = cls(process)
-        await asyncio.wait_for(generator._expect("ready", ""), timeout)
+        try:
+            await asyncio.wait_for(generator._expect("ready", ""), timeout)
+        except BaseException:
+            await generator.close()
+            raise
         return generator
 
     async def _read(self) -> None:
@@ -221,12 +226,16 @@ class LoadGenerator:
         except Exception as e:
             why = f"reading the pod load generator's answers failed: {e!r}"
         finally:
+            self._ended = why
             for future in self._answers.values():
                 if not future.done():
                     future.set_exception(RuntimeError(why))
 
     def _expect(self, op: str, namespace: str) -> asyncio.Future[dict[str, Any]]:
-        return self._answers.setdefault((op, namespace), asyncio.get_running_loop().create_future())
+        future = self._answers.setdefault((op, namespace), asyncio.get_running_loop().create_future())
+        if self._ended is not None and not future.done():
+            future.set_exception(RuntimeError(self._ended))
+        return future
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
@@ -250,7 +259,7 @@ class LoadGenerator:
         return message["times"], message["done"]
 
     async def close(self) -> None:
-        if self.process.stdin is not None:
+        if self.process.stdin is not None and not self.process.stdin.is_closing():
             self.process.stdin.close()
         try:
             await asyncio.wait_for(self.process.wait(), 10)

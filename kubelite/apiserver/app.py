@@ -202,8 +202,8 @@ class APIServer:
             cache.close_watches()  # so that their handlers return before the connections close
             if listener is not None:
                 listener.close()
-            if front is not None:
-                front.close()
+            if front is not None:  # its requests in flight answered (or cancelled) before the store closes
+                await front.shutdown()
             with contextlib.suppress(Exception):
                 await runner.cleanup()
             if self._store is None:

@@ -85,8 +85,18 @@ def _written(result: Any, opts: WriteOptions) -> web.Response:
     """The answer to a write, with field-validation findings as Warning headers."""
     response = json_response(result.body, result.code)
     for warning in [*opts.warnings, *result.warnings]:
-        response.headers.add("Warning", '299 - "' + warning.replace('"', '\\"') + '"')
+        response.headers.add("Warning", _warning_header(warning))
     return response
+
+
+# Control characters (field names in warnings come from request bodies) would break the header.
+_WARNING_UNSAFE = str.maketrans({c: " " for c in (*range(32), 127)})
+
+
+def _warning_header(text: str) -> str:
+    """A ``Warning`` header value (RFC 7234: code, agent, quoted text) for ``text``."""
+    quoted = text.translate(_WARNING_UNSAFE).replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'
 
 
 def _canonical_json(body: bytes, data: Any) -> bool:

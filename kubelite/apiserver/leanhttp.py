@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
@@ -31,6 +32,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 from aiohttp.http import HttpVersion11
+from aiohttp.tcp_helpers import tcp_keepalive
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from kubelite.apiserver.requestinfo import parse_request_path
@@ -38,10 +40,16 @@ from kubelite.apiserver.requestinfo import parse_request_path
 log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024  # a longer request head goes to aiohttp, which refuses it properly
+MAX_LINE_BYTES = 8190  # aiohttp's limit for the request line and each header line
 LEAN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 # Subresources answered in one JSON body; the others (log, exec, attach, portforward, proxy, ...) stream.
 LEAN_SUBRESOURCES = frozenset({"", "status", "scale", "binding", "finalize", "approval"})
+IDLE_TIMEOUT = 3630.0  # seconds an idle connection is kept, as aiohttp's keepalive_timeout
+SHUTDOWN_TIMEOUT = 1.0  # seconds requests in flight get to finish when the server stops
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# What a header value of an answer must not carry: it would end the line (or the head) early.
+_LINE_BREAKS = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -91,7 +99,13 @@ class _Head:
     __slots__ = ("close", "headers", "length", "method", "path", "query")
 
     def __init__(
-        self, method: str, path: str, query: str, headers: CIMultiDict[str], length: int, close: bool
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: CIMultiDict[str],
+        length: int,
+        close: bool,
     ) -> None:
         self.method = method
         self.path = path
@@ -103,32 +117,34 @@ class _Head:
 
 def parse_head(head: bytes, max_body: int) -> _Head | None:
     """The request ``head`` (up to, not including, the blank line) if this front serves it;
-    None for anything aiohttp must serve."""
-    if not head.isascii():
-        return None  # aiohttp's reading of other bytes in headers stands
-    text = head.decode("ascii")
-    lines = text.split("\r\n")
+    None for anything aiohttp must serve (or refuse)."""
+    if len(head) > MAX_HEAD_BYTES or not head.isascii() or b"\0" in head:
+        return None  # aiohttp's limits and its reading of other bytes stand
+    lines = head.decode("ascii").split("\r\n")
+    for line in lines:
+        if len(line) > MAX_LINE_BYTES or "\r" in line or "\n" in line:
+            return None  # a bare CR or LF: aiohttp refuses it, and it must not be read two ways
     request_line = lines[0].split(" ")
     if len(request_line) != 3 or request_line[2] != "HTTP/1.1":
         return None
     method, target = request_line[0], request_line[1]
     if method not in LEAN_METHODS or not target.startswith("/") or "#" in target:
         return None
-    path, _, query = target.partition("?")
+    path, _, query_text = target.partition("?")
     if "%" in path:
         return None  # escapes in the path: aiohttp's (yarl's) decoding stands; the query's parse_qsl decodes
     headers: CIMultiDict[str] = CIMultiDict()
     for line in lines[1:]:
         name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip() or name[0] in " \t":
-            return None  # a malformed or folded header line
+        if not sep or not _TOKEN.fullmatch(name):
+            return None  # a malformed, folded or oddly named header line
         headers.add(name, value.strip(" \t"))
     if "Host" not in headers:
         return None  # HTTP/1.1 requires it: aiohttp answers 400
     if "Transfer-Encoding" in headers or "Expect" in headers or "Upgrade" in headers:
         return None
     lengths = headers.getall("Content-Length", [])
-    if len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
+    if len(lengths) > 1 or (lengths and not (lengths[0].isdigit() and len(lengths[0]) <= 18)):
         return None
     length = int(lengths[0]) if lengths else 0
     if length > max_body:
@@ -139,7 +155,8 @@ def parse_head(head: bytes, max_body: int) -> _Head | None:
     info = parse_request_path(path.rstrip("/") or "/")
     if not info.resource_request or info.legacy_watch or info.subresource not in LEAN_SUBRESOURCES:
         return None
-    if method == "GET" and not info.name and "watch" in query:
+    query = parse_qsl(query_text, keep_blank_values=True)
+    if method == "GET" and not info.name and any(key == "watch" for key, _ in query):
         return None  # perhaps a watch (watch=true): a stream
     return _Head(method, path, query, headers, length, connection == "close")
 
@@ -169,12 +186,22 @@ class LeanFront:
         self.max_body = max_body
         self.date = _Date()
         self.connections: set[LeanConnection] = set()
+        self.serving: set[asyncio.Task[None]] = set()  # the requests being answered
 
     def __call__(self) -> LeanConnection:
         return LeanConnection(self)
 
-    def close(self) -> None:
-        """Close the connections still served here (aiohttp closes those handed to it)."""
+    async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+        """Close the connections still served here (aiohttp closes those handed to it): idle
+        ones at once, busy ones once their request is answered or ``timeout`` has passed."""
+        for conn in list(self.connections):
+            conn.stop_reading()
+        if self.serving:
+            await asyncio.wait(set(self.serving), timeout=timeout)
+        for task in list(self.serving):
+            task.cancel()
+        if self.serving:
+            await asyncio.wait(set(self.serving))
         for conn in list(self.connections):
             conn.close()
 
@@ -186,22 +213,28 @@ class LeanConnection(asyncio.Protocol):
         self.front = front
         self.transport: asyncio.Transport | None = None
         self._buffer = bytearray()
+        self._scanned = 0  # the buffer's first bytes searched for the end of a head in vain
         self._busy = False  # a request's handler is running; the next ones wait in the buffer
-        self._closing = False
+        self._closing = False  # the client sent its last byte, or the server stops
+        self._stopped = False  # the server stops: no more requests are taken
         self._handed_over = False
         self._reading_paused = False
         self._drained: asyncio.Future[None] | None = None  # set while the transport's buffer is full
+        self._idle: asyncio.TimerHandle | None = None
 
     # --- asyncio.Protocol ---
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        tcp_keepalive(self.transport)  # as aiohttp does: a vanished peer is found out
         self.front.connections.add(self)
+        self._arm_idle_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.front.connections.discard(self)
         self._closing = True
         self._buffer.clear()
+        self._cancel_idle_timer()
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 
@@ -209,17 +242,15 @@ class LeanConnection(asyncio.Protocol):
         self._buffer += data
         if not self._busy:
             self._next()
-        elif len(self._buffer) > self.front.max_body + MAX_HEAD_BYTES and not self._reading_paused:
-            assert self.transport is not None
-            self.transport.pause_reading()  # a client that runs far ahead waits for our answers
-            self._reading_paused = True
+        elif len(self._buffer) > self.front.max_body + MAX_HEAD_BYTES:
+            self._pause_reading()  # a client that runs far ahead waits for our answers
 
     def eof_received(self) -> bool | None:
         # The client sent all it will: answer what is complete, then close. (TLS has no half-closed
         # connection: there the transport closes itself, whatever this returns.)
         self._closing = True
         if not self._busy:
-            self.close()
+            self._next()
         assert self.transport is not None
         return None if self.transport.get_extra_info("ssl_object") is not None else True
 
@@ -231,24 +262,68 @@ class LeanConnection(asyncio.Protocol):
             self._drained.set_result(None)
         self._drained = None
 
+    def stop_reading(self) -> None:
+        """Take no more requests (the server stops): close now if idle, else after this answer."""
+        self._stopped = self._closing = True
+        self._pause_reading()
+        self._buffer.clear()
+        if not self._busy:
+            self.close()
+
     def close(self) -> None:
         self._closing = True
+        self._cancel_idle_timer()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+    # --- flow control and timers ---
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self.transport.pause_reading()
+            self._reading_paused = True
+
+    def _resume_reading(self) -> None:
+        if self._stopped:
+            return
+        if self._reading_paused and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+        self._reading_paused = False
+
+    def _arm_idle_timer(self) -> None:
+        self._cancel_idle_timer()
+        self._idle = asyncio.get_running_loop().call_later(IDLE_TIMEOUT, self._idle_timeout)
+
+    def _cancel_idle_timer(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _idle_timeout(self) -> None:
+        self._idle = None
+        if not self._busy and not self._handed_over:
+            self.close()
 
     # --- requests ---
 
     def _next(self) -> None:
-        """Serve the next complete request in the buffer, or hand the connection over."""
-        buf = self._buffer
-        if not buf or self._handed_over:
-            if self._closing and not self._handed_over:
-                self.close()
+        """Serve the next complete request in the buffer, or hand the connection over, or wait
+        for more bytes (or close, when no more will come)."""
+        if self._handed_over:
             return
-        end = buf.find(b"\r\n\r\n")
+        if self._stopped:
+            self.close()
+            return
+        buf = self._buffer
+        end = buf.find(b"\r\n\r\n", max(0, self._scanned - 3))
         if end < 0:
+            self._scanned = len(buf)
             if len(buf) > MAX_HEAD_BYTES:
                 self._hand_over()
+            elif self._closing:
+                self.close()  # an unfinished request, and nothing more coming
+            else:
+                self._resume_reading()
             return
         head = parse_head(bytes(buf[:end]), self.front.max_body)
         if head is None:
@@ -256,26 +331,36 @@ class LeanConnection(asyncio.Protocol):
             return
         start = end + 4
         if len(buf) - start < head.length:
-            return  # the body is still coming
+            if self._closing:
+                self.close()
+            else:
+                self._resume_reading()  # the body is still coming
+            return
         body = bytes(buf[start : start + head.length])
         del buf[: start + head.length]
-        if self._reading_paused and len(buf) <= self.front.max_body:
-            assert self.transport is not None
-            self.transport.resume_reading()
-            self._reading_paused = False
+        self._scanned = 0
         self._busy = True
+        self._cancel_idle_timer()
         task = asyncio.get_running_loop().create_task(self._serve(head, body))
-        task.add_done_callback(_log_failure)
+        self.front.serving.add(task)
+        task.add_done_callback(self._served)
+
+    def _served(self, task: asyncio.Task[None]) -> None:
+        self.front.serving.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            if not task.cancelled():
+                log.error("serving a request failed", exc_info=task.exception())
+            self.close()  # the answer is lost: the client must not wait for it on this connection
 
     async def _serve(self, head: _Head, body: bytes) -> None:
         transport = self.transport
         assert transport is not None
-        query = MultiDictProxy(MultiDict(parse_qsl(head.query, keep_blank_values=True)))
+        query = MultiDictProxy(MultiDict(head.query))
         request = LeanRequest(head.method, head.path, query, CIMultiDictProxy(head.headers), body, transport)
         try:
             response = await self.front.handler(cast(web.Request, request))
             out = self._encode(response, head.close)
-        except Exception:
+        except Exception:  # the pipeline answers what it can; anything left is ours
             log.exception("internal error answering %s %s", head.method, head.path)
             out = self._encode(web.Response(status=500, text="internal error"), True)
             head.close = True
@@ -288,6 +373,7 @@ class LeanConnection(asyncio.Protocol):
         if self._drained is not None:
             await self._drained
         self._busy = False
+        self._arm_idle_timer()
         self._next()
 
     def _encode(self, response: web.StreamResponse, close: bool) -> bytes:
@@ -302,12 +388,13 @@ class LeanConnection(asyncio.Protocol):
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, response.reason or 'Unknown')}"]
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection", "date", "transfer-encoding"):
-                lines.append(f"{name}: {value}")
+                # UTF-8, as aiohttp writes them; a line break in a value must not end the line.
+                lines.append(f"{name}: {value.translate(_LINE_BREAKS)}")
         lines.append(f"Content-Length: {len(body)}")
         lines.append(f"Date: {self.front.date.now()}")
         if close:
             lines.append("Connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
     def _hand_over(self) -> None:
         """Give the connection, with what it sent that is not yet served, to aiohttp."""
@@ -315,20 +402,16 @@ class LeanConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         self._handed_over = True
+        self._cancel_idle_timer()
         self.front.connections.discard(self)
-        if self._reading_paused:
-            transport.resume_reading()
-            self._reading_paused = False
+        self._resume_reading()
         handler = self.front.fallback()
         transport.set_protocol(handler)
         handler.connection_made(transport)
         data, self._buffer = bytes(self._buffer), bytearray()
+        if self._closing:
+            # The client half-closed while we held the connection (we kept it open to answer):
+            # aiohttp, which would have closed it then, answers what came and closes after that.
+            handler.keep_alive(False)
         if data:
             handler.data_received(data)
-        if self._closing:
-            handler.eof_received()
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("serving a request failed", exc_info=task.exception())

@@ -206,3 +206,113 @@ async def test_an_oversized_body_is_refused_by_aiohttp(tmp_path: Path) -> None:
     finally:
         task.stop()
         await task.finished()
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        head("GET /api/v1/pods HTTP/1.1", "X-A: a\nContent-Length: 5"),  # a bare LF
+        head("GET /api/v1/pods HTTP/1.1", "X-A: a\rb"),  # a bare CR
+        head("GET /api/v1/pods HTTP/1.1", "X-A: a\0b"),
+        head("GET /api/v1/pods HTTP/1.1", "X(A): b"),  # not a token
+        head("POST /api/v1/namespaces/d/configmaps HTTP/1.1", "Content-Length: " + "1" * 19),
+        head("GET /api/v1/pods?w%61tch=1 HTTP/1.1"),  # watch=1, escaped
+        head("GET /api/v1/pods HTTP/1.1", "X-Long: " + "x" * 9000),
+    ],
+)
+def test_leaves_what_aiohttp_reads_differently_or_refuses_to_it(request_head: bytes) -> None:
+    assert parse_head(request_head, MAX_BODY) is None
+
+
+async def test_an_escaped_watch_parameter_is_a_watch(server: tuple[str, int]) -> None:
+    reader, writer = await asyncio.open_connection(*server)
+    writer.write(get("/api/v1/namespaces/default/configmaps?w%61tch=1&timeoutSeconds=1"))
+    status, headers, _ = await read_response(reader)
+    assert status == 200 and headers.get("transfer-encoding") == "chunked"
+    writer.close()
+
+
+async def test_refused_heads_get_aiohttps_400(server: tuple[str, int]) -> None:
+    for bad in (
+        b"GET /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: t\r\nX-A: a\nContent-Length: 5\r\n\r\n",
+        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: t\r\nContent-Length: "
+        + b"9" * 5000
+        + b"\r\n\r\n",
+    ):
+        reader, writer = await asyncio.open_connection(*server)
+        writer.write(bad)
+        assert (await read_response(reader))[0] == 400
+        writer.close()
+
+
+async def test_warnings_cannot_break_the_answers_head(server: tuple[str, int]) -> None:
+    reader, writer = await asyncio.open_connection(*server)
+    for i, key in enumerate(("x\r\nX-Injected: yes", "caf\u00e9")):
+        body = json.dumps({"metadata": {"name": f"warn-{i}"}, key: 1}).encode()
+        writer.write(
+            b"POST /api/v1/namespaces/default/configmaps?fieldValidation=Warn HTTP/1.1\r\nHost: t\r\n"
+            + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        status, headers, _ = await read_response(reader)
+        assert status == 201
+        assert "x-injected" not in headers
+        assert "unknown field" in headers["warning"]
+    writer.close()
+
+
+async def test_half_closed_with_an_unfinished_request_is_closed(server: tuple[str, int]) -> None:
+    reader, writer = await asyncio.open_connection(*server)
+    writer.write(post("before-eof") + b"GET /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHos")
+    writer.write_eof()
+    assert (await read_response(reader))[0] == 201
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, not left half-open
+
+
+async def test_a_client_far_ahead_is_paused_and_resumed(tmp_path: Path) -> None:
+    config = ServerConfig(
+        data_dir=tmp_path, port=0, store="memory", tls=False, bind_address="127.0.0.1", max_body_bytes=100_000
+    )
+    task = ServerTask(APIServer(config))
+    assert await task.started()
+    try:
+        host, port = task.url.removeprefix("http://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        requests = [post("small")]
+        for i in range(4):
+            body = json.dumps({"metadata": {"name": f"big-{i}"}, "data": {"k": "x" * 90_000}}).encode()
+            requests.append(
+                b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: t\r\n"
+                + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+        writer.write(b"".join(requests))
+        statuses = [(await asyncio.wait_for(read_response(reader), 10))[0] for _ in requests]
+        assert statuses == [201] * 5
+        writer.close()
+    finally:
+        task.stop()
+        await task.finished()
+
+
+async def test_a_request_in_flight_is_answered_when_the_server_stops(tmp_path: Path) -> None:
+    config = ServerConfig(data_dir=tmp_path, port=0, store="memory", tls=False, bind_address="127.0.0.1")
+    api = APIServer(config)
+    pipeline = api._pipeline
+
+    async def slow(request: object) -> object:
+        await asyncio.sleep(0.3)
+        return await pipeline(request)  # type: ignore[arg-type]
+
+    api._pipeline = slow  # type: ignore[method-assign,assignment]
+    task = ServerTask(api)
+    assert await task.started()
+    host, port = task.url.removeprefix("http://").rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(post("in-flight"))
+    await asyncio.sleep(0.1)
+    task.stop()
+    status, _, _ = await asyncio.wait_for(read_response(reader), 5)
+    assert status == 201
+    await asyncio.wait_for(task.finished(), 5)
+    assert await reader.read() == b""
