@@ -4,9 +4,11 @@ aiohttp (a watch, a discovery request, ...) goes on being answered, in order."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,10 +70,10 @@ def test_leaves_the_rest_to_aiohttp(request_head: bytes) -> None:
     assert parse_head(request_head, MAX_BODY) is None
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[tuple[str, int]]:
-    config = ServerConfig(data_dir=tmp_path, port=0, store="memory", tls=False, bind_address="127.0.0.1")
-    task = ServerTask(APIServer(config))
+@contextlib.asynccontextmanager
+async def running(api: APIServer) -> AsyncIterator[tuple[str, int]]:
+    """``api`` serving on this loop: its host and port."""
+    task = ServerTask(api)
     assert await task.started()
     host, port = task.url.removeprefix("http://").rsplit(":", 1)
     try:
@@ -79,6 +81,18 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[str, int]]:
     finally:
         task.stop()
         await task.finished()
+
+
+def api_server(tmp_path: Path, **config: Any) -> APIServer:
+    return APIServer(
+        ServerConfig(data_dir=tmp_path, port=0, store="memory", tls=False, bind_address="127.0.0.1", **config)
+    )
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[tuple[str, int]]:
+    async with running(api_server(tmp_path)) as address:
+        yield address
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
@@ -99,13 +113,18 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, st
     return status, headers, body
 
 
-def post(name: str) -> bytes:
-    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}).encode()
+def post_body(body: bytes, query: str = "") -> bytes:
+    """A POST of ``body`` to the default namespace's ConfigMaps."""
     return (
-        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        f"POST /api/v1/namespaces/default/configmaps{query} HTTP/1.1\r\nHost: t\r\n".encode()
+        + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
+
+
+def post(name: str, **fields: Any) -> bytes:
+    """A POST creating the ConfigMap ``name`` (with ``fields`` beside its metadata)."""
+    return post_body(json.dumps({"metadata": {"name": name}, **fields}).encode())
 
 
 def get(path: str, *extra: str) -> bytes:
@@ -174,38 +193,18 @@ async def test_errors_are_status_objects(server: tuple[str, int]) -> None:
     writer.write(get("/api/v1/namespaces/default/configmaps/missing"))
     status, _, body = await read_response(reader)
     assert status == 404 and json.loads(body)["reason"] == "NotFound"
-    bad = b"{not json"
-    writer.write(
-        b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        + f"Content-Length: {len(bad)}\r\n\r\n".encode()
-        + bad
-    )
+    writer.write(post_body(b"{not json"))
     status, _, body = await read_response(reader)
     assert status == 400 and json.loads(body)["kind"] == "Status"
     writer.close()
 
 
 async def test_an_oversized_body_is_refused_by_aiohttp(tmp_path: Path) -> None:
-    config = ServerConfig(
-        data_dir=tmp_path, port=0, store="memory", tls=False, bind_address="127.0.0.1", max_body_bytes=1000
-    )
-    task = ServerTask(APIServer(config))
-    assert await task.started()
-    try:
-        host, port = task.url.removeprefix("http://").rsplit(":", 1)
-        reader, writer = await asyncio.open_connection(host, int(port))
-        body = b'{"metadata": {"name": "big"}, "data": {"k": "' + b"x" * 2000 + b'"}}'
-        writer.write(
-            b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: t\r\n"
-            + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        status, _, _ = await read_response(reader)
-        assert status == 413
+    async with running(api_server(tmp_path, max_body_bytes=1000)) as address:
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(post("big", data={"k": "x" * 2000}))
+        assert (await read_response(reader))[0] == 413
         writer.close()
-    finally:
-        task.stop()
-        await task.finished()
 
 
 @pytest.mark.parametrize(
@@ -249,11 +248,7 @@ async def test_warnings_cannot_break_the_answers_head(server: tuple[str, int]) -
     reader, writer = await asyncio.open_connection(*server)
     for i, key in enumerate(("x\r\nX-Injected: yes", "caf\u00e9")):
         body = json.dumps({"metadata": {"name": f"warn-{i}"}, key: 1}).encode()
-        writer.write(
-            b"POST /api/v1/namespaces/default/configmaps?fieldValidation=Warn HTTP/1.1\r\nHost: t\r\n"
-            + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
+        writer.write(post_body(body, "?fieldValidation=Warn"))
         status, headers, _ = await read_response(reader)
         assert status == 201
         assert "x-injected" not in headers
@@ -270,41 +265,24 @@ async def test_half_closed_with_an_unfinished_request_is_closed(server: tuple[st
 
 
 async def test_a_client_far_ahead_is_paused_and_resumed(tmp_path: Path) -> None:
-    config = ServerConfig(
-        data_dir=tmp_path, port=0, store="memory", tls=False, bind_address="127.0.0.1", max_body_bytes=100_000
-    )
-    task = ServerTask(APIServer(config))
-    assert await task.started()
-    try:
-        host, port = task.url.removeprefix("http://").rsplit(":", 1)
-        reader, writer = await asyncio.open_connection(host, int(port))
-        requests = [post("small")]
-        for i in range(4):
-            body = json.dumps({"metadata": {"name": f"big-{i}"}, "data": {"k": "x" * 90_000}}).encode()
-            requests.append(
-                b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: t\r\n"
-                + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
+    async with running(api_server(tmp_path, max_body_bytes=100_000)) as address:
+        reader, writer = await asyncio.open_connection(*address)
+        requests = [post("small"), *(post(f"big-{i}", data={"k": "x" * 90_000}) for i in range(4))]
         writer.write(b"".join(requests))
         statuses = [(await asyncio.wait_for(read_response(reader), 10))[0] for _ in requests]
         assert statuses == [201] * 5
         writer.close()
-    finally:
-        task.stop()
-        await task.finished()
 
 
 async def test_a_request_in_flight_is_answered_when_the_server_stops(tmp_path: Path) -> None:
-    config = ServerConfig(data_dir=tmp_path, port=0, store="memory", tls=False, bind_address="127.0.0.1")
-    api = APIServer(config)
+    api = api_server(tmp_path)
     pipeline = api._pipeline
 
-    async def slow(request: object) -> object:
+    async def slow(request: Any) -> Any:
         await asyncio.sleep(0.3)
-        return await pipeline(request)  # type: ignore[arg-type]
+        return await pipeline(request)
 
-    api._pipeline = slow  # type: ignore[method-assign,assignment]
+    api._pipeline = slow  # type: ignore[method-assign]
     task = ServerTask(api)
     assert await task.started()
     host, port = task.url.removeprefix("http://").rsplit(":", 1)
