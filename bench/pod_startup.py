@@ -308,8 +308,7 @@ def bench(count: int, runs: int, log_copy: str = "", verbose: int = 0, profile: 
             print(
                 f"pods created at {time.strftime('%H:%M:%S', time.localtime())}.{int(time.time() * 1000) % 1000:03d}"
             )
-        # --validate=false: kubectl's client-side validation of a List fails against kubelite (issue noted)
-        created = kubectl("-n", ns, "create", "--validate=false", "-f", "-", input=pods_manifest(count))
+        created = kubectl("-n", ns, "create", "-f", "-", input=pods_manifest(count))
         create_seconds = time.perf_counter() - t0
         if created.returncode != 0:
             print(f"pod_startup: kubectl create failed: {created.stderr}", file=sys.stderr)

@@ -190,6 +190,8 @@ class APIServer:
                 await ensure_kubernetes_service(rest, self.registry, config.service_cidr, advertised, port)
                 self._ready = True
                 log.info("serving the Kubernetes API at %s (store: %s)", self.url, config.store)
+                if config.warm_openapi:
+                    tg.create_task(self._warm_openapi(), name="openapi-warmup")
                 if ready is not None:
                     ready.set()
                 await self._stopping.wait()
@@ -393,6 +395,13 @@ class APIServer:
         if doc is None:
             raise errors.StatusError(404, "NotFound", "the server could not find the requested resource", {})
         return json_response(orjson.dumps(doc))
+
+    async def _warm_openapi(self) -> None:
+        """Build the served /openapi/v2 forms now, off the loop (see ServerConfig.warm_openapi)."""
+        try:
+            await asyncio.to_thread(openapi_proto.v2_body, self.registry, True)
+        except Exception as e:  # a resource registered meanwhile, say: the first request builds it
+            log.debug("building /openapi/v2 ahead of its first request failed: %s", e)
 
     def _openapi(self, request: web.Request, path: str) -> web.Response:
         if path == "/openapi/v3":

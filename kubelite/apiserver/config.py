@@ -36,6 +36,10 @@ class ServerConfig:
     # writes; at Python's default 5 ms a busy event loop keeps it that long, which shows
     # up whole in every write's latency.
     switch_interval: float | None = 0.0005
+    # Build /openapi/v2 (JSON and kubectl's protobuf) in the background once serving, so that
+    # the first kubectl create or apply, which validates against it, does not wait for it
+    # (0.2-0.5 s of CPU). Off for the many short-lived servers of the tests.
+    warm_openapi: bool = False
 
     @property
     def kubeconfig_path(self) -> Path:

@@ -124,6 +124,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         token_file=token_file,
         extra_sans=list(args.tls_san),
         disable_admission_plugins=args.disable_admission_plugins,
+        warm_openapi=True,
     )
 
 

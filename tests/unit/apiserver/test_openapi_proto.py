@@ -6,15 +6,21 @@ come from gnostic-models' ``openapiv2/OpenAPIv2.proto``.
 
 from __future__ import annotations
 
+import asyncio
 import struct
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
 from kubelite.api.resources import Registry
 from kubelite.apiserver import openapi, openapi_proto
+from kubelite.apiserver.app import APIServer
+from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.openapi_proto import EncodeError, encode_document, etag_matches, wants_proto
+from kubelite.apiserver.servertask import ServerTask
 
 CORE = "io.k8s.api.core.v1."
 PROTO = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
@@ -328,3 +334,25 @@ def test_security_schemes_and_parameter_kinds() -> None:
     assert (text(header, 2), text(header, 4), text(header, 5)) == ("header", "X-H", "string")
     form = one(one(params["f"], 2), 2)
     assert one(form, 5) == 1 and text(form, 6) == "array" and text(one(form, 8), 1) == "integer"
+
+
+async def test_a_server_told_to_warm_up_has_v2_ready_before_the_first_request(tmp_path: Path) -> None:
+    openapi_proto._bodies.cache_clear()
+    config = ServerConfig(
+        data_dir=tmp_path, port=0, store="memory", tls=False, bind_address="127.0.0.1", warm_openapi=True
+    )
+    server = ServerTask(APIServer(config))
+    assert await server.started()
+    try:
+        warmups = [t for t in asyncio.all_tasks() if t.get_name() == "openapi-warmup"]
+        assert len(warmups) == 1
+        await asyncio.wait_for(warmups[0], 60)
+        misses = openapi_proto._bodies.cache_info().misses
+        headers = {"Accept": openapi_proto.PROTO_CONTENT_TYPE}
+        async with aiohttp.ClientSession() as s, s.get(f"{server.url}/openapi/v2", headers=headers) as r:
+            assert r.status == 200 and r.content_type == openapi_proto.PROTO_CONTENT_TYPE.split(";")[0]
+            await r.read()
+        assert openapi_proto._bodies.cache_info().misses == misses  # built by the warm-up
+    finally:
+        server.stop()
+        await server.finished()
