@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from kubelite.apiserver import leanhttp
 from kubelite.apiserver.app import APIServer
 from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.leanhttp import parse_head
@@ -294,3 +295,14 @@ async def test_a_request_in_flight_is_answered_when_the_server_stops(tmp_path: P
     assert status == 201
     await asyncio.wait_for(task.finished(), 5)
     assert await reader.read() == b""
+
+
+async def test_an_idle_connection_is_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leanhttp, "IDLE_TIMEOUT", 0.3)
+    async with running(api_server(tmp_path)) as address:
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(post("idle"))
+        assert (await read_response(reader))[0] == 201
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the server
+        assert asyncio.get_running_loop().time() - started >= 0.2
