@@ -169,6 +169,25 @@ class APIServer:
         runner = web.ServerRunner(http, handle_signals=False, shutdown_timeout=1.0)
         front: LeanFront | None = None
         listener: asyncio.Server | None = None
+        closed = False
+
+        async def close_connections() -> None:
+            """Answer (or, after a grace period, cancel) the requests in flight and close the
+            connections; once, and while the watch cache and the store still run, since the
+            requests may wait on them."""
+            nonlocal closed
+            if closed:
+                return
+            closed = True
+            self._ready = False
+            cache.close_watches()  # so that their handlers return before the connections close
+            if listener is not None:
+                listener.close()
+            if front is not None:
+                await front.shutdown()
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(cache.run(), name="watch-cache")
@@ -195,19 +214,13 @@ class APIServer:
                 if ready is not None:
                     ready.set()
                 await self._stopping.wait()
+                await close_connections()  # inside the task group: the cache still runs
                 raise _Stop()
         except* _Stop:
             pass
         finally:
-            self._ready = False
             self._stopping.set()
-            cache.close_watches()  # so that their handlers return before the connections close
-            if listener is not None:
-                listener.close()
-            if front is not None:  # its requests in flight answered (or cancelled) before the store closes
-                await front.shutdown()
-            with contextlib.suppress(Exception):
-                await runner.cleanup()
+            await close_connections()  # if something failed before
             if self._store is None:
                 await store.close()
 

@@ -187,6 +187,7 @@ class LeanFront:
         self.date = _Date()
         self.connections: set[LeanConnection] = set()
         self.serving: set[asyncio.Task[None]] = set()  # the requests being answered
+        self.stopped = False
 
     def __call__(self) -> LeanConnection:
         return LeanConnection(self)
@@ -194,6 +195,7 @@ class LeanFront:
     async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
         """Close the connections still served here (aiohttp closes those handed to it): idle
         ones at once, busy ones once their request is answered or ``timeout`` has passed."""
+        self.stopped = True  # a connection accepted meanwhile (a TLS handshake ending) is refused
         for conn in list(self.connections):
             conn.stop_reading()
         if self.serving:
@@ -204,6 +206,10 @@ class LeanFront:
             await asyncio.wait(set(self.serving))
         for conn in list(self.connections):
             conn.close()
+        if self.connections:  # their last answers still being sent: a moment, then cut them off
+            await asyncio.sleep(0.05)
+            for conn in list(self.connections):
+                conn.abort()
 
 
 class LeanConnection(asyncio.Protocol):
@@ -226,6 +232,9 @@ class LeanConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if self.front.stopped:
+            self.transport.abort()
+            return
         tcp_keepalive(self.transport)  # as aiohttp does: a vanished peer is found out
         self.front.connections.add(self)
         self._arm_idle_timer()
@@ -275,6 +284,13 @@ class LeanConnection(asyncio.Protocol):
         self._cancel_idle_timer()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+    def abort(self) -> None:
+        """Close at once, dropping what is not sent yet (a client that does not read)."""
+        self._closing = True
+        self._cancel_idle_timer()
+        if self.transport is not None:
+            self.transport.abort()
 
     # --- flow control and timers ---
 
@@ -401,6 +417,11 @@ class LeanConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        if self._closing:
+            # The client half-closed while we answered its earlier requests (we kept the
+            # connection open for that). aiohttp closes at once on a half-close: so do we.
+            self.close()
+            return
         self._handed_over = True
         self._cancel_idle_timer()
         self.front.connections.discard(self)
@@ -409,9 +430,5 @@ class LeanConnection(asyncio.Protocol):
         transport.set_protocol(handler)
         handler.connection_made(transport)
         data, self._buffer = bytes(self._buffer), bytearray()
-        if self._closing:
-            # The client half-closed while we held the connection (we kept it open to answer):
-            # aiohttp, which would have closed it then, answers what came and closes after that.
-            handler.keep_alive(False)
         if data:
             handler.data_received(data)

@@ -265,6 +265,15 @@ async def test_half_closed_with_an_unfinished_request_is_closed(server: tuple[st
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, not left half-open
 
 
+async def test_half_closed_before_a_hand_over_is_closed(server: tuple[str, int]) -> None:
+    reader, writer = await asyncio.open_connection(*server)
+    # aiohttp closes a connection at once on a half-close: the health check is not answered
+    writer.write(post("before-hand-over") + get("/healthz"))
+    writer.write_eof()
+    assert (await read_response(reader))[0] == 201
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+
+
 async def test_a_client_far_ahead_is_paused_and_resumed(tmp_path: Path) -> None:
     async with running(api_server(tmp_path, max_body_bytes=100_000)) as address:
         reader, writer = await asyncio.open_connection(*address)
@@ -289,10 +298,13 @@ async def test_a_request_in_flight_is_answered_when_the_server_stops(tmp_path: P
     host, port = task.url.removeprefix("http://").rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
     writer.write(post("in-flight"))
+    # A list waits for the watch cache to be fresh: it must still run while requests finish.
+    list_reader, list_writer = await asyncio.open_connection(host, int(port))
+    list_writer.write(get("/api/v1/namespaces/default/configmaps"))
     await asyncio.sleep(0.1)
     task.stop()
-    status, _, _ = await asyncio.wait_for(read_response(reader), 5)
-    assert status == 201
+    assert (await asyncio.wait_for(read_response(reader), 5))[0] == 201
+    assert (await asyncio.wait_for(read_response(list_reader), 5))[0] == 200
     await asyncio.wait_for(task.finished(), 5)
     assert await reader.read() == b""
 
