@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from typing import Any
 
@@ -84,19 +85,45 @@ def _field_validation(query: Any) -> str:
 def _written(result: Any, opts: WriteOptions) -> web.Response:
     """The answer to a write, with field-validation findings as Warning headers."""
     response = json_response(result.body, result.code)
-    for warning in [*opts.warnings, *result.warnings]:
-        response.headers.add("Warning", _warning_header(warning))
+    for header in warning_headers([*opts.warnings, *result.warnings]):
+        response.headers.add("Warning", header)
     return response
 
 
-# Control characters (field names in warnings come from request bodies) would break the header.
-_WARNING_UNSAFE = str.maketrans({c: " " for c in (*range(32), 127)})
+WARNINGS_TOTAL_CHARS = 4 * 1024  # past this, every warning is cut to WARNING_ITEM_CHARS...
+WARNING_ITEM_CHARS = 256  # ...and once they fill it again, the rest are left out
+# Control characters (C0, DEL, C1): a warning carrying one is left out, as Kubernetes does (field
+# names in warnings come from request bodies, and a line break would end the header early).
+_CONTROL = re.compile("[\\x00-\\x1f\\x7f-\\x9f]")
 
 
-def _warning_header(text: str) -> str:
-    """A ``Warning`` header value (RFC 7234: code, agent, quoted text) for ``text``."""
-    quoted = text.translate(_WARNING_UNSAFE).replace("\\", "\\\\").replace('"', '\\"')
-    return f'299 - "{quoted}"'
+def warning_headers(texts: list[str]) -> list[str]:
+    """The ``Warning`` header values (RFC 7234: code, agent, quoted text) for ``texts``, as
+    Kubernetes' warning recorder writes them: empty and repeated texts and texts with control
+    characters left out; once they pass 4096 characters in all, every one (those before too)
+    cut to 256 characters, and once those reach 4096 again, the rest dropped."""
+    kept: list[str] = []  # the texts written, in order
+    recorded: list[str] = []  # every distinct text seen, for the cut-down replay
+    seen: set[str] = set()
+    written = 0
+    cutting = False
+    for text in texts:
+        if not text or text in seen or (cutting and written >= WARNINGS_TOTAL_CHARS):
+            continue
+        seen.add(text)
+        recorded.append(text)
+        if cutting:
+            text = text[:WARNING_ITEM_CHARS]
+        if _CONTROL.search(text):
+            continue
+        if cutting or written + len(text) <= WARNINGS_TOTAL_CHARS:
+            kept.append(text)
+            written += len(text)
+            continue
+        cutting = True  # this one does not fit: all of them again, cut down
+        kept = [cut for cut in (t[:WARNING_ITEM_CHARS] for t in recorded) if not _CONTROL.search(cut)]
+        written = sum(map(len, kept))
+    return ['299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"' for text in kept]
 
 
 def _canonical_json(body: bytes, data: Any) -> bool:

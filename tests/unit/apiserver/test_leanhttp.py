@@ -247,13 +247,14 @@ async def test_refused_heads_get_aiohttps_400(server: tuple[str, int]) -> None:
 
 async def test_warnings_cannot_break_the_answers_head(server: tuple[str, int]) -> None:
     reader, writer = await asyncio.open_connection(*server)
-    for i, key in enumerate(("x\r\nX-Injected: yes", "caf\u00e9")):
+    # A warning with a control character is left out, as Kubernetes does; others are UTF-8.
+    for i, (key, warned) in enumerate((("x\r\nX-Injected: yes", False), ("caf\u00e9", True))):
         body = json.dumps({"metadata": {"name": f"warn-{i}"}, key: 1}).encode()
         writer.write(post_body(body, "?fieldValidation=Warn"))
         status, headers, _ = await read_response(reader)
         assert status == 201
         assert "x-injected" not in headers
-        assert "unknown field" in headers["warning"]
+        assert ("unknown field" in headers.get("warning", "")) is warned
     writer.close()
 
 
