@@ -31,7 +31,6 @@ from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from aiohttp.http import HttpVersion11
 from aiohttp.tcp_helpers import tcp_keepalive
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
@@ -55,9 +54,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class LeanRequest:
-    """The part of ``web.Request`` the API server's pipeline reads on a lean request."""
-
-    version = HttpVersion11
+    """The part of ``web.Request`` the API server's pipeline reads on a lean request (the
+    HTTP version and host, read only for ``Expect`` and discovery, are aiohttp's alone)."""
 
     def __init__(
         self,
@@ -75,10 +73,6 @@ class LeanRequest:
         self.transport = transport
         self._body = body
         self._state: dict[Any, Any] = {}
-
-    @property
-    def host(self) -> str:
-        return self.headers.get("Host", "")
 
     async def read(self) -> bytes:
         return self._body
