@@ -60,6 +60,7 @@ from kubelite.apiserver.bootstrap import (
 from kubelite.apiserver.config import ServerConfig
 from kubelite.apiserver.handlers import ResourceHandler, json_response
 from kubelite.apiserver.leanhttp import LeanFront
+from kubelite.apiserver.loopback import Loopback
 from kubelite.apiserver.metrics import APIServerMetrics, Gauges
 from kubelite.apiserver.requestinfo import RequestInfo, parse_request_path
 from kubelite.apiserver.rest import REST
@@ -97,6 +98,8 @@ class APIServer:
         self.registry = Registry()
         self.metrics = APIServerMetrics()
         self.url = ""
+        # The in-process components' way in (a Unix socket, plain HTTP, a token of this run).
+        self.loopback: Loopback | None = Loopback() if config.loopback else None
         self._store = store
         self._stopping = asyncio.Event()
         self._ready = False
@@ -138,6 +141,8 @@ class APIServer:
             authenticators.append(TokenFileAuthenticator(config.token_file))
         if config.token_rows:
             authenticators.append(StaticTokenAuthenticator(parse_tokens(config.token_rows, "token rows")))
+        if self.loopback is not None:
+            authenticators.append(StaticTokenAuthenticator({self.loopback.token: self.loopback.user()}))
         self.authenticator = UnionAuthenticator(authenticators) if config.tls else None
         self._users_cacheable = all(isinstance(a, _PER_CONNECTION) for a in authenticators)
         prefixes = sorted({r.storage_prefix for r in _stored(self.registry)})
@@ -168,7 +173,7 @@ class APIServer:
         http = web.Server(self._pipeline, request_factory=make_request, access_log=None)
         runner = web.ServerRunner(http, handle_signals=False, shutdown_timeout=1.0)
         front: LeanFront | None = None
-        listener: asyncio.Server | None = None
+        listeners: list[asyncio.Server] = []
         closed = False
 
         async def close_connections() -> None:
@@ -181,7 +186,7 @@ class APIServer:
             closed = True
             self._ready = False
             cache.close_watches()  # so that their handlers return before the connections close
-            if listener is not None:
+            for listener in listeners:
                 listener.close()
             if front is not None:
                 await front.shutdown()
@@ -201,7 +206,10 @@ class APIServer:
                 assert runner.server is not None
                 front = LeanFront(self._pipeline, runner.server, config.max_body_bytes)
                 sock = _listen(config.bind_address, config.port)
-                listener = await loop.create_server(front, sock=sock, ssl=ssl_context)
+                listeners.append(await loop.create_server(front, sock=sock, ssl=ssl_context))
+                if self.loopback is not None:
+                    path = await asyncio.to_thread(self.loopback.open)
+                    listeners.append(await loop.create_unix_server(front, path, backlog=1024))
                 host, port = sock.getsockname()[:2]
                 shown = f"[{host}]" if ":" in host else host
                 self.url = f"{'https' if config.tls else 'http'}://{shown}:{port}"
@@ -221,6 +229,8 @@ class APIServer:
         finally:
             self._stopping.set()
             await close_connections()  # if something failed before
+            if self.loopback is not None:
+                await asyncio.to_thread(self.loopback.close)
             if self._store is None:
                 await store.close()
 
@@ -450,7 +460,7 @@ def _stored(registry: Registry) -> list[Resource]:
 
 def _address_of(request: web.Request) -> str:
     sock = request.transport.get_extra_info("sockname") if request.transport else None
-    if sock:
+    if isinstance(sock, tuple):  # an IP socket (a Unix socket's name is its path)
         host = sock[0]
         return f"[{host}]:{sock[1]}" if ":" in host else f"{host}:{sock[1]}"
     return request.host

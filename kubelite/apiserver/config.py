@@ -40,6 +40,9 @@ class ServerConfig:
     # the first kubectl create or apply, which validates against it, does not wait for it
     # (0.2-0.5 s of CPU). Off for the many short-lived servers of the tests.
     warm_openapi: bool = False
+    # Serve the components of this process (scheduler, controllers, node agent) on a Unix
+    # socket with a token of this run (loopback.py); the CLI's servers do.
+    loopback: bool = False
 
     @property
     def kubeconfig_path(self) -> Path:

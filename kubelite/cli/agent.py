@@ -42,11 +42,14 @@ import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubelite.apiserver.config import default_data_dir
 from kubelite.cli import jointoken
 from kubelite.cli.common import default_kubeconfig, run_until_signalled
+
+if TYPE_CHECKING:
+    from kubelite.client import Client
 
 log = logging.getLogger("kubelite.cli")
 
@@ -457,20 +460,18 @@ async def _images(config: Any) -> Any:
 
 
 async def run_in_process(
-    url: str,
-    ssl_context: Any,
+    client: Client,
     data_dir: Path,
     node_ip: str = "",
     serving: tuple[str, str, str] | None = None,
 ) -> None:
-    """The node agent inside ``kubelite up``: the admin's client of ``url``, this host as the
-    node, runtime auto; ``serving`` = (cert, key, client CA) files of its kubelet API, which
-    takes any free port when 10250 is taken. Runs until cancelled; a failure is logged, not raised."""
-    from kubelite.client import Client
+    """The node agent inside ``kubelite up`` (``client``: the server's loopback, closed at the
+    end), this host as the node, runtime auto; ``serving`` = (cert, key, client CA) files of
+    its kubelet API, which takes any free port when 10250 is taken. Runs until cancelled; a
+    failure is logged, not raised."""
     from kubelite.kubelet.agent import NodeAgent
     from kubelite.kubelet.config import AgentConfig
 
-    client = Client(url, ssl=ssl_context, component="kubelet")
     try:
         cert, key, ca = serving or ("", "", "")
         config = AgentConfig(

@@ -14,9 +14,12 @@ import argparse
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubelite.cli.common import kubeconfig_path, parse_bool, run_until_signalled
+
+if TYPE_CHECKING:
+    from kubelite.client import Client
 
 log = logging.getLogger("kubelite.cli")
 
@@ -89,13 +92,12 @@ async def _run(args: argparse.Namespace, kubeconfig: Path, config: Any) -> int:
     return await run_until_signalled(scheduler.run(), client, "scheduler")
 
 
-async def run_in_process(url: str, ssl_context: Any) -> None:
-    """The scheduler inside ``kubelite server``/``up``: the admin's client of ``url``, default
-    configuration, leader election on. Runs until cancelled; a failure is logged, not raised."""
-    from kubelite.client import Client
+async def run_in_process(client: Client) -> None:
+    """The scheduler inside ``kubelite server``/``up`` (``client``: the server's loopback,
+    closed at the end), default configuration, leader election on. Runs until cancelled; a
+    failure is logged, not raised."""
     from kubelite.scheduler.scheduler import Scheduler
 
-    client = Client(url, ssl=ssl_context, component="scheduler")
     try:
         scheduler = Scheduler(client, load_config(None))
         log.info("scheduler: profiles %s", ", ".join(p.scheduler_name for p in scheduler.config.profiles))

@@ -1,10 +1,11 @@
 """``kubelite server`` and ``kubelite up``: run the control plane in this process.
 
-``server`` runs the API server and, once it serves, the controller manager
-(``--controllers`` picks which controllers, as kube-controller-manager's flag
-does) as a client of the server's own URL with the admin credentials, leader
-election on; ``up`` runs the same and, as they arrive, the other components
-(scheduler, a node agent) as asyncio tasks of this process. Both write the admin kubeconfig to ``<data-dir>/kubeconfig.yaml``
+``server`` runs the API server and, once it serves, the scheduler and the
+controller manager (``--controllers`` picks which controllers, as
+kube-controller-manager's flag does), leader election on; ``up`` runs a node
+agent besides. They are asyncio tasks of this process and clients of the
+server's loopback (``apiserver/loopback.py``: a private Unix socket and a token
+of this run). Both write the admin kubeconfig to ``<data-dir>/kubeconfig.yaml``
 once the API server listens, and shut down cleanly on SIGTERM or SIGINT: the
 server task is cancelled, closes its store, and the command exits 0. A second
 signal while shutting down exits at once with status 1.
@@ -19,8 +20,10 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from kubelite.apiserver.admission import OPTIONAL_PLUGINS
@@ -29,6 +32,15 @@ from kubelite.apiserver.config import ServerConfig, default_data_dir
 from kubelite.cli import jointoken
 from kubelite.cli.controller_manager import add_controller_arguments
 from kubelite.hostaddr import primary_ipv4
+
+if TYPE_CHECKING:
+    from kubelite.apiserver.app import APIServer
+    from kubelite.client import Client
+
+# A client of the server for the named component of this process.
+ClientFactory = Callable[[str], "Client"]
+# What the components' requests name as their server (they connect to the loopback socket).
+LOOPBACK_URL = "http://localhost"
 
 log = logging.getLogger("kubelite.cli")
 
@@ -125,6 +137,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         extra_sans=list(args.tls_san),
         disable_admission_plugins=args.disable_admission_plugins,
         warm_openapi=True,
+        loopback=True,
     )
 
 
@@ -228,20 +241,21 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
             path = await asyncio.to_thread(write_kubeconfig, config.kubeconfig_path, url, pki)
             log.info("API server ready at %s", url)
             log.info("kubeconfig: %s (export KUBECONFIG=%s)", path, path)
+            new_client = _loopback_clients(server.server)
             if join_token is not None:  # beside the components, which need not wait for it
                 publish_task = asyncio.create_task(
-                    _publish_cluster_info(url, server.url or _url_of(config), join_token, pki),
+                    _publish_cluster_info(new_client, server.url or _url_of(config), join_token, pki),
                     name="cluster-info",
                 )
             component_pki = pki if config.tls else None
-            scheduler_task = asyncio.create_task(_run_scheduler(url, component_pki), name="scheduler")
-            if up:  # the node agent of this machine, as the admin
+            scheduler_task = asyncio.create_task(_run_scheduler(new_client), name="scheduler")
+            if up:  # the node agent of this machine
                 agent_task = asyncio.create_task(
-                    _run_node_agent(url, component_pki, config.data_dir), name="node-agent"
+                    _run_node_agent(new_client, component_pki, config.data_dir), name="node-agent"
                 )
             if controllers is not None:
                 manager_task = asyncio.create_task(
-                    _run_controller_manager(url, component_pki, controllers, config),
+                    _run_controller_manager(new_client, component_pki, controllers, config),
                     name="controller-manager",
                 )
         elif stopping:
@@ -264,17 +278,31 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
     return 0
 
 
-async def _run_controller_manager(
-    url: str, pki: PKI | None, options: ControllerOptions, config: ServerConfig
-) -> None:
-    """The in-process controller manager: a client of ``url`` as the cluster admin, leader
-    election on (so a standby ``kubelite controller-manager`` elsewhere takes over only when
-    this one is gone). Runs until cancelled; a failure is logged and does not stop the server."""
+def _loopback_clients(api: APIServer) -> ClientFactory:
+    """Clients of ``api`` for the components of this process, through its loopback (a Unix
+    socket, its token of this run: ``apiserver/loopback.py``), named by component."""
     from kubelite.client import Client
+
+    loopback = api.loopback
+    assert loopback is not None and loopback.socket_path, "the server runs without its loopback"
+
+    def new_client(component: str) -> Client:
+        return Client(
+            LOOPBACK_URL, token=loopback.token, unix_socket=loopback.socket_path, component=component
+        )
+
+    return new_client
+
+
+async def _run_controller_manager(
+    new_client: ClientFactory, pki: PKI | None, options: ControllerOptions, config: ServerConfig
+) -> None:
+    """The in-process controller manager, leader election on (so a standby ``kubelite
+    controller-manager`` elsewhere takes over only when this one is gone). Runs until
+    cancelled; a failure is logged and does not stop the server."""
     from kubelite.controllers.manager import ControllerManager
 
-    ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
-    client = Client(url, ssl=ssl_context, component="controller-manager")
+    client = new_client("controller-manager")
     try:
         settings = {"cluster-cidr": config.cluster_cidr, "service-cluster-ip-range": config.service_cidr}
         if pki is not None:  # the cluster CA signs approved certificate signing requests
@@ -303,15 +331,13 @@ def _join_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{primary_ipv4()}:{parts.port}", "", "", ""))
 
 
-async def _publish_cluster_info(url: str, listening: str, join_token: Path, pki: PKI) -> None:
+async def _publish_cluster_info(
+    new_client: ClientFactory, listening: str, join_token: Path, pki: PKI
+) -> None:
     """``kube-public/cluster-info`` for joining agents (see cli/jointoken.py), naming the
-    server as other machines reach it, written as the admin through ``url``; then the join
-    command in the log."""
-    from kubelite.client import Client
-
+    server as other machines reach it; then the join command in the log."""
     join_url = await asyncio.to_thread(_join_url, listening)
-    ssl_context = await asyncio.to_thread(pki.client_ssl_context)
-    client = Client(url, ssl=ssl_context, component="kubelite-server")
+    client = new_client("kubelite-server")
     try:
         await jointoken.publish_cluster_info(client, join_url, await asyncio.to_thread(pki.ca_pem))
         log.info("nodes join with: kubelite agent --server %s --token-file %s", join_url, join_token)
@@ -323,15 +349,14 @@ async def _publish_cluster_info(url: str, listening: str, join_token: Path, pki:
         await client.close()
 
 
-async def _run_scheduler(url: str, pki: PKI | None) -> None:
-    """The in-process scheduler: the admin's client of ``url``, leader election on."""
+async def _run_scheduler(new_client: ClientFactory) -> None:
+    """The in-process scheduler, leader election on."""
     from kubelite.cli.scheduler import run_in_process
 
-    ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
-    await run_in_process(url, ssl_context)
+    await run_in_process(new_client("scheduler"))
 
 
-async def _run_node_agent(url: str, pki: PKI | None, data_dir: Path) -> None:
+async def _run_node_agent(new_client: ClientFactory, pki: PKI | None, data_dir: Path) -> None:
     """The in-process node agent of ``kubelite up`` (runtime auto; containers outlive it).
 
     With a PKI the agent serves the kubelet API with a certificate the cluster CA signs for
@@ -340,12 +365,11 @@ async def _run_node_agent(url: str, pki: PKI | None, data_dir: Path) -> None:
     from kubelite.cli.agent import run_in_process
     from kubelite.kubelet.agent import HostInfo
 
-    ssl_context = await asyncio.to_thread(pki.client_ssl_context) if pki is not None else None
     node_ip = await asyncio.to_thread(HostInfo(str(data_dir)).node_ip)
     serving = None
     if pki is not None:
         serving = await asyncio.to_thread(_kubelet_serving_cert, pki, node_ip)
-    await run_in_process(url, ssl_context, data_dir, node_ip=node_ip, serving=serving)
+    await run_in_process(new_client("kubelet"), data_dir, node_ip=node_ip, serving=serving)
 
 
 def _kubelet_serving_cert(pki: PKI, node_ip: str) -> tuple[str, str, str]:

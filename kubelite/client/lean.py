@@ -231,13 +231,21 @@ class LeanPool:
     """Kept-alive connections to one server, and requests over them."""
 
     def __init__(
-        self, base_url: str, ssl: Any, headers: Mapping[str, str], limit: int = 100, pipeline: int = 1
+        self,
+        base_url: str,
+        ssl: Any,
+        headers: Mapping[str, str],
+        limit: int = 100,
+        pipeline: int = 1,
+        *,
+        unix_socket: str | None = None,
     ) -> None:
         """``pipeline`` > 1: send up to that many requests on a connection before the first is
         answered (HTTP/1.1 pipelining; the server answers them in order), the requests of one
         turn of the loop in one write. Fewer writes and reads on both ends, for callers whose
         requests are independent: a request that fails mid-way (timeout, cancel) closes its
-        connection, and the requests behind it on that connection fail too."""
+        connection, and the requests behind it on that connection fail too. ``unix_socket``:
+        connect there (plain HTTP) rather than to the URL's host and port."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"lean HTTP needs an http(s) URL, not {base_url!r}")
@@ -248,7 +256,8 @@ class LeanPool:
         host_header = parts.netloc.rpartition("@")[2]
         fixed = {"Host": host_header, **headers}
         self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
-        self._ssl = _ssl_context(ssl) if self.tls else None
+        self.unix_socket = unix_socket
+        self._ssl = _ssl_context(ssl) if self.tls and not unix_socket else None
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
         self._slots = asyncio.Semaphore(limit)
@@ -352,15 +361,19 @@ class LeanPool:
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         try:
-            _, conn = await loop.create_connection(
-                _Connection,
-                self.host,
-                self.port,
-                ssl=self._ssl,
-                server_hostname=self.host if self._ssl else None,
-            )
+            if self.unix_socket:
+                _, conn = await loop.create_unix_connection(_Connection, self.unix_socket)
+            else:
+                _, conn = await loop.create_connection(
+                    _Connection,
+                    self.host,
+                    self.port,
+                    ssl=self._ssl,
+                    server_hostname=self.host if self._ssl else None,
+                )
         except OSError as e:
-            raise aiohttp.ClientOSError(e.errno, f"cannot connect to {self.host}:{self.port}: {e}") from e
+            where = self.unix_socket or f"{self.host}:{self.port}"
+            raise aiohttp.ClientOSError(e.errno, f"cannot connect to {where}: {e}") from e
         self._all.add(conn)
         return conn
 

@@ -94,8 +94,13 @@ class Client:
         lean_http: bool = False,
         lean_connections: int = 100,
         lean_pipeline: int = 1,
+        unix_socket: str | None = None,
     ) -> None:
+        """``unix_socket``: connect there instead of to ``base_url``'s host and port, which
+        then only names the server in requests (the API server's loopback, for the
+        components in its own process: ``kubelite.apiserver.loopback``)."""
         self.base_url = base_url.rstrip("/")
+        self.unix_socket = unix_socket
         self.ssl = ssl
         self.token = token
         self.component = component
@@ -140,6 +145,7 @@ class Client:
             lean_http=True,
             lean_connections=connections,
             lean_pipeline=pipeline,
+            unix_socket=self.unix_socket,
         )
 
     async def close(self) -> None:
@@ -160,7 +166,11 @@ class Client:
     def _session_(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             headers = self._headers()
-            connector = aiohttp.TCPConnector(ssl=self.ssl if self.ssl is not None else True, limit=100)
+            connector: aiohttp.BaseConnector
+            if self.unix_socket:
+                connector = aiohttp.UnixConnector(self.unix_socket, limit=100)
+            else:
+                connector = aiohttp.TCPConnector(ssl=self.ssl if self.ssl is not None else True, limit=100)
             self._session = aiohttp.ClientSession(headers=headers, connector=connector)
         return self._session
 
@@ -203,7 +213,12 @@ class Client:
         if self.lean_http:
             if self._lean is None:
                 self._lean = LeanPool(
-                    self.base_url, self.ssl, self._headers(), self.lean_connections, self.lean_pipeline
+                    self.base_url,
+                    self.ssl,
+                    self._headers(),
+                    self.lean_connections,
+                    self.lean_pipeline,
+                    unix_socket=self.unix_socket,
                 )
             status, reason, payload = await self._lean.request(
                 method, path, params, data, hdrs, timeout or self.timeout
