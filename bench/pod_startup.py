@@ -216,11 +216,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def bench(count: int, runs: int, log_copy: str = "", verbose: int = 0, profile: str = "") -> int:
+def bench(
+    count: int, runs: int, log_copy: str = "", verbose: int = 0, profile: str = "", perf: str = ""
+) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="kubelite-bench-pods-"))
     args = ["-" + "v" * verbose] if verbose else []
     server = KubeliteServer(tmp / "data", command="up", args=args, log_path=tmp / "server.log")
     spy: subprocess.Popen[bytes] | None = None
+    perf_spy: subprocess.Popen[bytes] | None = None
     group = CpuGroup()
     try:
         server.start()
@@ -301,6 +304,15 @@ def bench(count: int, runs: int, log_copy: str = "", verbose: int = 0, profile: 
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1.0)  # py-spy attached
+        if perf:
+            # Every process on the machine (kubectl, runc, CNI plugins, the kernel's work too), by
+            # command: ``perf report -i FILE --sort comm``.
+            perf_spy = subprocess.Popen(
+                ["perf", "record", "-a", "-g", "-F", "997", "-o", perf],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(0.5)
         pid = server.process.pid
         cpu0, group0, threads0 = cpu_seconds(pid), group.usage(), cpu_by_thread(pid)
         t0 = time.perf_counter()
@@ -317,9 +329,10 @@ def bench(count: int, runs: int, log_copy: str = "", verbose: int = 0, profile: 
         cpu_main, threads1 = cpu_seconds(pid) - cpu0, cpu_by_thread(pid)
         group1 = group.usage()
         cpu_sub = None if group0 is None or group1 is None else group1 - group0 - cpu_main
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(30)
+        for tool in (spy, perf_spy):
+            if tool is not None:
+                tool.send_signal(signal.SIGINT)
+                tool.wait(30)
         watch.terminate()
         watch.wait(10)
         if not finished:
@@ -373,12 +386,15 @@ def main() -> None:
         help="py-spy record (raw, per thread, samples holding the GIL) of kubelite up and its "
         "Python subprocesses during the burst",
     )
+    parser.add_argument(
+        "--perf", default="", help="perf record -a (all processes) into this file during the burst"
+    )
     args = parser.parse_args()
     why = missing()
     if why is not None:
         print(f"pod_startup: skipped: {why}")
         sys.exit(0)
-    sys.exit(bench(args.pods, args.runs, args.log, args.verbose, args.profile))
+    sys.exit(bench(args.pods, args.runs, args.log, args.verbose, args.profile, args.perf))
 
 
 if __name__ == "__main__":
