@@ -40,8 +40,10 @@ from kubelite.apiserver.auth.authn import (
     StaticTokenAuthenticator,
     TokenFileAuthenticator,
     UnionAuthenticator,
+    UserInfo,
     X509Authenticator,
     anonymous_allowed,
+    bearer_token,
     parse_tokens,
 )
 from kubelite.apiserver.auth.authz import (
@@ -141,8 +143,6 @@ class APIServer:
             authenticators.append(TokenFileAuthenticator(config.token_file))
         if config.token_rows:
             authenticators.append(StaticTokenAuthenticator(parse_tokens(config.token_rows, "token rows")))
-        if self.loopback is not None:
-            authenticators.append(StaticTokenAuthenticator({self.loopback.token: self.loopback.user()}))
         self.authenticator = UnionAuthenticator(authenticators) if config.tls else None
         self._users_cacheable = all(isinstance(a, _PER_CONNECTION) for a in authenticators)
         prefixes = sorted({r.storage_prefix for r in _stored(self.registry)})
@@ -353,13 +353,15 @@ class APIServer:
         if seen is not None and seen[0] == token:
             user = seen[1]
         else:
-            peercert = None
-            if transport is not None:
-                peercert = transport.get_extra_info("peercert")
-            try:
-                user = self.authenticator.authenticate(request.headers, peercert)
-            except AuthenticationError:
-                raise errors.unauthorized() from None
+            user = self._loopback_user(transport, request.headers)
+            if user is None:
+                peercert = None
+                if transport is not None:
+                    peercert = transport.get_extra_info("peercert")
+                try:
+                    user = self.authenticator.authenticate(request.headers, peercert)
+                except AuthenticationError:
+                    raise errors.unauthorized() from None
             if transport is not None and self._users_cacheable:
                 self._users[transport] = (token, user)
         if user is None:
@@ -367,6 +369,16 @@ class APIServer:
                 raise errors.unauthorized()
             user = ANONYMOUS
         return user
+
+    def _loopback_user(self, transport: Any, headers: Any) -> UserInfo | None:
+        """The loopback user for a request with the loopback token on the loopback socket;
+        401 for that token anywhere else; None for other requests."""
+        loopback = self.loopback
+        if loopback is None or not loopback.is_token(bearer_token(headers)):
+            return None
+        if transport is None or transport.get_extra_info("sockname") != loopback.socket_path:
+            raise errors.unauthorized()
+        return loopback.user()
 
     def _authorize(self, request: web.Request) -> None:
         user = request.get(USER_KEY)

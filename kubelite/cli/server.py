@@ -217,6 +217,8 @@ async def serve(config: ServerConfig, up: bool = False, controllers: ControllerO
         nonlocal stopping
         if stopping:
             log.warning("%s again: exiting now", sig.name)
+            if server.server.loopback is not None:
+                server.server.loopback.close()
             os._exit(1)
         stopping = True
         log.info("%s: shutting down", sig.name)
@@ -285,11 +287,10 @@ def _loopback_clients(api: APIServer) -> ClientFactory:
 
     loopback = api.loopback
     assert loopback is not None and loopback.socket_path, "the server runs without its loopback"
+    token, path = loopback.token, loopback.socket_path  # as they are while the server runs
 
     def new_client(component: str) -> Client:
-        return Client(
-            LOOPBACK_URL, token=loopback.token, unix_socket=loopback.socket_path, component=component
-        )
+        return Client(LOOPBACK_URL, token=token, unix_socket=path, component=component)
 
     return new_client
 

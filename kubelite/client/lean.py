@@ -256,8 +256,10 @@ class LeanPool:
         host_header = parts.netloc.rpartition("@")[2]
         fixed = {"Host": host_header, **headers}
         self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
+        if unix_socket == "":
+            raise ValueError("unix_socket: an empty path")  # not "no socket": that is None
         self.unix_socket = unix_socket
-        self._ssl = _ssl_context(ssl) if self.tls and not unix_socket else None
+        self._ssl = _ssl_context(ssl) if self.tls and unix_socket is None else None
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
         self._slots = asyncio.Semaphore(limit)
@@ -361,7 +363,7 @@ class LeanPool:
 
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         try:
-            if self.unix_socket:
+            if self.unix_socket is not None:
                 _, conn = await loop.create_unix_connection(_Connection, self.unix_socket)
             else:
                 _, conn = await loop.create_connection(

@@ -99,6 +99,8 @@ class Client:
         """``unix_socket``: connect there instead of to ``base_url``'s host and port, which
         then only names the server in requests (the API server's loopback, for the
         components in its own process: ``kubelite.apiserver.loopback``)."""
+        if unix_socket == "":
+            raise ValueError("unix_socket: an empty path")  # not "no socket": that is None
         self.base_url = base_url.rstrip("/")
         self.unix_socket = unix_socket
         self.ssl = ssl
@@ -167,7 +169,7 @@ class Client:
         if self._session is None or self._session.closed:
             headers = self._headers()
             connector: aiohttp.BaseConnector
-            if self.unix_socket:
+            if self.unix_socket is not None:
                 connector = aiohttp.UnixConnector(self.unix_socket, limit=100)
             else:
                 connector = aiohttp.TCPConnector(ssl=self.ssl if self.ssl is not None else True, limit=100)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import stat
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +23,14 @@ from threaded_apiserver import RunningServer, start_server, stop_server
 
 from kubelite.api.errors import StatusError
 from kubelite.apiserver.config import ServerConfig
-from kubelite.apiserver.loopback import LOOPBACK_USER
+from kubelite.apiserver.loopback import (
+    DIR_PREFIX,
+    LOOPBACK_USER,
+    MAX_SOCKET_PATH,
+    SOCKET_NAME,
+    Loopback,
+    remove_stale,
+)
 from kubelite.client import Client
 
 AUTHN = "/apis/authentication.k8s.io/v1"
@@ -112,3 +122,59 @@ def test_a_server_without_loopback_opens_no_socket(tmp_path: Path) -> None:
         assert running.server.loopback is None
     finally:
         stop_server(running, thread)
+
+
+async def test_the_token_is_refused_on_the_tls_port(server: RunningServer) -> None:
+    loopback = server.server.loopback
+    assert loopback is not None
+    # no client certificate: the token alone would have to authenticate the request
+    async with Client(server.url, ssl=False, token=loopback.token, component="test") as c:
+        with pytest.raises(StatusError) as raised:
+            await c.request("GET", CONFIGMAPS)
+    assert raised.value.code == 401
+
+
+def test_an_empty_socket_path_is_refused_rather_than_read_as_tcp() -> None:
+    with pytest.raises(ValueError):
+        Client("http://localhost", unix_socket="")
+
+
+def test_a_long_temporary_directory_falls_back_to_tmp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_dir = tmp_path / ("d" * 90)
+    long_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_dir))
+    loopback = Loopback()
+    try:
+        path = loopback.open()
+        assert os.path.dirname(os.path.dirname(path)) == "/tmp"
+        assert len(os.fsencode(path)) <= MAX_SOCKET_PATH
+    finally:
+        loopback.close()
+
+
+def test_socket_directories_of_killed_servers_are_removed(tmp_path: Path) -> None:
+    def socket_dir(name: str, age: float) -> Path:
+        directory = tmp_path / f"{DIR_PREFIX}{name}"
+        directory.mkdir(mode=0o700)
+        os.utime(directory, (time.time() - age, time.time() - age))
+        return directory
+
+    gone = socket_dir("gone", 600)  # its server was killed before binding, or its socket removed
+    dead = socket_dir("dead", 600)  # a socket file nobody listens on any more
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(dead / SOCKET_NAME))
+    os.utime(dead, (time.time() - 600, time.time() - 600))
+    live = socket_dir("live", 600)
+    young = socket_dir("young", 1)  # being set up right now
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(live / SOCKET_NAME))
+    listener.listen()
+    os.utime(live, (time.time() - 600, time.time() - 600))
+    try:
+        remove_stale(str(tmp_path))
+    finally:
+        listener.close()
+    assert not gone.exists() and not dead.exists()
+    assert live.exists() and young.exists()
