@@ -29,6 +29,7 @@ import os
 import secrets
 import shutil
 import socket
+import stat
 import tempfile
 import time
 import uuid
@@ -97,7 +98,7 @@ def remove_stale(base: str) -> None:
             st = os.lstat(directory)
         except OSError:
             continue
-        if st.st_uid != os.geteuid() or not os.path.isdir(directory) or now - st.st_mtime < STALE_AFTER:
+        if st.st_uid != os.geteuid() or not stat.S_ISDIR(st.st_mode) or now - st.st_mtime < STALE_AFTER:
             continue
         if not _listened_on(os.path.join(directory, SOCKET_NAME)):
             shutil.rmtree(directory, ignore_errors=True)
