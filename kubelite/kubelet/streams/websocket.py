@@ -8,6 +8,16 @@ client sends ``ff 00`` when its stdin ends); under v4 stdin ends only with
 the connection. The server ends a session by sending the status and closing
 the WebSocket normally, which kubectl reads as the end of every stream.
 
+Output waits for the client's first pong. client-go (kubectl 1.30+) starts
+reading the connection in one goroutine and registers its stdout/stderr
+readers in another, right after our 101; a frame that arrives in between is
+dropped ("Unknown stream id 1, discarding message"). A container runtime that
+takes tens of milliseconds to start an exec hides that race; a quick one
+loses ``kubectl exec -- echo hi``'s whole output. So the server pings as soon
+as the socket is open and holds output until the pong: client-go answers
+from its reading goroutine, by when the other has long registered its
+streams. A client that never answers gets its output after ``PONG_WAIT``.
+
 Tunnelled SPDY (subprotocol ``SPDY/3.1+portforward.k8s.io``, kubectl 1.31+
 port-forward): the binary messages, concatenated, are a SPDY/3.1 byte stream
 split at arbitrary points; ``WebSocketByteChannel`` turns them back into one.
@@ -43,6 +53,8 @@ EXEC_PROTOCOLS = (V5, V4)
 TUNNEL_PREFIX = "SPDY/3.1+"
 PORTFORWARD_TUNNEL = TUNNEL_PREFIX + "portforward.k8s.io"
 CLOSE_SIGNAL = 0xFF
+# How long output waits for a client that does not answer the opening ping.
+PONG_WAIT = 1.0
 
 
 def offered_protocols(request: web.Request) -> list[str]:
@@ -75,6 +87,7 @@ class WebSocketClientStreams:
         self._size_buf = bytearray()
         self._stdin_closed = False
         self._gone = asyncio.Event()
+        self._ponged = asyncio.Event()
         self._lock = asyncio.Lock()
 
     @property
@@ -82,9 +95,21 @@ class WebSocketClientStreams:
         return self._gone
 
     async def pump(self) -> None:
-        """Read the client's messages until it closes; run this alongside the session."""
+        """Ping, then read the client's messages until it closes; run this alongside the session.
+
+        The socket is opened with ``autoping=False`` so that the pong reaches us; pings
+        from the client are answered here instead."""
         try:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.ping(b"kubelite")
             async for msg in self.ws:
+                if msg.type == WSMsgType.PING:
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await self.ws.pong(msg.data)
+                    continue
+                if msg.type == WSMsgType.PONG:
+                    self._ponged.set()
+                    continue
                 if msg.type != WSMsgType.BINARY or not msg.data:
                     continue
                 data: bytes = msg.data
@@ -102,6 +127,7 @@ class WebSocketClientStreams:
             self._close_stdin()
             self._sizes.put_nowait(None)
             self._gone.set()
+            self._ponged.set()
 
     def _close_stdin(self) -> None:
         if not self._stdin_closed:
@@ -115,6 +141,9 @@ class WebSocketClientStreams:
         return await self._sizes.get()
 
     async def write(self, stream: int, data: bytes) -> None:
+        if not self._ponged.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ponged.wait(), PONG_WAIT)
         if self.ws.closed:
             return
         async with self._lock:
@@ -137,7 +166,7 @@ async def serve_exec(
             text=f"unable to upgrade: requested protocols {offered_protocols(request)} are not supported "
             f"(supported: {', '.join(EXEC_PROTOCOLS)})"
         )
-    ws = web.WebSocketResponse(protocols=[protocol], max_msg_size=0)
+    ws = web.WebSocketResponse(protocols=[protocol], max_msg_size=0, autoping=False)
     await ws.prepare(request)
     client = WebSocketClientStreams(ws, protocol)
     reader = asyncio.ensure_future(client.pump())

@@ -41,6 +41,7 @@ from kubelite.apiserver.auth.certs import PKI, write_kubeconfig
 from kubelite.apiserver.config import ServerConfig
 from kubelite.kubelet.runtime.shimio import format_log_line
 from kubelite.kubelet.server import KubeletServer, client_cert_authenticator, serving_ssl_context
+from kubelite.kubelet.streams import websocket
 
 KUBECTL = Path("/usr/bin/kubectl")
 KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
@@ -265,6 +266,29 @@ def test_logs_follow(cluster: Cluster) -> None:
 
 
 # --- exec -----------------------------------------------------------------------------------------
+
+
+def test_exec_with_the_python_client(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``kubernetes`` package's exec (websocket-client, ``v4.channel.k8s.io``) answers our
+    opening ping, so its output is not held back until ``PONG_WAIT``."""
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    monkeypatch.setattr(websocket, "PONG_WAIT", 60.0)
+    api = client.CoreV1Api(config.new_client_from_config(str(cluster.kubeconfig)))
+    started = time.monotonic()
+    out = stream(
+        api.connect_get_namespaced_pod_exec,
+        "web",
+        NS,
+        command=["echo", "hello", "python"],
+        stdout=True,
+        stderr=True,
+        stdin=False,
+        tty=False,
+    )
+    assert out == "hello python\n"
+    assert time.monotonic() - started < 30
 
 
 @pytest.mark.parametrize("binary", _binaries(), ids=lambda p: p.name)

@@ -15,7 +15,7 @@ import pytest
 from streams_fakes import EchoRuntime, FakeLookup, SpdyTestClient, echo_server, run_pod
 
 from kubelite.kubelet.server import KubeletServer
-from kubelite.kubelet.streams import spdy
+from kubelite.kubelet.streams import spdy, websocket
 from kubelite.kubelet.streams.websocket import PORTFORWARD_TUNNEL
 
 
@@ -90,6 +90,32 @@ async def test_exec_tty_resizes(node: Node) -> None:
         assert (await ws.receive()).data == b"\x01100x30\n"
         await ws.send_bytes(b"\x00q")
         assert json.loads((await ws.receive()).data[1:])["status"] == "Success"
+
+
+async def test_exec_output_waits_for_the_pong(node: Node) -> None:
+    """client-go drops frames that come before it registers its streams: the server pings
+    first and sends nothing else until the client has answered (see the module docstring)."""
+    url = f"{node.url}/exec/ns/web/app?command=echo&command=hi&stdout=true&stderr=true"
+    async with node.session.ws_connect(url, protocols=["v5.channel.k8s.io"], autoping=False) as ws:
+        ping = await ws.receive()
+        assert ping.type == aiohttp.WSMsgType.PING
+        with pytest.raises(asyncio.TimeoutError):
+            await ws.receive(timeout=0.3)
+        await ws.ping(b"client")  # the client's own heartbeat is answered meanwhile
+        assert (await ws.receive()).type == aiohttp.WSMsgType.PONG
+        await ws.pong(ping.data)
+        assert (await ws.receive()).data == b"\x01hi\n"
+        assert json.loads((await ws.receive()).data[1:])["status"] == "Success"
+
+
+async def test_exec_output_comes_anyway_to_a_client_that_never_pongs(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(websocket, "PONG_WAIT", 0.2)
+    url = f"{node.url}/exec/ns/web/app?command=echo&command=hi&stdout=true&stderr=true"
+    async with node.session.ws_connect(url, protocols=["v5.channel.k8s.io"], autoping=False) as ws:
+        assert (await ws.receive()).type == aiohttp.WSMsgType.PING
+        assert (await ws.receive(timeout=2)).data == b"\x01hi\n"
 
 
 async def test_exec_the_kubelet_spelling_of_the_flags(node: Node) -> None:
