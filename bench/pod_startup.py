@@ -3,10 +3,13 @@
 Starts a fresh ``kubelite up`` (as ``tests/e2e/run_acceptance.py`` does), waits for
 its node, prints the idle RSS of the ``kubelite up`` process (no pods), then
 creates ``--pods`` busybox pods (``sleep 3600``) with one ``kubectl create``
-and watches them (``kubectl get pods -w``): a pod's startup is the time from
-just before the create to the watch event showing it ``Running``, so the
-figure covers API, scheduler, node agent, sandbox + CNI and runc for a burst
-of pods on one node. p50 and p99 over the pods, and the CPU spent per pod
+and watches them (``kubectl get pods -w``). A pod's startup is the time from
+its creation (kubectl printing it created, as soon as the API server answered
+its POST) to the watch event showing it ``Running``: Kubernetes' own pod
+startup SLI (creation to Running as observed by a watch), here for a burst
+of pods on one node, covering API, scheduler, node agent, sandbox + CNI and
+runc. The same from the start of the ``kubectl create`` is printed too: the
+burst's length. p50 and p99 over the pods, and the CPU spent per pod
 until the last one runs: by the ``kubelite up`` process itself and (through a
 cpuacct cgroup it is moved into) by the processes it starts: shims, runc,
 CNI plugins; and what the whole machine was busy with meanwhile (``/proc/stat``:
@@ -231,6 +234,29 @@ def pods_manifest(count: int) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
+def create_pods(env: dict[str, str], ns: str, count: int) -> tuple[dict[str, float], str]:
+    """One ``kubectl create`` of ``count`` pods; when each was created (kubectl prints a pod's
+    line as soon as the API server has answered its POST), and kubectl's error if it failed."""
+    created: dict[str, float] = {}
+    proc = subprocess.Popen(
+        ["kubectl", "-n", ns, "create", "-f", "-", "-o", "name"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(pods_manifest(count))
+    proc.stdin.close()
+    for line in proc.stdout:
+        created.setdefault(line.strip().removeprefix("pod/"), time.perf_counter())
+    error = proc.stderr.read()
+    if proc.wait() != 0 or len(created) != count:
+        return created, error or f"{len(created)} of {count} pods created"
+    return created, ""
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))
@@ -342,10 +368,10 @@ def bench(
             print(
                 f"pods created at {time.strftime('%H:%M:%S', time.localtime())}.{int(time.time() * 1000) % 1000:03d}"
             )
-        created = kubectl("-n", ns, "create", "-f", "-", input=pods_manifest(count))
+        created, create_error = create_pods(env, ns, count)
         create_seconds = time.perf_counter() - t0
-        if created.returncode != 0:
-            print(f"pod_startup: kubectl create failed: {created.stderr}", file=sys.stderr)
+        if create_error:
+            print(f"pod_startup: kubectl create failed: {create_error}", file=sys.stderr)
             return 1
         finished = done.wait(300)
         cpu_main, threads1 = cpu_seconds(pid) - cpu0, cpu_by_thread(pid)
@@ -361,7 +387,8 @@ def bench(
         if not finished:
             print(f"pod_startup: only {len(running)} of {count} pods Running after 300 s", file=sys.stderr)
             return 1
-        latencies = [t - t0 for t in running.values()]
+        from_burst = [t - t0 for t in running.values()]
+        latencies = [running[name] - created[name] for name in running]
         kubectl("-n", ns, "delete", "pods", "--all", "--wait=true", "--timeout=120s")
     finally:
         server.stop()
@@ -376,8 +403,14 @@ def bench(
     reference = runc_reference(runs)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     print(
-        f"{count} pods, creation to Running (watch): p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(latencies):.2f} s"
-        f" (kubectl create of them all took {create_seconds:.2f} s)"
+        f"{count} pods, each from its creation to Running (watch): p50 {p50:.2f} s, p99 {p99:.2f} s,"
+        f" max {max(latencies):.2f} s"
+    )
+    print(
+        f"from the start of the kubectl create (it took {create_seconds:.2f} s, the pods were created"
+        f" between {min(created.values()) - t0:.2f} and {max(created.values()) - t0:.2f} s) to Running:"
+        f" p50 {percentile(from_burst, 0.5):.2f} s, p99 {percentile(from_burst, 0.99):.2f} s,"
+        f" the last at {max(from_burst):.2f} s"
     )
     # Threads that ended during the burst are missing from threads1; what they used is in cpu_main.
     by_thread = sorted(((v - threads0.get(k, 0.0), k) for k, v in threads1.items()), reverse=True)
