@@ -144,6 +144,7 @@ class WebSocketClientStreams:
         if not self._ponged.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ponged.wait(), PONG_WAIT)
+            self._ponged.set()  # waited once: a client that never answers is not held up again
         if self.ws.closed:
             return
         async with self._lock:
