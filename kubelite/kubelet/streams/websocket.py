@@ -8,15 +8,18 @@ client sends ``ff 00`` when its stdin ends); under v4 stdin ends only with
 the connection. The server ends a session by sending the status and closing
 the WebSocket normally, which kubectl reads as the end of every stream.
 
-Output waits for the client's first pong. client-go (kubectl 1.30+) starts
-reading the connection in one goroutine and registers its stdout/stderr
-readers in another, right after our 101; a frame that arrives in between is
-dropped ("Unknown stream id 1, discarding message"). A container runtime that
-takes tens of milliseconds to start an exec hides that race; a quick one
-loses ``kubectl exec -- echo hi``'s whole output. So the server pings as soon
-as the socket is open and holds output until the pong: client-go answers
-from its reading goroutine, by when the other has long registered its
-streams. A client that never answers gets its output after ``PONG_WAIT``.
+Output waits for the client's first pong. client-go of kubectl 1.30 to 1.32
+starts reading the connection in one goroutine and registers its
+stdout/stderr readers in another, right after our 101; a frame that arrives
+in between is dropped ("Unknown stream id 1, discarding message"; later
+client-go registers them before it reads). A container runtime that takes
+tens of milliseconds to start an exec hides that race; a quick one loses
+``kubectl exec -- echo hi``'s whole output. So the server pings as soon as
+the socket is open and holds output until the pong. The pong comes from the
+reading goroutine, so it does not prove the readers registered, but it puts
+a round trip between the 101 and the first frame where the registration
+takes microseconds: the race narrows to a client stalled that long. A client
+that never answers gets its output ``PONG_WAIT`` after it connected.
 
 Tunnelled SPDY (subprotocol ``SPDY/3.1+portforward.k8s.io``, kubectl 1.31+
 port-forward): the binary messages, concatenated, are a SPDY/3.1 byte stream
@@ -53,7 +56,7 @@ EXEC_PROTOCOLS = (V5, V4)
 TUNNEL_PREFIX = "SPDY/3.1+"
 PORTFORWARD_TUNNEL = TUNNEL_PREFIX + "portforward.k8s.io"
 CLOSE_SIGNAL = 0xFF
-# How long output waits for a client that does not answer the opening ping.
+# How long after connecting output waits for a client that does not answer the opening ping.
 PONG_WAIT = 1.0
 
 
@@ -88,6 +91,7 @@ class WebSocketClientStreams:
         self._stdin_closed = False
         self._gone = asyncio.Event()
         self._ponged = asyncio.Event()
+        self._hold_until = asyncio.get_running_loop().time() + PONG_WAIT
         self._lock = asyncio.Lock()
 
     @property
@@ -142,8 +146,9 @@ class WebSocketClientStreams:
 
     async def write(self, stream: int, data: bytes) -> None:
         if not self._ponged.is_set():
+            left = self._hold_until - asyncio.get_running_loop().time()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ponged.wait(), PONG_WAIT)
+                await asyncio.wait_for(self._ponged.wait(), max(0.0, left))
             self._ponged.set()  # waited once: a client that never answers is not held up again
         if self.ws.closed:
             return

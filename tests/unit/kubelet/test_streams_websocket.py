@@ -92,9 +92,10 @@ async def test_exec_tty_resizes(node: Node) -> None:
         assert json.loads((await ws.receive()).data[1:])["status"] == "Success"
 
 
-async def test_exec_output_waits_for_the_pong(node: Node) -> None:
+async def test_exec_output_waits_for_the_pong(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
     """client-go drops frames that come before it registers its streams: the server pings
     first and sends nothing else until the client has answered (see the module docstring)."""
+    monkeypatch.setattr(websocket, "PONG_WAIT", 30.0)  # so only the pong can release the output
     url = f"{node.url}/exec/ns/web/app?command=echo&command=hi&stdout=true&stderr=true"
     async with node.session.ws_connect(url, protocols=["v5.channel.k8s.io"], autoping=False) as ws:
         ping = await ws.receive()
@@ -104,14 +105,14 @@ async def test_exec_output_waits_for_the_pong(node: Node) -> None:
         await ws.ping(b"client")  # the client's own heartbeat is answered meanwhile
         assert (await ws.receive()).type == aiohttp.WSMsgType.PONG
         await ws.pong(ping.data)
-        assert (await ws.receive()).data == b"\x01hi\n"
-        assert json.loads((await ws.receive()).data[1:])["status"] == "Success"
+        assert (await ws.receive(timeout=5)).data == b"\x01hi\n"
+        assert json.loads((await ws.receive(timeout=5)).data[1:])["status"] == "Success"
 
 
 async def test_exec_output_comes_anyway_to_a_client_that_never_pongs(
     node: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Held back once, for ``PONG_WAIT``; what follows is not held again."""
+    """Held back once, until ``PONG_WAIT`` after connecting; what follows is not held again."""
     monkeypatch.setattr(websocket, "PONG_WAIT", 3.0)
     url = f"{node.url}/exec/ns/web/app?command=cat&stdin=true&stdout=true&stderr=true"
     async with node.session.ws_connect(url, protocols=["v5.channel.k8s.io"], autoping=False) as ws:
@@ -120,6 +121,33 @@ async def test_exec_output_comes_anyway_to_a_client_that_never_pongs(
         assert (await ws.receive(timeout=10)).data == b"\x01one"
         await ws.send_bytes(b"\x00two")
         assert (await ws.receive(timeout=2)).data == b"\x01two"
+
+
+async def test_exec_start_failure_is_reported_after_the_pong(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(websocket, "PONG_WAIT", 30.0)
+
+    async def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("no such process")
+
+    monkeypatch.setattr(node.runtime, "exec", refuse)
+    url = f"{node.url}/exec/ns/web/app?command=echo&stdout=true"
+    async with node.session.ws_connect(url, protocols=["v5.channel.k8s.io"]) as ws:  # answers pings
+        status = await ws.receive(timeout=5)
+        assert status.data[0] == 3 and "no such process" in json.loads(status.data[1:])["message"]
+
+
+async def test_exec_client_gone_while_output_is_held(node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(websocket, "PONG_WAIT", 30.0)
+    url = f"{node.url}/exec/ns/web/app?command=size&stdout=true&tty=true"
+    async with node.session.ws_connect(url, protocols=["v5.channel.k8s.io"], autoping=False) as ws:
+        assert (await ws.receive()).type == aiohttp.WSMsgType.PING
+    for _ in range(100):
+        if node.runtime.sessions and node.runtime.sessions[-1].killed:
+            break
+        await asyncio.sleep(0.02)
+    assert node.runtime.sessions[-1].killed
 
 
 async def test_exec_the_kubelet_spelling_of_the_flags(node: Node) -> None:
