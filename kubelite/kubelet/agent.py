@@ -267,6 +267,7 @@ class NodeAgent:
                 await self.kubelet_server.close()
             if self.writer is not self.client:
                 await self.writer.close()
+            await self.runtime.close()
 
     async def _run_registered(self) -> None:
         cfg = self.config

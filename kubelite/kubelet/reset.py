@@ -72,6 +72,7 @@ async def reset_node(config: AgentConfig, *, node_network: bool = False) -> Rese
         release_state = getattr(runtime, "release_state", None)  # runc's state tmpfs
         if release_state is not None:
             await asyncio.to_thread(release_state)
+        await runtime.close()
     await asyncio.to_thread(unmount_and_remove, config.pods_dir)  # Memory emptyDirs are tmpfs mounts
     await asyncio.to_thread(shutil.rmtree, config.logs_dir, True)
     if node_network:

@@ -229,6 +229,11 @@ class ShimRuntime:
         for sid in self._sandbox_ids():  # indexed by pod
             self._sandbox_record(sid)
 
+    async def close(self) -> None:
+        # The zygote would end by itself once this process ends, but as nobody's child then:
+        # stopped here it is reaped, and an agent stopped in-process (tests) leaves none behind.
+        await asyncio.to_thread(self.shims.close)
+
     async def list_sandboxes(self, pod_uid: str | None = None) -> list[Sandbox]:
         def scan() -> list[Sandbox]:
             out = []

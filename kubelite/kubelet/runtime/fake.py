@@ -153,6 +153,9 @@ class FakeRuntime:
     async def start(self) -> None:
         self.calls.append(("start", ""))
 
+    async def close(self) -> None:
+        pass
+
     async def run_sandbox(self, config: SandboxConfig) -> Sandbox:
         self.calls.append(("run_sandbox", config.pod_name))
         if self.sandbox_error:

@@ -173,6 +173,11 @@ class Runtime(Protocol):
         """Prepare state directories and find what a previous agent left."""
         ...
 
+    async def close(self) -> None:
+        """Stop the helpers the runtime itself started (the shim zygote); containers and
+        sandboxes keep running, and a later call starts what it needs again."""
+        ...
+
     async def run_sandbox(self, config: SandboxConfig) -> Sandbox:
         """Create the pod's namespaces (and pause process). Networking is wired
         by the caller afterwards, into ``netns_path``."""

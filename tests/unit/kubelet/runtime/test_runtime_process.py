@@ -59,6 +59,7 @@ async def rt(tmp_path, caplog):
     yield runtime
     for s in await runtime.list_sandboxes():
         await runtime.remove_sandbox(s.id)
+    await runtime.close()
 
 
 async def sandbox(rt: ProcessRuntime):
@@ -190,6 +191,23 @@ async def test_shims_outlive_their_zygote_and_a_gone_zygote_is_replaced(
     await rt.start_container(third)
     status = await wait_exited(rt, third)
     assert status.exit_code == 0 and ("stdout", b"alone") in records(status.log_path)
+
+
+async def test_close_stops_the_zygote_and_a_later_start_brings_one_back(rt: ProcessRuntime, tmp_path) -> None:
+    sb = await sandbox(rt)
+    first = await rt.create_container(sb, config("first", "sleep 30", tmp_path))
+    await rt.start_container(first)
+    zygote = rt.shims._proc
+    assert zygote is not None and zygote.poll() is None
+    await rt.close()
+    assert zygote.returncode is not None  # exited, and reaped by us
+    assert (await rt.container_status(first)).state == ContainerState.RUNNING  # shims outlive it
+    second = await rt.create_container(sb, config("second", "echo again", tmp_path))
+    await rt.start_container(second)
+    status = await wait_exited(rt, second)
+    assert status.exit_code == 0 and ("stdout", b"again") in records(status.log_path)
+    assert rt.shims._proc is not None and rt.shims._proc is not zygote
+    await rt.close()
 
 
 async def test_listing_by_pod_and_by_sandbox(rt: ProcessRuntime, tmp_path) -> None:
