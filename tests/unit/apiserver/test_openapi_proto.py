@@ -46,6 +46,7 @@ def read(buf: bytes) -> list[tuple[int, Any]]:
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         num, wire_type = key >> 3, key & 7
+        value: Any
         if wire_type == 0:
             value, pos = _varint(buf, pos)
         elif wire_type == 1:
