@@ -1,16 +1,17 @@
 """Pod status: the phase and conditions the kubelet derives, and the status manager that writes them.
 
 ``pod_phase`` is the kubelet's getPhase: Pending while a sandbox, image or
-init container is outstanding, Running once every container has started
+init container is outstanding (sidecars restarting after a regular
+container started do not count), Running once every container has started
 and one runs (or is being restarted), Succeeded/Failed once all are
-terminated and none will restart. ``pod_conditions`` computes the four
+terminated and none will restart. ``pod_conditions`` computes the
 conditions the kubelet owns (PodReadyToStartContainers, Initialized,
 ContainersReady, Ready including readiness gates) with Kubernetes'
-reasons and messages.
+reasons and messages, and PodScheduled, which the kubelet asserts too.
 
 ``StatusManager.update(pod, status)`` merges a computed status into what
-the API has — conditions the kubelet does not own (PodScheduled, readiness
-gates, DisruptionTarget...) stay as they are, transition times stay when a
+the API has — conditions the kubelet does not own (readiness gates,
+DisruptionTarget...) stay as they are, transition times stay when a
 condition did not change, ``startTime`` and ``qosClass`` are kept — and
 writes it through the status subresource only when something changed. A
 pod whose phase is terminal in the API never goes back (a restarted agent
@@ -57,38 +58,63 @@ def _exit_code(s: ContainerStatus) -> int | None:
     return s.state.terminated.exitCode if s.state.terminated is not None else None
 
 
-def pod_phase(spec: PodSpec, init_statuses: list[ContainerStatus], statuses: list[ContainerStatus]) -> str:
-    """The phase of a pod whose containers are in these states (the kubelet's getPhase)."""
+def any_regular_container_started(spec: PodSpec, statuses: list[ContainerStatus]) -> bool:
+    """Whether a (non-init) container runs or has run: the pod got past its initialization
+    before, so sidecars restarting later do not make it Pending or uninitialized again."""
+    names = {c.name for c in spec.containers}
+    return any(
+        s.name in names and (s.state.running is not None or s.state.terminated is not None) for s in statuses
+    )
+
+
+def pod_phase(
+    spec: PodSpec,
+    init_statuses: list[ContainerStatus],
+    statuses: list[ContainerStatus],
+    *,
+    terminal: bool = False,
+) -> str:
+    """The phase of a pod whose containers are in these states (the kubelet's getPhase).
+
+    ``terminal``: the pod is being terminated (deleted, or stopped for good), so containers
+    that stopped will not restart whatever the restart policy: Succeeded if all of them
+    exited 0, else Failed. Sidecars (restartable init containers) count as running while they
+    run, and once stopped do not count at all."""
     policy = spec.restartPolicy or "Always"
     inits = _by_name(init_statuses)
-    pending_init = False
-    failed_init = False
+    pending_init = failed_init = 0
+    running = waiting = stopped = succeeded = unknown = 0
     for ic in spec.initContainers:
         s = inits.get(ic.name)
         if is_sidecar(ic):
-            if s is None or s.state.running is None or not s.started:
-                pending_init = True
+            if s is None:
+                unknown += 1
+            elif s.state.running is not None:
+                running += 1
+                if not s.started:
+                    pending_init += 1
+            elif s.state.waiting is not None and s.lastState.terminated is None:
+                waiting += 1
+                pending_init += 1
+            elif s.state.terminated is None and s.state.waiting is None:
+                unknown += 1
+                pending_init += 1
             continue
-        if s is None:
-            pending_init = True
-            continue
-        if s.state.terminated is not None:
-            if s.state.terminated.exitCode == 0:
-                continue
-            failed_init = True
-            continue
-        last = s.lastState.terminated
-        if s.state.waiting is not None and last is not None and last.exitCode != 0:
-            failed_init = True
-            continue
-        pending_init = True
-    if failed_init and policy == "Never":
-        return "Failed"
-    if pending_init or failed_init:
-        return "Pending"
+        if s is None or s.state.running is not None:
+            pending_init += 1
+        elif s.state.terminated is not None:
+            if s.state.terminated.exitCode != 0:
+                failed_init += 1
+        elif s.state.waiting is not None:
+            last = s.lastState.terminated
+            if last is None:
+                pending_init += 1
+            elif last.exitCode != 0:
+                failed_init += 1
+        else:
+            pending_init += 1
 
     mains = _by_name(statuses)
-    running = waiting = stopped = succeeded = unknown = 0
     for c in spec.containers:
         s = mains.get(c.name)
         if s is None:
@@ -106,18 +132,20 @@ def pod_phase(spec: PodSpec, init_statuses: list[ContainerStatus], statuses: lis
                 waiting += 1
         else:
             unknown += 1
-    if waiting > 0:
+
+    if failed_init and policy == "Never":
+        return "Failed"
+    if waiting or (pending_init and not any_regular_container_started(spec, statuses)):
         return "Pending"
-    if running > 0 and unknown == 0:
+    if running and not unknown:
         return "Running"
-    if running == 0 and stopped > 0 and unknown == 0:
-        if policy == "Always":
-            return "Running"
-        if stopped == succeeded:
-            return "Succeeded"
-        if policy == "Never":
-            return "Failed"
-        return "Running"
+    if not running and stopped and not unknown:
+        if terminal or policy != "Always":
+            if stopped == succeeded:
+                return "Succeeded"
+            if terminal or policy == "Never":
+                return "Failed"
+        return "Running"  # restarting (Always, or OnFailure after a failure)
     return "Pending"
 
 
@@ -132,23 +160,17 @@ def pod_conditions(
     statuses: list[ContainerStatus],
     sandbox_ready: bool,
 ) -> list[PodCondition]:
-    """The kubelet-owned conditions (transition times are filled in by ``merge_status``)."""
+    """The conditions the kubelet sets (transition times are filled in by ``merge_status``)."""
     spec = pod.spec
     conditions = [_cond("PodReadyToStartContainers", sandbox_ready)]
 
     inits = _by_name(init_statuses)
-    incomplete = []
-    for ic in spec.initContainers:
-        s = inits.get(ic.name)
-        if is_sidecar(ic):
-            if s is None or not s.started:
-                incomplete.append(ic.name)
-        elif s is None or _exit_code(s) != 0:
-            incomplete.append(ic.name)
-    if not incomplete:
-        conditions.append(_cond("Initialized", True))
-    elif phase == "Succeeded":
+    mains = _by_name(statuses)
+    incomplete = [ic.name for ic in spec.initContainers if not (inits.get(ic.name) and inits[ic.name].ready)]
+    if phase == "Succeeded":
         conditions.append(_cond("Initialized", True, "PodCompleted"))
+    elif not incomplete or any_regular_container_started(spec, statuses):
+        conditions.append(_cond("Initialized", True))
     else:
         conditions.append(
             _cond(
@@ -159,16 +181,18 @@ def pod_conditions(
             )
         )
 
-    mains = _by_name(statuses)
     if phase in TERMINAL_PHASES:
-        containers_ready = _cond("ContainersReady", False, "PodCompleted")
+        containers_ready = _cond(
+            "ContainersReady", False, "PodCompleted" if phase == "Succeeded" else "PodFailed"
+        )
     else:
-        unready = [c.name for c in spec.containers if not (mains.get(c.name) and mains[c.name].ready)]
-        unready += [
+        # sidecars first, as the kubelet lists them
+        unready = [
             c.name
             for c in spec.initContainers
             if is_sidecar(c) and not (inits.get(c.name) and inits[c.name].ready)
         ]
+        unready += [c.name for c in spec.containers if not (mains.get(c.name) and mains[c.name].ready)]
         if unready:
             containers_ready = _cond(
                 "ContainersReady",
@@ -200,6 +224,8 @@ def pod_conditions(
         else:
             ready = _cond("Ready", True)
     conditions.append(ready)
+    # the kubelet states it too: a pod created with spec.nodeName set was never bound
+    conditions.append(_cond("PodScheduled", True))
     return conditions
 
 
