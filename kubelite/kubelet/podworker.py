@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
+import msgspec
 
 from kubelite.api.core_v1 import (
     Container,
@@ -56,6 +58,7 @@ from kubelite.api.core_v1 import (
     Pod,
     PodIP,
     PodStatus,
+    ResourceRequirements,
 )
 from kubelite.api.errors import StatusError
 from kubelite.api.quantity import parse_quantity
@@ -89,6 +92,7 @@ LABEL_POD_UID = "io.kubernetes.pod.uid"
 LABEL_POD_NAME = "io.kubernetes.pod.name"
 LABEL_POD_NAMESPACE = "io.kubernetes.pod.namespace"
 LABEL_CONTAINER_NAME = "io.kubernetes.container.name"
+LABEL_CONTAINER_HASH = "io.kubernetes.container.hash"
 API_ERRORS = (StatusError, aiohttp.ClientError, OSError, TimeoutError)
 
 
@@ -168,6 +172,14 @@ def go_duration(seconds: float) -> str:
     return f"{h}h{m}m{s}s"
 
 
+def container_hash(c: Container) -> str:
+    """A digest of a container's spec but its resources (the kubelet's container hash): a
+    running container whose spec changed (``kubectl set image``) is restarted. Fields at their
+    defaults are left out of the encoding, so new API fields do not change it."""
+    spec = msgspec.structs.replace(c, resources=ResourceRequirements())
+    return hashlib.sha256(msgspec.json.encode(spec)).hexdigest()[:16]
+
+
 def should_restart(policy: str, exit_code: int | None) -> bool:
     if policy == "Always":
         return True
@@ -215,6 +227,7 @@ class PodWorker:
         self.admitted = False
         self._final_from_api = False
         self.final: tuple[str, str, str] | None = None  # (phase, reason, message) set by the agent
+        self.terminating = False  # deleted: stopped containers stay stopped, whatever the policy
         self.start_time = ""
         self.sandbox_ready = False
         self.syncs = 0
@@ -338,12 +351,13 @@ class PodWorker:
         if self.removed or pod.metadata.deletionTimestamp:
             await self.terminate()
             return True
-        if not self.admitted:
-            if pod.status.phase in TERMINAL_PHASES:
-                self.final = (pod.status.phase, pod.status.reason, pod.status.message)
-                self._final_from_api = True
-            elif not await self._admit(pod):
-                return False
+        if self.final is None and pod.status.phase in TERMINAL_PHASES:
+            # terminal in the API (written before a restart of the agent, or by another client):
+            # the kubelet obeys it and stops the pod's containers
+            self.final = (pod.status.phase, pod.status.reason, pod.status.message)
+            self._final_from_api = True
+        if not self.admitted and self.final is None and not await self._admit(pod):
+            return False
         if not self.start_time:
             self.start_time = pod.status.startTime or rfc3339(self.clock.now())
         if self.final is not None:
@@ -372,10 +386,7 @@ class PodWorker:
         if all(c in acted_on or c[1] == rt.interface.ContainerState.RUNNING for c in after):
             self._settled = after
         self._sync_probes(pod)
-        status = await self._write_status()
-        if status is not None and status.phase in TERMINAL_PHASES and self.final is None:
-            self.final = (status.phase, status.reason, status.message)
-            self.wake()  # stop what is left (sidecars, the sandbox) right away
+        await self._write_status()
         return False
 
     # ------------------------------------------------------------------ admission, deadline
@@ -574,9 +585,12 @@ class PodWorker:
             cs.sort(key=_attempt_order, reverse=True)
         self.history = history
 
-    def _latest(self, name: str) -> rt.interface.ContainerStatus | None:
-        found = self.history.get(name)
-        return found[0] if found else None
+    def _latest(self, name: str, *, in_sandbox: str = "") -> rt.interface.ContainerStatus | None:
+        """The newest container of this name (in sandbox ``in_sandbox`` only, if given)."""
+        for cs in self.history.get(name, ()):
+            if not in_sandbox or cs.sandbox_id == in_sandbox:
+                return cs
+        return None
 
     def _all_containers(self, pod: Pod) -> list[tuple[Container, bool]]:
         return [(c, True) for c in pod.spec.initContainers] + [(c, False) for c in pod.spec.containers]
@@ -584,48 +598,32 @@ class PodWorker:
     async def _sync_containers(self, pod: Pod) -> None:
         assert self.sandbox is not None
         policy = pod.spec.restartPolicy or "Always"
-        # Containers a liveness or startup probe failed are killed first, then restarted per policy.
+        # Running containers a liveness or startup probe failed, or whose spec changed (a new
+        # image), are killed first, then started again: per policy after a probe failure,
+        # whatever the policy after a change (the kubelet's computePodActions).
         killed = False
-        for c, _init in self._all_containers(pod):
+        changed: set[str] = set()
+        for c in [*(ic for ic in pod.spec.initContainers if is_sidecar(ic)), *pod.spec.containers]:
             latest = self._latest(c.name)
             if latest is None or latest.state != rt.interface.ContainerState.RUNNING:
                 continue
             kind = self.probes.failed(c, latest.id)
-            if kind is not None:
-                self._record_container(
-                    c, "Normal", "Killing", f"Container {c.name} failed {kind.value} probe, will be restarted"
-                )
-                await self._kill(pod, c, latest, self._grace(pod), run_pre_stop=True)
-                killed = True
+            if latest.labels.get(LABEL_CONTAINER_HASH, container_hash(c)) != container_hash(c):
+                changed.add(c.name)
+                message = f"Container {c.name} definition changed, will be restarted"
+            elif kind is not None:
+                message = f"Container {c.name} failed {kind.value} probe, will be restarted"
+            else:
+                continue
+            self._record_container(c, "Normal", "Killing", message)
+            await self._kill(pod, c, latest, self._grace(pod), run_pre_stop=True)
+            killed = True
         if killed:
             await self._refresh_containers()
 
-        for ic in pod.spec.initContainers:
-            latest = self._latest(ic.name)
-            if is_sidecar(ic):
-                if latest is None:
-                    await self._start(pod, ic, 0, init=True)
-                    return
-                if latest.state == rt.interface.ContainerState.RUNNING:
-                    if not self.probes.started(ic.name, latest.id, ic.startupProbe is not None):
-                        return
-                    continue
-                await self._restart(pod, ic, latest, init=True)
-                return
-            if latest is None:
-                await self._start(pod, ic, 0, init=True)
-                return
-            if latest.state == rt.interface.ContainerState.CREATED:
-                await self._replace_created(pod, ic, latest, init=True)
-                return
-            if latest.state == rt.interface.ContainerState.RUNNING:
-                return
-            if latest.exit_code == 0:
-                continue
-            if policy != "Never":
-                await self._restart(pod, ic, latest, init=True)
+        if not await self._sync_init_containers(pod, policy, changed):
             return
-
+        active = False  # a regular container runs, or will (again)
         for c in pod.spec.containers:
             latest = self._latest(c.name)
             if latest is None:
@@ -633,9 +631,66 @@ class PodWorker:
             elif latest.state == rt.interface.ContainerState.CREATED:
                 await self._replace_created(pod, c, latest, init=False)
             elif latest.state == rt.interface.ContainerState.RUNNING:
-                continue
+                pass
+            elif c.name in changed:
+                await self._start(pod, c, latest.attempt + 1, init=False)
             elif should_restart(policy, latest.exit_code):
                 await self._restart(pod, c, latest, init=False)
+            else:
+                continue
+            active = True
+        if not active:
+            # the regular containers are done for good: sidecars do not keep the pod alive
+            await self._kill_all(pod, self._grace(pod), reason="", announce=True)
+
+    async def _sync_init_containers(self, pod: Pod, policy: str, changed: set[str]) -> bool:
+        """Init containers one after the other; True once the regular containers may run.
+
+        Init containers count in the current sandbox only: a re-created sandbox runs them all
+        again. Once a regular container runs (the pod initialized), only sidecars
+        are looked after, restarted when they exit without holding the regular containers up.
+        """
+        assert self.sandbox is not None
+        initialized = any(
+            latest is not None
+            and latest.state in (rt.interface.ContainerState.RUNNING, rt.interface.ContainerState.CREATED)
+            for latest in (self._latest(c.name) for c in pod.spec.containers)
+        )
+        for ic in pod.spec.initContainers:
+            overall = self._latest(ic.name)
+            latest = self._latest(ic.name, in_sandbox=self.sandbox.id)
+            attempt = overall.attempt + 1 if overall is not None else 0
+            if is_sidecar(ic):
+                if latest is None:
+                    await self._start(pod, ic, attempt, init=True)
+                elif latest.state == rt.interface.ContainerState.CREATED:
+                    await self._replace_created(pod, ic, latest, init=True)
+                elif latest.state == rt.interface.ContainerState.RUNNING:
+                    if initialized or self.probes.started(ic.name, latest.id, ic.startupProbe is not None):
+                        continue
+                elif ic.name in changed:
+                    await self._start(pod, ic, latest.attempt + 1, init=True)
+                else:
+                    await self._restart(pod, ic, latest, init=True)
+                if initialized:
+                    continue
+                return False
+            if initialized:
+                continue
+            if latest is None:
+                await self._start(pod, ic, attempt, init=True)
+                return False
+            if latest.state == rt.interface.ContainerState.CREATED:
+                await self._replace_created(pod, ic, latest, init=True)
+                return False
+            if latest.state == rt.interface.ContainerState.RUNNING:
+                return False
+            if latest.exit_code == 0:
+                continue
+            if policy != "Never":
+                await self._restart(pod, ic, latest, init=True)
+            return False
+        return True
 
     async def _replace_created(
         self, pod: Pod, c: Container, latest: rt.interface.ContainerStatus, *, init: bool
@@ -650,7 +705,8 @@ class PodWorker:
     ) -> None:
         now = self.clock.now()
         finished = latest.finished_at or now
-        entry = self.backoff.get(c.name)
+        key = f"{c.name}/{container_hash(c)}"  # a changed spec starts without back-off
+        entry = self.backoff.get(key)
         if entry is not None and finished - entry.last_update > 2 * BACKOFF_MAX:
             entry = None  # it ran long enough (10 min): the back-off starts over
         if entry is not None and now - finished < entry.delay:
@@ -667,7 +723,7 @@ class PodWorker:
             self.wake_at(self.clock.monotonic() + (finished + entry.delay - now))
             return
         if entry is None or finished - entry.last_update > 2 * BACKOFF_MAX:
-            self.backoff[c.name] = Backoff(BACKOFF_INITIAL, now)
+            self.backoff[key] = Backoff(BACKOFF_INITIAL, now)
         else:
             entry.delay = min(entry.delay * 2, BACKOFF_MAX)
             entry.last_update = now
@@ -846,6 +902,7 @@ class PodWorker:
                 LABEL_POD_NAME: md.name,
                 LABEL_POD_NAMESPACE: md.namespace,
                 LABEL_CONTAINER_NAME: c.name,
+                LABEL_CONTAINER_HASH: container_hash(c),
                 "io.kubernetes.container.restartCount": str(attempt),
             },
         )
@@ -861,6 +918,8 @@ class PodWorker:
             await self.s.runtime.start_container(cid)
         except rt.interface.RuntimeFailure as e:
             self._record_container(c, "Warning", "Failed", f"Error: {e}")
+            if is_sidecar(c) or pod.spec.restartPolicy != "Never":  # it failed: restarted
+                self.waiting[c.name] = ("RunContainerError", str(e))  # until then
             await self._gc_containers(c.name)
             return
         self._trace(f"container {c.name} started")
@@ -1061,6 +1120,7 @@ class PodWorker:
     async def terminate(self) -> None:
         """Graceful termination on deletion, cleanup, and the final DELETE with grace 0."""
         pod = self.pod
+        self.terminating = True
         grace = float(self._grace(pod)) if not self.removed else float(min(self._grace(pod), MIN_GRACE))
         await self._refresh_containers()
         await self._kill_all(pod, grace, reason="", announce=True)
@@ -1136,11 +1196,10 @@ class PodWorker:
             and cs.exit_code not in (0, None)
         ):
             text = _tail_log(cs.log_path)
-        return text or cs.message
+        # the runtime's own message first, as the kubelet joins them
+        return f"{cs.message}: {text}" if cs.message and text else text or cs.message
 
-    async def _container_status(
-        self, pod: Pod, c: Container, *, init: bool, init_done: bool
-    ) -> ContainerStatus:
+    async def _container_status(self, pod: Pod, c: Container, *, init: bool) -> ContainerStatus:
         history = self.history.get(c.name, [])
         latest = history[0] if history else None
         prev = history[1] if len(history) > 1 else None
@@ -1149,11 +1208,12 @@ class PodWorker:
         )
         waiting = self.waiting.get(c.name)
         if latest is None:
-            default = "PodInitializing" if (init or not init_done) else "ContainerCreating"
+            default = "PodInitializing" if pod.spec.initContainers else "ContainerCreating"
             reason, message = waiting or (default, "")
             out.state = ContainerState(waiting=ContainerStateWaiting(reason=reason, message=message))
             return out
         out.restartCount = latest.attempt
+        out.image = latest.image or c.image  # what runs (a changed spec shows once restarted)
         out.imageID = latest.image_id
         out.containerID = f"{self.s.runtime.name}://{latest.id}"
         last = await self._terminated(c, prev) if prev is not None else None
@@ -1164,11 +1224,11 @@ class PodWorker:
             if not init or is_sidecar(c):
                 out.ready = started and self.probes.ready(c, latest.id)
         elif latest.state == rt.interface.ContainerState.CREATED:
-            reason, message = waiting or ("ContainerCreating", "")
+            reason, message = waiting or ("", "")  # created, to be started: no reason
             out.state = ContainerState(waiting=ContainerStateWaiting(reason=reason, message=message))
         else:
             term = await self._terminated(c, latest)
-            if waiting is not None and self.final is None:
+            if waiting is not None and self.final is None and not self.terminating:
                 out.state = ContainerState(
                     waiting=ContainerStateWaiting(reason=waiting[0], message=waiting[1])
                 )
@@ -1200,24 +1260,22 @@ class PodWorker:
 
     async def build_status(self) -> PodStatus:
         pod = self.pod
-        init_statuses = []
-        init_done = True
-        for ic in pod.spec.initContainers:
-            st = await self._container_status(pod, ic, init=True, init_done=init_done)
-            init_statuses.append(st)
-            if is_sidecar(ic):
-                if not st.started:
-                    init_done = False
-            elif st.state.terminated is None or st.state.terminated.exitCode != 0:
-                init_done = False
-        statuses = [
-            await self._container_status(pod, c, init=False, init_done=init_done) for c in pod.spec.containers
-        ]
+        init_statuses = [await self._container_status(pod, ic, init=True) for ic in pod.spec.initContainers]
+        statuses = [await self._container_status(pod, c, init=False) for c in pod.spec.containers]
+        statuses.sort(key=lambda st: st.name)  # the kubelet orders them by name (init ones by spec)
         if self.final is not None:
             phase, reason, message = self.final
         else:
-            phase = pod_phase(pod.spec, init_statuses, statuses)
+            phase = pod_phase(pod.spec, init_statuses, statuses, terminal=self.terminating)
             reason = message = ""
+            if phase in TERMINAL_PHASES and not self.terminating:
+                # Done: the next sync stops what is left (sidecars, the sandbox). Until nothing
+                # runs, the phase written stays what it was, as the kubelet's status manager
+                # never reports a terminal phase for a pod that may still have running containers.
+                self.final = (phase, reason, message)
+                self.wake()
+                if self._anything_running():
+                    phase = pod.status.phase or "Pending"
         host_ip = self.s.node_ip()
         status = PodStatus(
             phase=phase,
@@ -1242,6 +1300,13 @@ class PodWorker:
             status.podIP, status.podIPs, status.initContainerStatuses = "", [], []
         status.conditions = pod_conditions(pod, phase, init_statuses, statuses, self.sandbox_ready)
         return status
+
+    def _anything_running(self) -> bool:
+        return any(
+            cs[0].state in (rt.interface.ContainerState.RUNNING, rt.interface.ContainerState.CREATED)
+            for cs in self.history.values()
+            if cs
+        )
 
     async def _write_status(self) -> PodStatus | None:
         status = await self.build_status()
@@ -1308,6 +1373,8 @@ def _parse_time(text: str | None) -> float | None:
 
 def _image_id(info: Any, ref: str) -> str:
     digest = str(getattr(info, "digest", "") or "")
+    if "@" in digest:  # a repo digest ("docker.io/library/busybox@sha256:..."), Kubernetes' imageID
+        return digest
     if digest:
         base = str(getattr(info, "ref", "") or ref).split("@")[0]
         last = base.rsplit("/", 1)[-1]

@@ -87,7 +87,8 @@ async def test_back_off_resets_after_ten_minutes_of_running(h: Harness) -> None:
         await advance(h.clock, 1030)
     # attempt 2 ran ~1000 s, so attempt 3 started without waiting out a doubled back-off
     assert h.statuses.last.containerStatuses[0].restartCount >= 3
-    assert w.backoff["c"].delay <= 20  # started over at 10 s, not 40 s
+    [entry] = w.backoff.values()  # one container, one spec
+    assert entry.delay <= 20  # started over at 10 s, not 40 s
 
 
 async def test_restart_policies(h: Harness) -> None:
@@ -401,3 +402,170 @@ async def test_relist_wakes_for_a_container_that_died_during_the_sync(h: Harness
     assert len(seen) == 1 and seen[0][1] == "exited"
     w.containers_changed(seen)
     assert w._wake.is_set()
+
+
+# ---------------------------------------------------------------------- status as the kubelet writes it
+
+
+def created_at(h: Harness, name: str) -> list[float]:
+    """When the containers named ``name`` were created, in order (fake time)."""
+    return [c.status.created_at for c in h.runtime.containers.values() if c.status.name == name]
+
+
+async def test_crashing_sidecar_does_not_make_the_pod_pending_again(h: Harness) -> None:
+    h.runtime.behaviors["side"] = FakeBehavior(exit_code=1, exit_after=3)  # crashes every 3 s
+    w = worker(
+        h, make_pod({"initContainers": [c("side", restartPolicy="Always")], "containers": [c("main")]})
+    )
+    async with running(w):
+        await advance(h.clock, 40)
+    assert len(created_at(h, "main")) == 1
+    since_running = h.statuses.history[
+        next(i for i, s in enumerate(h.statuses.history) if s.phase == "Running") :
+    ]
+    assert {s.phase for s in since_running} == {"Running"}
+    for s in since_running:
+        assert next(x for x in s.conditions if x.type == "Initialized").status == "True"
+    side = [s.initContainerStatuses[0] for s in since_running]
+    assert any(st.state.waiting is not None and st.state.waiting.reason == "CrashLoopBackOff" for st in side)
+    assert side[-1].restartCount >= 3
+
+
+async def test_terminal_phase_waits_until_the_sidecars_are_stopped(h: Harness) -> None:
+    h.runtime.behaviors["main"] = FakeBehavior(exit_code=0, exit_after=2)
+    pod = make_pod(
+        {
+            "restartPolicy": "Never",
+            "initContainers": [c("side", restartPolicy="Always")],
+            "containers": [c("main")],
+        }
+    )
+    w = worker(h, pod)
+    async with running(w):
+        await advance(h.clock, 10)
+    done = [s for s in h.statuses.history if s.phase == "Succeeded"]
+    assert done, [s.phase for s in h.statuses.history]
+    for s in done:
+        assert s.initContainerStatuses[0].state.running is None  # the sidecar was stopped first
+    assert not any(ct.status.state == "running" for ct in h.runtime.containers.values())
+
+
+async def test_deleted_pod_is_reported_failed_after_its_containers_were_killed(h: Harness) -> None:
+    h.runtime.behaviors["crash"] = FakeBehavior(exit_code=1, exit_after=1)
+    pod = make_pod({"terminationGracePeriodSeconds": 5, "containers": [c(), c("crash")]})
+    w = worker(h, pod)
+    async with running(w):
+        await advance(h.clock, 15)
+        assert h.statuses.last.phase == "Running"
+        w.update(make_pod(pod_spec_dict(pod), deletionTimestamp="2024-01-01T00:00:10Z"))
+        await advance(h.clock, 10)
+    last = h.statuses.last
+    assert last.phase == "Failed"  # c was killed (143): nothing restarts a deleted pod
+    crash = next(s for s in last.containerStatuses if s.name == "crash")
+    assert crash.state.terminated is not None and crash.state.waiting is None  # no CrashLoopBackOff
+    ready = {x.type: x for x in last.conditions}
+    assert ready["ContainersReady"].reason == "PodFailed" and ready["Ready"].reason == "PodFailed"
+
+
+async def test_terminal_phase_written_by_another_client_stops_the_pod(h: Harness) -> None:
+    pod = make_pod({"containers": [c()]})
+    w = worker(h, pod)
+    async with running(w):
+        await advance(h.clock, 3)
+        failed = make_pod(pod_spec_dict(pod), resourceVersion="2")
+        failed.status.phase, failed.status.reason = "Failed", "Evicted"
+        w.update(failed)
+        await advance(h.clock, 5)
+    assert not any(ct.status.state == "running" for ct in h.runtime.containers.values())
+    last = h.statuses.last
+    assert (last.phase, last.reason) == ("Failed", "Evicted")
+    assert next(x for x in last.conditions if x.type == "Ready").status == "False"
+
+
+async def test_changed_image_restarts_the_container_whatever_the_policy(h: Harness) -> None:
+    pod = make_pod({"restartPolicy": "Never", "containers": [c()]})
+    w = worker(h, pod)
+    async with running(w):
+        await advance(h.clock, 3)
+        spec = pod_spec_dict(pod)
+        spec["containers"][0]["image"] = "busybox:2"
+        w.update(make_pod(spec, resourceVersion="2"))
+        await advance(h.clock, 40)
+    images = [ct.config.image for ct in sorted(h.runtime.containers.values(), key=lambda x: x.status.attempt)]
+    assert images == ["busybox", "busybox:2"]
+    killing = [e[3] for e in h.recorder.events if e[2] == "Killing"]
+    assert killing == ["Container c definition changed, will be restarted"]
+    cs = h.statuses.last.containerStatuses[0]
+    assert cs.image == "busybox:2" and cs.restartCount == 1 and cs.state.running is not None
+    assert h.statuses.last.phase == "Running"
+
+
+async def test_status_image_is_what_runs_until_the_restart(h: Harness) -> None:
+    h.runtime.behaviors["c"] = [FakeBehavior(exit_code=1, exit_after=1)] * 3 + [FakeBehavior()]
+    pod = make_pod({"containers": [c()]})
+    w = worker(h, pod)
+    async with running(w):
+        await advance(h.clock, 5)  # crashed twice: in a 10 s back-off
+        spec = pod_spec_dict(pod)
+        spec["containers"][0]["image"] = "busybox:2"
+        w.update(make_pod(spec, resourceVersion="2"))
+        await advance(h.clock, 1)
+    # the new spec is not held up by the old one's back-off
+    latest = max(h.runtime.containers.values(), key=lambda x: x.status.attempt)
+    assert latest.config.image == "busybox:2"
+
+
+async def test_recreated_sandbox_runs_the_init_containers_again(h: Harness) -> None:
+    h.runtime.behaviors["init"] = FakeBehavior(exit_after=1)
+    w = worker(h, make_pod({"initContainers": [c("init")], "containers": [c("main")]}))
+    async with running(w):
+        await advance(h.clock, 5)
+        first = next(iter(h.runtime.sandboxes))
+        await h.runtime.stop_sandbox(first)  # the sandbox died (its containers with it)
+        w.wake()
+        await advance(h.clock, 15)
+    assert len(created_at(h, "init")) == 2
+    inits = [ct for ct in h.runtime.containers.values() if ct.status.name == "init"]
+    assert {ct.status.sandbox_id for ct in inits} == set(h.runtime.sandboxes)
+    last = h.statuses.last
+    assert last.phase == "Running" and last.initContainerStatuses[0].restartCount == 1
+
+
+async def test_start_failure_shows_run_container_error_until_the_restart(h: Harness) -> None:
+    h.runtime.behaviors["c"] = [FakeBehavior(fail_start="exec: no such file"), FakeBehavior()]
+    w = worker(h, make_pod({"containers": [c()]}))
+    async with running(w):
+        await advance(h.clock, 5)
+    waits = [
+        s.containerStatuses[0].state.waiting
+        for s in h.statuses.history
+        if s.containerStatuses[0].state.waiting
+    ]
+    assert any(wt.reason == "RunContainerError" and wt.message == "exec: no such file" for wt in waits)
+    assert h.statuses.last.containerStatuses[0].state.running is not None
+
+
+async def test_container_statuses_by_name_and_waiting_reasons(h: Harness) -> None:
+    h.runtime.behaviors["init"] = FakeBehavior(exit_after=3)
+    w = worker(h, make_pod({"initContainers": [c("init")], "containers": [c("b"), c("a")]}))
+    async with running(w):
+        await advance(h.clock, 1)
+        status = h.statuses.last
+        assert [s.name for s in status.containerStatuses] == ["a", "b"]
+        assert {s.state.waiting.reason for s in status.containerStatuses if s.state.waiting} == {
+            "PodInitializing"
+        }
+        await advance(h.clock, 5)
+    assert [s.name for s in h.statuses.last.containerStatuses] == ["a", "b"]
+
+
+def test_image_id_is_the_repo_digest() -> None:
+    from types import SimpleNamespace
+
+    from kubelite.kubelet.podworker import _image_id
+
+    digest = "docker.io/library/busybox@sha256:" + "1" * 64
+    info = SimpleNamespace(digest=digest, ref="docker.io/library/busybox:latest", id="sha256:" + "2" * 64)
+    assert _image_id(info, "busybox") == digest
+    bare = SimpleNamespace(digest="sha256:" + "1" * 64, ref="docker.io/library/busybox:latest", id="")
+    assert _image_id(bare, "busybox") == "docker.io/library/busybox@sha256:" + "1" * 64
