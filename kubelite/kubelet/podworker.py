@@ -852,7 +852,11 @@ class PodWorker:
         warnings: list[str] = []
         try:
             env = await resolve_env(
-                pod, c, self.s.objects, node_allocatable=self.s.node_allocatable(), warnings=warnings
+                self._with_addresses(pod),
+                c,
+                self.s.objects,
+                node_allocatable=self.s.node_allocatable(),
+                warnings=warnings,
             )
         except EnvError as e:
             self._config_error(c, "CreateContainerConfigError", str(e))
@@ -976,6 +980,19 @@ class PodWorker:
             except Exception as e:
                 log.warning("pod %s: pod files: %s", self.key, e)
         return mounts, paths
+
+    def _with_addresses(self, pod: Pod) -> Pod:
+        """The pod with the addresses the downward API gives (status.podIP(s), hostIP(s)): the
+        sandbox's and the node's, known here before any status with them reached the API."""
+        host_ip = self.s.node_ip()
+        status = msgspec.structs.replace(
+            pod.status,
+            podIP=self.pod_ip,
+            podIPs=[PodIP(ip=ip) for ip in self.pod_ips],
+            hostIP=host_ip,
+            hostIPs=[HostIP(ip=host_ip)],
+        )
+        return msgspec.structs.replace(pod, status=status)
 
     async def _pod_file_mounts(
         self, pod: Pod, written: podfiles.PodFilePaths | None = None

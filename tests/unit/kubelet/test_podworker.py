@@ -569,3 +569,18 @@ def test_image_id_is_the_repo_digest() -> None:
     assert _image_id(info, "busybox") == digest
     bare = SimpleNamespace(digest="sha256:" + "1" * 64, ref="docker.io/library/busybox:latest", id="")
     assert _image_id(bare, "busybox") == "docker.io/library/busybox@sha256:" + "1" * 64
+
+
+async def test_downward_api_addresses_come_from_the_sandbox_not_the_api_copy(h: Harness) -> None:
+    env = [
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "POD_IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}},
+        {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+    ]
+    w = worker(h, make_pod({"containers": [c(env=env)]}))  # no status in the API yet
+    async with running(w):
+        await advance(h.clock, 2)
+    [container] = h.runtime.containers.values()
+    got = {k: container.config.env[k] for k in ("POD_IP", "POD_IPS", "HOST_IP")}
+    assert got == {"POD_IP": w.pod_ip, "POD_IPS": w.pod_ip, "HOST_IP": "192.0.2.10"}
+    assert w.pod_ip
