@@ -870,6 +870,10 @@ class PodWorker:
         if not argv:
             self._config_error(c, "CreateContainerError", "no command specified")
             return
+        refused = non_root_violation(pod, c, str(config_any.get("User") or ""))
+        if refused:
+            self._config_error(c, "CreateContainerConfigError", refused)
+            return
         try:
             mounts = container_mounts(c, self.volumes or {}, env)
         except VolumeError as e:
@@ -1444,6 +1448,30 @@ def _security(pod: Pod, c: Container, image_user: str) -> rt.interface.SecurityC
         sec.read_only_root_filesystem = bool(sc.readOnlyRootFilesystem)
         sec.no_new_privileges = sc.allowPrivilegeEscalation is False
     return sec
+
+
+def non_root_violation(pod: Pod, c: Container, image_user: str) -> str:
+    """Why ``runAsNonRoot`` forbids starting the container ("" when it does not): the
+    kubelet's verifyRunAsNonRoot, with the image's user when no runAsUser is set (no user in
+    the image is root; a user name cannot be verified)."""
+    psc, sc = pod.spec.securityContext, c.securityContext
+    non_root = sc.runAsNonRoot if sc is not None and sc.runAsNonRoot is not None else None
+    if non_root is None and psc is not None:
+        non_root = psc.runAsNonRoot
+    if not non_root:
+        return ""
+    where = f'(pod: "{format_pod(pod)}", container: {c.name})'
+    uid = sc.runAsUser if sc is not None and sc.runAsUser is not None else None
+    if uid is None and psc is not None:
+        uid = psc.runAsUser
+    if uid is not None:
+        return f"container's runAsUser breaks non-root policy {where}" if uid == 0 else ""
+    user = image_user.partition(":")[0]
+    if not user or user == "0":
+        return f"container has runAsNonRoot and image will run as root {where}"
+    if not user.isdigit():
+        return f"container has runAsNonRoot and image has non-numeric user ({user}), cannot verify user is non-root {where}"
+    return ""
 
 
 def _tail_log(path: str) -> str:

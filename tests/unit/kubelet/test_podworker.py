@@ -584,3 +584,43 @@ async def test_downward_api_addresses_come_from_the_sandbox_not_the_api_copy(h: 
     got = {k: container.config.env[k] for k in ("POD_IP", "POD_IPS", "HOST_IP")}
     assert got == {"POD_IP": w.pod_ip, "POD_IPS": w.pod_ip, "HOST_IP": "192.0.2.10"}
     assert w.pod_ip
+
+
+async def test_run_as_non_root_refuses_a_root_container(h: Harness) -> None:
+    pods = {
+        "image-root": make_pod({"securityContext": {"runAsNonRoot": True}, "containers": [c()]}, name="a"),
+        "uid-0": make_pod(
+            {"containers": [c(securityContext={"runAsNonRoot": True, "runAsUser": 0})]}, name="b"
+        ),
+        "ok": make_pod(
+            {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000}, "containers": [c()]}, name="d"
+        ),
+    }
+    workers = {k: worker(h, p) for k, p in pods.items()}
+    tasks = [asyncio.create_task(w.run()) for w in workers.values()]
+    await advance(h.clock, 3)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    started = {ct.status.labels["io.kubernetes.pod.name"] for ct in h.runtime.containers.values()}
+    assert started == {"d"}
+    statuses = {k: (await w.build_status()).containerStatuses[0].state.waiting for k, w in workers.items()}
+    root, uid0 = statuses["image-root"], statuses["uid-0"]
+    assert root is not None and root.reason == "CreateContainerConfigError"
+    assert (
+        root.message
+        == 'container has runAsNonRoot and image will run as root (pod: "a_default(uid-a)", container: c)'
+    )
+    assert uid0 is not None and uid0.message.startswith("container's runAsUser breaks non-root policy")
+
+
+def test_non_root_violation_with_image_users() -> None:
+    from kubelite.kubelet.podworker import non_root_violation
+
+    pod = make_pod({"securityContext": {"runAsNonRoot": True}, "containers": [c()]})
+    container = pod.spec.containers[0]
+    assert non_root_violation(pod, container, "1000:1000") == ""
+    assert "will run as root" in non_root_violation(pod, container, "0")
+    assert "non-numeric user (nobody)" in non_root_violation(pod, container, "nobody")
+    off = make_pod({"containers": [c(securityContext={"runAsNonRoot": False})]})
+    assert non_root_violation(off, off.spec.containers[0], "") == ""
