@@ -15,6 +15,7 @@ import msgspec
 
 from kubelite.api.core_v1 import NodeAffinity as NodeAffinitySpec
 from kubelite.api.core_v1 import Pod
+from kubelite.api.nodematch import NodeSelectorMatcher, NodeSelectorTermMatcher, RequiredNodeAffinity
 from kubelite.scheduler.framework import (
     NODE,
     UNSCHEDULED_POD,
@@ -28,13 +29,7 @@ from kubelite.scheduler.framework import (
     QueueingHint,
     Status,
 )
-from kubelite.scheduler.plugins.helpers import (
-    NodeSelectorMatcher,
-    NodeSelectorTermMatcher,
-    RequiredNodeAffinity,
-    default_normalize_array,
-    default_normalize_score,
-)
+from kubelite.scheduler.plugins.helpers import default_normalize_array, default_normalize_score
 
 NAME = "NodeAffinity"
 REASON_POD = "node(s) didn't match Pod's node affinity/selector"

@@ -6,6 +6,7 @@ from operator import attrgetter
 from typing import Any
 
 from kubelite.api.core_v1 import Pod, Taint
+from kubelite.api.nodematch import tolerations_tolerate
 from kubelite.scheduler.framework import (
     NODE,
     UNSCHEDULED_POD,
@@ -16,7 +17,6 @@ from kubelite.scheduler.framework import (
     NodeInfo,
     Status,
 )
-from kubelite.scheduler.plugins.helpers import tolerations_tolerate
 
 NAME = "NodeUnschedulable"
 REASON = "node(s) were unschedulable"

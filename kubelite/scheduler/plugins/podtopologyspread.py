@@ -33,6 +33,7 @@ import msgspec
 import numpy as np
 
 from kubelite.api.core_v1 import Node, Pod
+from kubelite.api.nodematch import RequiredNodeAffinity, find_untolerated_taint
 from kubelite.api.selectors import LabelSelector, Requirement, new_requirement, selector_from_api
 from kubelite.client import lookup
 from kubelite.client.informer import NAMESPACE_INDEX
@@ -48,7 +49,6 @@ from kubelite.scheduler.interface import (
     Status,
 )
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
-from kubelite.scheduler.plugins.helpers import RequiredNodeAffinity, find_untolerated_taint
 
 NAME = "PodTopologySpread"
 

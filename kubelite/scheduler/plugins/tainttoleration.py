@@ -7,6 +7,7 @@ from operator import attrgetter
 from typing import Any
 
 from kubelite.api.core_v1 import Pod, Taint
+from kubelite.api.nodematch import find_untolerated_taint, tolerations_tolerate
 from kubelite.scheduler.framework import (
     NODE,
     UNSCHEDULED_POD,
@@ -21,8 +22,6 @@ from kubelite.scheduler.framework import (
 from kubelite.scheduler.plugins.helpers import (
     default_normalize_array,
     default_normalize_score,
-    find_untolerated_taint,
-    tolerations_tolerate,
     untolerated_taint_reason,
 )
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubelite.api.core_v1 import Pod
+from kubelite.api.nodematch import NodeSelectorMatcher
 from kubelite.client import lookup
 from kubelite.scheduler.interface import (
     NODE,
@@ -36,7 +37,6 @@ from kubelite.scheduler.interface import (
     Status,
 )
 from kubelite.scheduler.nodeinfo import NodeInfo
-from kubelite.scheduler.plugins.helpers import NodeSelectorMatcher
 
 NAME = "VolumeBinding"
 
