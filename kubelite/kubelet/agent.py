@@ -297,6 +297,7 @@ class NodeAgent:
             clock=self.clock,
             node_ip=lambda: self._node_ip,
             node_allocatable=self.allocatable,
+            node=lambda: self.node,
             pod_files=self.pod_files,
         )
         self.pod_manager = PodManager(services, self.client, cfg.node_name)

@@ -32,14 +32,24 @@ from kubelite.api.core_v1 import (
     Pod,
     Secret,
     Service,
+    Taint,
 )
 from kubelite.api.errors import StatusError
+from kubelite.api.nodematch import RequiredNodeAffinity, find_untolerated_taint
 from kubelite.api.quantity import parse_quantity
 from kubelite.client import Client, Informer, lookup
 from kubelite.client.informer import NAMESPACE_INDEX
 from kubelite.kubelet.podworker import API_ERRORS, PodServices, PodWorker, containers_fingerprint, maybe_await
 from kubelite.kubelet.runtime.interface import ContainerState, ContainerStatus, RuntimeFailure
 from kubelite.kubelet.status import TERMINAL_PHASES
+
+NODE_AFFINITY_MISMATCH = "node(s) didn't match Pod's node affinity/selector"
+TAINT_MISMATCH = "node(s) had taints that the pod didn't tolerate"
+
+
+def _no_execute(taint: Taint) -> bool:
+    """The kubelet only minds NoExecute taints (NoSchedule ones are the scheduler's)."""
+    return taint.effect == "NoExecute"
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +217,22 @@ class PodManager:
     # ------------------------------------------------------------------ admission
 
     def admit(self, pod: Pod) -> tuple[bool, str, str]:
-        """Whether the node has room for ``pod`` next to the pods already admitted (cpu,
-        memory, pod count); a refusal carries the kubelet's reason and message."""
+        """Whether ``pod`` may run here (the kubelet's admission, in its order): room next to
+        the pods already admitted (pod count, cpu, memory), the node matching the pod's node
+        selector and required node affinity, no NoExecute taint it does not tolerate. A
+        refusal carries the kubelet's reason and message."""
+        fits = self._resources_fit(pod)
+        if not fits[0]:
+            return fits
+        node = self.s.node()
+        if node is not None:
+            if not RequiredNodeAffinity(pod).match(node):
+                return False, "NodeAffinity", f"Predicate NodeAffinity failed: {NODE_AFFINITY_MISMATCH}"
+            if find_untolerated_taint(node.spec.taints, pod.spec.tolerations, _no_execute) is not None:
+                return False, "TaintToleration", f"Predicate TaintToleration failed: {TAINT_MISMATCH}"
+        return True, "", ""
+
+    def _resources_fit(self, pod: Pod) -> tuple[bool, str, str]:
         allocatable = self.s.node_allocatable()
         active = [
             w.pod
@@ -220,7 +244,11 @@ class PodManager:
         ]
         max_pods = int(allocatable.get("pods", "0") or 0)
         if max_pods and len(active) + 1 > max_pods:
-            return False, "OutOfpods", "Node didn't have enough resource: pods"
+            return (
+                False,
+                "OutOfpods",
+                f"Node didn't have enough resource: pods, requested: 1, used: {len(active)}, capacity: {max_pods}",
+            )
         want = pod_requests(pod)
         used = {"cpu": 0, "memory": 0}
         for other in active:
@@ -234,8 +262,8 @@ class PodManager:
             if used[name] + want[name] > capacity:
                 return (
                     False,
-                    f"Out{name}",
-                    f"Pod was rejected: Node didn't have enough resource: {name}, requested: {want[name]}, "
+                    f"OutOf{name}",
+                    f"Node didn't have enough resource: {name}, requested: {want[name]}, "
                     f"used: {used[name]}, capacity: {capacity}",
                 )
         return True, "", ""

@@ -54,6 +54,7 @@ from kubelite.api.core_v1 import (
     ContainerStateWaiting,
     ContainerStatus,
     HostIP,
+    Node,
     ObjectReference,
     Pod,
     PodIP,
@@ -134,6 +135,7 @@ class PodServices:
     clock: Clock = REAL_CLOCK
     node_ip: Callable[[], str] = lambda: "127.0.0.1"
     node_allocatable: Callable[[], dict[str, str]] = dict
+    node: Callable[[], Node | None] = lambda: None  # the Node as last read or written
     pod_files: PodFiles | None = None  # overrides the hosts/resolv.conf/hostname files of podfiles.py
     host_files: tuple[str, str, str] | None = None  # the node's resolv.conf, hosts, hostname (read once)
     admit: Admit | None = None
@@ -225,6 +227,7 @@ class PodWorker:
         self._files_for = ""
         self._file_mounts: list[rt.interface.Mount] = []
         self.admitted = False
+        self.rejected = False  # admission refused the pod: it never ran here
         self._final_from_api = False
         self.final: tuple[str, str, str] | None = None  # (phase, reason, message) set by the agent
         self.terminating = False  # deleted: stopped containers stay stopped, whatever the policy
@@ -398,7 +401,8 @@ class PodWorker:
         ok, reason, message = self.s.admit(pod)
         if ok:
             return True
-        self.final = ("Failed", reason, message)
+        self.final = ("Failed", reason, f"Pod was rejected: {message}")
+        self.rejected = True
         self.s.recorder.event(pod, "Warning", reason, message)
         await self._write_status()
         return False
@@ -1312,13 +1316,10 @@ class PodWorker:
             qosClass=pod.status.qosClass,
             observedGeneration=pod.metadata.generation or 0,
         )
-        if self.final is not None and self.final[1] in (
-            "OutOfcpu",
-            "OutOfmemory",
-            "OutOfpods",
-            "UnexpectedAdmissionError",
-        ):
-            status.podIP, status.podIPs, status.initContainerStatuses = "", [], []
+        if self.rejected:
+            # rejected by admission: nothing ran, so the status says only why (the kubelet's rejectPod)
+            status.podIP, status.podIPs = "", []
+            status.initContainerStatuses, status.containerStatuses = [], []
         status.conditions = pod_conditions(pod, phase, init_statuses, statuses, self.sandbox_ready)
         return status
 
