@@ -51,6 +51,7 @@ def _no_execute(taint: Taint) -> bool:
     """The kubelet only minds NoExecute taints (NoSchedule ones are the scheduler's)."""
     return taint.effect == "NoExecute"
 
+
 log = logging.getLogger(__name__)
 
 

@@ -184,7 +184,9 @@ async def run_session(
             log.warning("exec session failed: %s", e)
             await client.finish(error_status(str(e)))
             return None
-        await client.finish(exit_status(code, opts.command))
+        # An attach (no command) ends in Success whatever the container's exit code, as the
+        # kubelet's does: a Failure would make ``kubectl run -i`` fall back to printing the logs.
+        await client.finish(exit_status(code if opts.command else 0, opts.command))
         return code
     finally:
         for task in (*helpers, main, gone):

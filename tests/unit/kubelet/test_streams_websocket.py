@@ -14,6 +14,8 @@ import aiohttp
 import pytest
 from streams_fakes import EchoRuntime, FakeLookup, SpdyTestClient, echo_server, run_pod
 
+from kubelite.kubelet.runtime.fake import FakeSession
+from kubelite.kubelet.runtime.interface import ExecResult, ExecSession
 from kubelite.kubelet.server import KubeletServer
 from kubelite.kubelet.streams import spdy, websocket
 from kubelite.kubelet.streams.websocket import PORTFORWARD_TUNNEL
@@ -185,6 +187,21 @@ async def test_attach(node: Node) -> None:
         f"{node.url}/attach/ns/web/app?stdout=true&stderr=true", protocols=["v5.channel.k8s.io"]
     ) as ws:
         msgs = [msg.data async for msg in ws]
+    assert json.loads(msgs[-1][1:])["status"] == "Success"
+
+
+async def test_attach_ends_in_success_whatever_the_containers_exit_code(node: Node) -> None:
+    """As the kubelet's attach: kubectl run -i would otherwise fall back to the logs."""
+
+    async def attach(container_id: str, *, stdin: bool, tty: bool) -> ExecSession:
+        return FakeSession(ExecResult(exit_code=4, stdout=b"inside\n", stderr=b""))
+
+    node.runtime.attach = attach  # type: ignore[method-assign]
+    async with node.session.ws_connect(
+        f"{node.url}/attach/ns/web/app?stdout=true&stderr=true", protocols=["v5.channel.k8s.io"]
+    ) as ws:
+        msgs = [msg.data async for msg in ws]
+    assert msgs[0] == b"\x01inside\n"
     assert json.loads(msgs[-1][1:])["status"] == "Success"
 
 
