@@ -69,6 +69,7 @@ from kubelite.kubelet import podfiles
 from kubelite.kubelet import runtime as rt
 from kubelite.kubelet.config import AgentConfig
 from kubelite.kubelet.envvars import EnvError, ObjectSource, as_mapping, image_env, resolve_argv, resolve_env
+from kubelite.kubelet.probes import Kind as ProbeKind
 from kubelite.kubelet.probes import PodProbes, Prober, format_pod
 from kubelite.kubelet.status import (
     TERMINAL_PHASES,
@@ -612,15 +613,17 @@ class PodWorker:
             if latest is None or latest.state != rt.interface.ContainerState.RUNNING:
                 continue
             kind = self.probes.failed(c, latest.id)
+            grace = self._grace(pod)
             if latest.labels.get(LABEL_CONTAINER_HASH, container_hash(c)) != container_hash(c):
                 changed.add(c.name)
                 message = f"Container {c.name} definition changed, will be restarted"
             elif kind is not None:
                 message = f"Container {c.name} failed {kind.value} probe, will be restarted"
+                grace = self._probe_grace(pod, c, kind)
             else:
                 continue
             self._record_container(c, "Normal", "Killing", message)
-            await self._kill(pod, c, latest, self._grace(pod), run_pre_stop=True)
+            await self._kill(pod, c, latest, grace, run_pre_stop=True)
             killed = True
         if killed:
             await self._refresh_containers()
@@ -1069,6 +1072,15 @@ class PodWorker:
             return int(pod.metadata.deletionGracePeriodSeconds)
         g = pod.spec.terminationGracePeriodSeconds
         return 30 if g is None else int(g)
+
+    def _probe_grace(self, pod: Pod, c: Container, kind: ProbeKind) -> int:
+        """The grace period of a kill for a failed liveness or startup probe: the probe's own
+        terminationGracePeriodSeconds when it sets one (unless the pod is being deleted)."""
+        probe = c.startupProbe if kind == ProbeKind.STARTUP else c.livenessProbe
+        own = probe.terminationGracePeriodSeconds if probe is not None else None
+        if own is None or pod.metadata.deletionTimestamp:
+            return self._grace(pod)
+        return int(own)
 
     async def _kill(
         self,

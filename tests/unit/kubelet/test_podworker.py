@@ -624,3 +624,32 @@ def test_non_root_violation_with_image_users() -> None:
     assert "non-numeric user (nobody)" in non_root_violation(pod, container, "nobody")
     off = make_pod({"containers": [c(securityContext={"runAsNonRoot": False})]})
     assert non_root_violation(off, off.spec.containers[0], "") == ""
+
+
+async def test_a_probes_own_grace_period_bounds_its_kill(h: Harness) -> None:
+    timeouts: list[float] = []
+    stop = h.runtime.stop_container
+
+    async def recording_stop(container_id: str, timeout: float) -> None:
+        timeouts.append(timeout)
+        await stop(container_id, timeout)
+
+    h.runtime.stop_container = recording_stop  # type: ignore[method-assign]
+    h.runtime.on_exec = lambda status, command: ExecResult(1 if status.attempt == 0 else 0, b"", b"")
+    probe = {"exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 1}
+    pods = [
+        make_pod(
+            {
+                "terminationGracePeriodSeconds": 60,
+                "containers": [c(livenessProbe={**probe, "terminationGracePeriodSeconds": 3})],
+            },
+            name="own",
+        ),
+        make_pod({"terminationGracePeriodSeconds": 60, "containers": [c(livenessProbe=probe)]}, name="pods"),
+    ]
+    tasks = [asyncio.create_task(worker(h, p).run()) for p in pods]
+    await advance(h.clock, 5)
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert sorted(timeouts) == [3, 60]
