@@ -107,14 +107,23 @@ def default_rlimits() -> list[dict[str, Any]]:
     return [{"type": "RLIMIT_NOFILE", "hard": limit, "soft": limit}]
 
 
-def all_capabilities(cap_last_cap: int | None = None) -> list[str]:
-    if cap_last_cap is None:
+def all_capabilities(proc_status: str | None = None) -> list[str]:
+    """What "all capabilities" means for a container (privileged, or ``add: [ALL]``): those
+    the agent itself has (its effective set, as containerd's cap.Current), since runc cannot
+    grant one the agent lacks; every capability the kernel knows if that cannot be read."""
+    try:
+        if proc_status is None:
+            with open("/proc/self/status") as f:
+                proc_status = f.read()
+        line = next(ln for ln in proc_status.splitlines() if ln.startswith("CapEff:"))
+        mask = int(line.split(":", 1)[1].strip(), 16)
+    except (OSError, StopIteration, ValueError):
         try:
             with open("/proc/sys/kernel/cap_last_cap") as f:
-                cap_last_cap = int(f.read())
+                return ALL_CAPABILITIES[: int(f.read()) + 1]
         except (OSError, ValueError):
-            cap_last_cap = len(ALL_CAPABILITIES) - 1
-    return ALL_CAPABILITIES[: cap_last_cap + 1]
+            return list(ALL_CAPABILITIES)
+    return [name for bit, name in enumerate(ALL_CAPABILITIES) if mask >> bit & 1]
 
 
 def _cap_name(name: str) -> str:

@@ -180,3 +180,12 @@ def test_tty_sets_terminal_and_term() -> None:
     proc = spec(cfg(tty=True))["process"]
     assert proc["terminal"] is True
     assert "TERM=xterm" in proc["env"]
+
+
+def test_all_capabilities_are_the_agents_own() -> None:
+    # an agent without CAP_SYS_RESOURCE (bit 24) cannot hand it to a privileged container
+    status = "Name:\tkubelite\nCapInh:\t0000000000000000\nCapEff:\t000001fffeffffff\n"
+    caps = oci.all_capabilities(status)
+    assert "CAP_SYS_RESOURCE" not in caps
+    assert "CAP_SYS_ADMIN" in caps and "CAP_CHECKPOINT_RESTORE" in caps
+    assert len(caps) == len(oci.ALL_CAPABILITIES) - 1
