@@ -1423,8 +1423,10 @@ def _resources(c: Container) -> rt.interface.Resources:
     requests = c.resources.requests or {}
     limits = c.resources.limits or {}
     cpu_req = requests.get("cpu") or limits.get("cpu")
-    if cpu_req:
-        res.cpu_shares = max(2, parse_quantity(cpu_req).milli_value() * 1024 // 1000)
+    # no request: the fewest shares (2), as the kubelet's milliCPUToShares, so that under
+    # contention a container that asked for no CPU yields to those that did
+    milli = parse_quantity(cpu_req).milli_value() if cpu_req else 0
+    res.cpu_shares = max(2, milli * 1024 // 1000)
     if limits.get("cpu"):
         res.cpu_quota_us = max(1000, parse_quantity(limits["cpu"]).milli_value() * res.cpu_period_us // 1000)
     if limits.get("memory"):

@@ -653,3 +653,21 @@ async def test_a_probes_own_grace_period_bounds_its_kill(h: Harness) -> None:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     assert sorted(timeouts) == [3, 60]
+
+
+def test_container_cpu_shares_follow_requests() -> None:
+    from kubelite.kubelet.podworker import _resources
+
+    pod = make_pod(
+        {
+            "containers": [
+                c("none"),
+                c("half", resources={"requests": {"cpu": "500m"}}),
+                c("limited", resources={"limits": {"cpu": "1", "memory": "64Mi"}}),
+            ]
+        }
+    )
+    none, half, limited = (_resources(x) for x in pod.spec.containers)
+    assert none.cpu_shares == 2 and none.cpu_quota_us == 0  # BestEffort: MinShares
+    assert half.cpu_shares == 512
+    assert (limited.cpu_shares, limited.cpu_quota_us, limited.memory_limit_bytes) == (1024, 100_000, 64 << 20)
