@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 from collections.abc import Callable
@@ -63,6 +64,11 @@ class Kind(StrEnum):
 class Outcome:
     result: Result
     output: str = ""
+
+
+def go_quote(text: str) -> str:
+    """``text`` as Go's %q prints it (a double-quoted string with escapes), as kubelet messages do."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def format_pod(pod: Pod) -> str:
@@ -128,13 +134,13 @@ class Prober:
         try:
             res = await asyncio.wait_for(self.runtime.exec_sync(container_id, command, timeout), timeout + 1)
         except TimeoutError:
-            return Outcome(Result.FAILURE, f"command {command!r} timed out")
+            return Outcome(Result.FAILURE, f"command {go_quote(' '.join(command))} timed out")
         except RuntimeFailure as e:
             return Outcome(Result.FAILURE, str(e))
         output = (res.stdout + res.stderr)[:MAX_OUTPUT].decode("utf-8", "replace")
         if res.exit_code == 0:
             return Outcome(Result.SUCCESS, output)
-        return Outcome(Result.FAILURE, output or f"command {command!r} exited with {res.exit_code}")
+        return Outcome(Result.FAILURE, output)  # the kubelet reports just the output, even none
 
     async def _http_get(
         self, action: HTTPGetAction, container: Container, pod_ip: str, timeout: float
@@ -197,14 +203,15 @@ class Prober:
                     self.runtime.exec_sync(container_id, command, timeout), timeout + 1
                 )
             except TimeoutError:
-                return f"command {command!r} timed out"
+                return f"command {go_quote(' '.join(command))} timed out"
             except RuntimeFailure as e:
                 return str(e)
             if res.exit_code != 0:
                 output = (res.stdout + res.stderr).decode("utf-8", "replace")
                 return (
-                    f"Exec lifecycle hook ({command}) for Container {container.name!r} in Pod {format_pod(pod)!r} "
-                    f"failed - error: command '{' '.join(command)}' exited with {res.exit_code}: , message: {output!r}"
+                    f"Exec lifecycle hook ([{' '.join(command)}]) for Container {go_quote(container.name)} "
+                    f"in Pod {go_quote(format_pod(pod))} failed - error: command '{' '.join(command)}' "
+                    f"exited with {res.exit_code}: , message: {go_quote(output)}"
                 )
             return None
         if handler.httpGet is not None:

@@ -9,7 +9,7 @@ import msgspec
 from aiohttp import web
 from podworker_fakes import advance
 
-from kubelite.api.core_v1 import Container, Probe
+from kubelite.api.core_v1 import Container, LifecycleHandler, Pod, Probe
 from kubelite.client import FakeClock
 from kubelite.kubelet.probes import PodProbes, Prober, Result
 from kubelite.kubelet.runtime.fake import FakeRuntime
@@ -116,3 +116,31 @@ async def test_thresholds_and_events() -> None:
     assert "Liveness probe failed: nope" in events and "Readiness probe failed: nope" in events
     await probes.stop()
     await asyncio.sleep(0)
+
+
+async def test_exec_messages_as_the_kubelet_words_them() -> None:
+    rt = FakeRuntime()
+    cid = await _container(rt)
+    rt.exec_results[("c", ("false",))] = ExecResult(1, b"", b"")
+    rt.exec_results[("c", ("sh", "-c", "exit 3"))] = ExecResult(3, b"", b"bye\n")
+    prober = Prober(rt)
+    c = Container(name="c")
+    silent = await prober.check(probe(exec={"command": ["false"]}), c, cid, "")
+    assert silent.result == Result.FAILURE and silent.output == ""  # "Liveness probe failed: "
+
+    async def slow(container_id: str, command: list[str], timeout: float) -> ExecResult:
+        await asyncio.sleep(10)
+        raise AssertionError("not reached")
+
+    hook = msgspec.convert({"exec": {"command": ["sh", "-c", "exit 3"]}}, LifecycleHandler)
+    pod = msgspec.convert({"metadata": {"name": "p", "namespace": "default", "uid": "u"}}, Pod)
+    failed = await prober.handler(hook, pod, c, cid, "", 5)
+    assert failed == (
+        'Exec lifecycle hook ([sh -c exit 3]) for Container "c" in Pod "p_default(u)" failed - '
+        "error: command 'sh -c exit 3' exited with 3: , message: \"bye\\n\""
+    )
+    rt.exec_sync = slow  # type: ignore[method-assign]
+    timed_out = await prober.check(
+        probe(exec={"command": ["sh", "-c", "sleep 5"]}, timeoutSeconds=0), c, cid, ""
+    )
+    assert timed_out.output == 'command "sh -c sleep 5" timed out'
