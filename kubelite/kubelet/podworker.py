@@ -898,7 +898,7 @@ class PodWorker:
         md = pod.metadata
         config = rt.interface.ContainerConfig(
             name=c.name,
-            image=c.image,
+            image=str(getattr(info, "ref", "") or c.image),  # normalised: docker.io/library/busybox:latest
             image_id=_image_id(info, c.image),
             rootfs_layers=[str(x) for x in (getattr(info, "layers", None) or [])],
             command=argv,

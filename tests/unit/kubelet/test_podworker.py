@@ -671,3 +671,17 @@ def test_container_cpu_shares_follow_requests() -> None:
     assert none.cpu_shares == 2 and none.cpu_quota_us == 0  # BestEffort: MinShares
     assert half.cpu_shares == 512
     assert (limited.cpu_shares, limited.cpu_quota_us, limited.memory_limit_bytes) == (1024, 100_000, 64 << 20)
+
+
+async def test_status_image_is_the_normalised_reference(h: Harness) -> None:
+    stub = await h.services.images.ensure("busybox", "IfNotPresent")
+    stub.ref = "docker.io/library/busybox:latest"
+
+    async def ensure(ref: str, pull_policy: str) -> Any:
+        return stub
+
+    h.services.images.ensure = ensure  # type: ignore[method-assign]
+    w = worker(h, make_pod({"containers": [c(imagePullPolicy="Always")]}))
+    async with running(w):
+        await advance(h.clock, 2)
+    assert h.statuses.last.containerStatuses[0].image == "docker.io/library/busybox:latest"
