@@ -96,6 +96,7 @@ LABEL_POD_NAMESPACE = "io.kubernetes.pod.namespace"
 LABEL_CONTAINER_NAME = "io.kubernetes.container.name"
 LABEL_CONTAINER_HASH = "io.kubernetes.container.hash"
 API_ERRORS = (StatusError, aiohttp.ClientError, OSError, TimeoutError)
+MOUNT_RETRY_MAX = 122.0  # seconds: the longest wait between two volume set-up attempts (2m2s)
 
 
 class ImageServiceLike(Protocol):
@@ -219,6 +220,8 @@ class PodWorker:
         self.pod_ips: list[str] = []
         self.volumes: dict[str, PodVolume] | None = None
         self._volumes_refreshed = 0.0
+        self._mount_delay = 0.0  # the back-off of failed volume set-ups (0: none failed)
+        self._mount_retry_at = 0.0
         self.history: dict[str, list[rt.interface.ContainerStatus]] = {}
         self.waiting: dict[str, tuple[str, str]] = {}
         self.backoff: dict[str, Backoff] = {}
@@ -559,6 +562,8 @@ class PodWorker:
             if any(v.refreshable for v in self.volumes.values()):
                 self.wake_at(self._volumes_refreshed + self.s.config.volume_refresh_period)
             return True
+        if now < self._mount_retry_at:
+            return False
         try:
             self.volumes = await self.s.volumes.setup(pod)
         except VolumeError as e:
@@ -568,8 +573,12 @@ class PodWorker:
                 "FailedMount",
                 f'MountVolume.SetUp failed for volume "{e.volume}" : {e.message}',
             )
-            self.wake_at(now + 2.0)
+            # retried with the volume manager's back-off: 0.5 s doubling to 2m2s
+            self._mount_delay = min(self._mount_delay * 2, MOUNT_RETRY_MAX) if self._mount_delay else 0.5
+            self._mount_retry_at = now + self._mount_delay
+            self.wake_at(self._mount_retry_at)
             return False
+        self._mount_delay = 0.0
         self._volumes_refreshed = now
         return True
 

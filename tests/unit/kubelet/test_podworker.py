@@ -685,3 +685,18 @@ async def test_status_image_is_the_normalised_reference(h: Harness) -> None:
     async with running(w):
         await advance(h.clock, 2)
     assert h.statuses.last.containerStatuses[0].image == "docker.io/library/busybox:latest"
+
+
+async def test_failed_mounts_are_retried_with_back_off(h: Harness) -> None:
+    volumes = [{"name": "cfg", "configMap": {"name": "missing"}}]
+    mounts = [{"name": "cfg", "mountPath": "/cfg"}]
+    w = worker(h, make_pod({"volumes": volumes, "containers": [c(volumeMounts=mounts)]}))
+    async with running(w):
+        await advance(h.clock, 60)
+        failures = [e for e in h.recorder.events if e[2] == "FailedMount"]
+        # 0.5, 1, 2, 4, 8, 16, 32 s apart: eight attempts in the first minute, not sixty
+        assert 6 <= len(failures) <= 9, len(failures)
+        assert failures[0][3].startswith('MountVolume.SetUp failed for volume "cfg"')
+        h.objects.configmaps["missing"] = ConfigMap(data={"k": "v"})
+        await advance(h.clock, 70)  # the next attempt is at most 64 s away
+    assert h.statuses.last.containerStatuses[0].state.running is not None
