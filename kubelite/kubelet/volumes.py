@@ -18,9 +18,14 @@ Each volume gets a directory ``pods/<uid>/volumes/kubernetes.io~<plugin>/<name>`
   sees half an update. ``refresh`` rewrites them when the source changed
   (the pod worker calls it every ``volume_refresh_period``); a source gone
   meanwhile leaves the last content in place. Keys, ``items`` (path and
-  mode), ``defaultMode`` and ``optional`` behave as in Kubernetes;
+  mode), ``defaultMode`` and ``optional`` behave as in Kubernetes. With host
+  mounts, ``secret``, ``projected`` and ``downwardAPI`` volumes are a tmpfs
+  each (mode 1777), as the kubelet keeps them: secrets never reach the disk;
 - ``persistentVolumeClaim``: the bound PersistentVolume's ``hostPath`` or
   ``local`` path (other volume sources are not supported here).
+
+With the pod's ``fsGroup``, emptyDir and the projected kinds belong to that group
+(``set_ownership``: group-readable, emptyDir group-writable, directories setgid).
 
 Setup errors are ``VolumeError`` (the pod worker reports FailedMount and retries).
 """
@@ -57,6 +62,8 @@ from kubelite.kubelet.runtime.interface import Mount, RuntimeFailure
 log = logging.getLogger(__name__)
 
 DEFAULT_MODE = 0o644
+# volumes the kubelet keeps in memory (a tmpfs), never on disk: secrets and what may hold them
+MEMORY_BACKED = ("secret", "projected", "downwardAPI")
 DATA_DIR_NAME = "..data"
 
 
@@ -289,6 +296,7 @@ class VolumeManager:
     async def _setup_one(self, pod: Pod, vol: Volume, *, refresh: bool) -> PodVolume:
         uid, ns = pod.metadata.uid, pod.metadata.namespace
         name = vol.name
+        fs_group = pod.spec.securityContext.fsGroup if pod.spec.securityContext is not None else None
         if vol.emptyDir is not None:
             d = self.volume_dir(uid, "emptyDir", name)
             await self.offload(d.mkdir, 0o777, True, True)
@@ -298,8 +306,10 @@ class VolumeManager:
                     await self.offload(_mount_tmpfs, d, size)
                 except RuntimeFailure as e:
                     raise VolumeError(name, str(e)) from None
-                return PodVolume(name, str(d))
-            await self.offload(os.chmod, d, 0o777)
+            else:
+                await self.offload(os.chmod, d, 0o777)
+            if fs_group is not None:
+                await self._own(name, d, fs_group, read_only=False)
             return PodVolume(name, str(d))
         if vol.hostPath is not None:
             await self.offload(_check_host_path, name, vol.hostPath.path, vol.hostPath.type or "")
@@ -342,8 +352,21 @@ class VolumeManager:
         target = self.volume_dir(uid, plugin, name)
         if files is None:  # optional source missing: an empty directory
             files = {}
+        if plugin in MEMORY_BACKED and self.mount_tmpfs:
+            try:
+                await self.offload(_mount_tmpfs, target, 0, "1777")
+            except RuntimeFailure as e:
+                raise VolumeError(name, str(e)) from None
         changed = await self.offload(write_atomic, target, files)
+        if fs_group is not None and (changed or not refresh):
+            await self._own(name, target, fs_group, read_only=True)
         return PodVolume(name, str(target), read_only=True, refreshable=True, changed=changed and refresh)
+
+    async def _own(self, name: str, root: Path, fs_group: int, *, read_only: bool) -> None:
+        try:
+            await self.offload(set_ownership, root, fs_group, read_only)
+        except OSError as e:
+            raise VolumeError(name, f"setting the volume's group to fsGroup {fs_group}: {e}") from None
 
     async def _configmap_files(
         self, ns: str, cm_name: str, items: list[KeyToPath], default_mode: int | None, optional: bool
@@ -431,12 +454,38 @@ class VolumeManager:
         return PodVolume(vol.name, path, read_only=vol.persistentVolumeClaim.readOnly)
 
 
-def _mount_tmpfs(path: Path, size: int) -> None:
+def _mount_tmpfs(path: Path, size: int, mode: str = "0777") -> None:
     """A tmpfs on ``path`` unless one is there already (its content is the pod's). Blocking."""
+    path.mkdir(parents=True, exist_ok=True)
     if os.path.ismount(path):
         return
-    data = "mode=0777" + (f",size={size}" if size else "")
+    data = f"mode={mode}" + (f",size={size}" if size else "")
     host_mounts.mount("tmpfs", str(path), "tmpfs", host_mounts.MS_NOSUID | host_mounts.MS_NODEV, data)
+
+
+def set_ownership(root: Path, fs_group: int, read_only: bool) -> None:
+    """The kubelet's SetVolumeOwnership for ``fsGroup``: everything under ``root`` (symlinks
+    themselves, not followed) in group ``fs_group``, readable by the group (and writable
+    unless ``read_only``), directories setgid so that files made later join the group. Blocking."""
+    mask = 0o440 if read_only else 0o660
+
+    def own(path: str, is_dir: bool) -> None:
+        st = os.lstat(path)
+        os.lchown(path, -1, fs_group)
+        if stat.S_ISLNK(st.st_mode):
+            return
+        mode = stat.S_IMODE(st.st_mode) | mask
+        if is_dir:
+            mode |= stat.S_ISGID | 0o110
+        os.chmod(path, mode)
+
+    for dirpath, dirnames, filenames in os.walk(root):
+        own(dirpath, True)
+        for n in filenames:
+            own(os.path.join(dirpath, n), False)
+        for n in dirnames:  # symlinks to directories are listed here and not walked into
+            if os.path.islink(os.path.join(dirpath, n)):
+                own(os.path.join(dirpath, n), False)
 
 
 def unmount_and_remove(path: Path) -> None:

@@ -189,3 +189,56 @@ async def test_empty_dir_host_path_and_mounts(tmp_path: Path) -> None:
     )
     with pytest.raises(VolumeError, match="does not exist"):
         await vm.setup(missing)
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chown to another group, tmpfs mounts)")
+
+
+@needs_root
+async def test_fs_group_owns_the_volumes(tmp_path: Path) -> None:
+    objects = Objects(secrets={"sec": Secret(data={"k": b"v"})})
+    vm = _manager(tmp_path, objects)
+    pod = make_pod(
+        {
+            "securityContext": {"fsGroup": 2000},
+            "containers": [],
+            "volumes": [{"name": "scratch", "emptyDir": {}}, {"name": "s", "secret": {"secretName": "sec"}}],
+        }
+    )
+    vols = await vm.setup(pod)
+    scratch = Path(vols["scratch"].host_path)
+    st = scratch.stat()
+    assert st.st_gid == 2000 and oct(st.st_mode & 0o7777) == oct(0o2777)  # drwxrwsrwx root:2000
+    (scratch / "new").write_text("x")
+    assert (scratch / "new").stat().st_gid == 2000  # setgid: files made later join the group
+    secret = Path(vols["s"].host_path) / "k"
+    assert secret.stat().st_gid == 2000 and secret.stat().st_mode & 0o440 == 0o440
+    assert os.lstat(Path(vols["s"].host_path) / "k").st_gid == 2000  # the symlink too
+    await vm.teardown(pod.metadata.uid)
+
+
+@needs_root
+async def test_secrets_live_in_memory(tmp_path: Path) -> None:
+    objects = Objects(
+        secrets={"sec": Secret(data={"k": b"v"})}, configmaps={"cfg": ConfigMap(data={"a": "1"})}
+    )
+    vm = VolumeManager(tmp_path / "pods", objects, offload=inline, mount_tmpfs=True)
+    pod = make_pod(
+        {
+            "containers": [],
+            "volumes": [
+                {"name": "s", "secret": {"secretName": "sec"}},
+                {"name": "c", "configMap": {"name": "cfg"}},
+            ],
+        }
+    )
+    try:
+        vols = await vm.setup(pod)
+        assert os.path.ismount(vols["s"].host_path) and not os.path.ismount(vols["c"].host_path)
+        assert (Path(vols["s"].host_path) / "k").read_bytes() == b"v"
+        assert await vm.refresh(pod) == []  # the tmpfs is there already: kept
+    finally:
+        await vm.teardown(pod.metadata.uid)
+    assert not os.path.exists(tmp_path / "pods" / pod.metadata.uid / "volumes")
+    with open("/proc/self/mountinfo") as f:
+        assert str(tmp_path) not in f.read()  # unmounted
