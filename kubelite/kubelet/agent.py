@@ -225,7 +225,12 @@ class NodeAgent:
         self.pods_api = self.writer.resource(lookup("", "v1", "Pod", client.registry))
         # events wait for a connection before status writes do (those tell a pod runs)
         self.recorder = EventRecorder(
-            self.writer, "kubelet", config.node_name, clock=clock, concurrency=WRITE_CONNECTIONS // 2
+            self.writer,
+            "kubelet",
+            config.node_name,
+            instance=config.node_name,  # as the kubelet's events: reportingInstance is the node
+            clock=clock,
+            concurrency=WRITE_CONNECTIONS // 2,
         )
         self.node: Node | None = None
         self.pod_cidr = ""

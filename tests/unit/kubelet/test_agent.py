@@ -92,3 +92,8 @@ def test_lease_object(tmp_path: Path) -> None:
     assert lease.metadata.namespace == "kube-node-lease" and lease.metadata.name == "n1"
     assert lease.spec.holderIdentity == "n1" and lease.spec.leaseDurationSeconds == 40
     assert lease.spec.renewTime and lease.spec.renewTime.endswith("Z")
+
+
+def test_events_come_from_the_kubelet_on_this_node(tmp_path: Path) -> None:
+    a, _ = agent(tmp_path)
+    assert (a.recorder.component, a.recorder.host, a.recorder.instance) == ("kubelet", "n1", "n1")
