@@ -54,6 +54,7 @@ from kubelite.api.errors import StatusError
 from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, lookup
 from kubelite.hostaddr import primary_ipv4
 from kubelite.kubelet.config import KUBELET_VERSION, LEASE_NAMESPACE, AgentConfig
+from kubelite.kubelet.podcgroups import PodCgroups
 from kubelite.kubelet.podmanager import ApiObjects, PodManager
 from kubelite.kubelet.podworker import (
     API_ERRORS,
@@ -304,6 +305,7 @@ class NodeAgent:
             node_allocatable=self.allocatable,
             node=lambda: self.node,
             pod_files=self.pod_files,
+            pod_cgroups=PodCgroups() if self.runtime.name == "runc" else None,
         )
         self.pod_manager = PodManager(services, self.client, cfg.node_name)
         log.info(

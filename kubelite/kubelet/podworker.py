@@ -69,6 +69,7 @@ from kubelite.kubelet import podfiles
 from kubelite.kubelet import runtime as rt
 from kubelite.kubelet.config import AgentConfig
 from kubelite.kubelet.envvars import EnvError, ObjectSource, as_mapping, image_env, resolve_argv, resolve_env
+from kubelite.kubelet.podcgroups import PodCgroups, milli_cpu_to_shares, pod_resources
 from kubelite.kubelet.probes import Kind as ProbeKind
 from kubelite.kubelet.probes import PodProbes, Prober, format_pod
 from kubelite.kubelet.status import (
@@ -141,6 +142,7 @@ class PodServices:
     pod_files: PodFiles | None = None  # overrides the hosts/resolv.conf/hostname files of podfiles.py
     host_files: tuple[str, str, str] | None = None  # the node's resolv.conf, hosts, hostname (read once)
     admit: Admit | None = None
+    pod_cgroups: PodCgroups | None = None  # the pod and QoS cgroup levels (runc only)
     # Blocking filesystem work goes through this (asyncio.to_thread; unit tests run it inline).
     offload: Callable[..., Awaitable[Any]] = asyncio.to_thread
 
@@ -489,6 +491,15 @@ class PodWorker:
             cgroup_parent=cgroup,
             labels={LABEL_POD_UID: md.uid, LABEL_POD_NAME: md.name, LABEL_POD_NAMESPACE: md.namespace},
         )
+        if self.s.pod_cgroups is not None:
+            try:
+                await self.s.offload(self.s.pod_cgroups.ensure_pod, cgroup, pod_resources(pod))
+            except OSError as e:
+                self._sandbox_failed(
+                    pod,
+                    f"failed to ensure that the pod: {md.uid} cgroups exist and are correctly applied: {e}",
+                )
+                return False
         self._trace("creating sandbox")
         try:
             sandbox = await self.s.runtime.run_sandbox(config)
@@ -1187,6 +1198,9 @@ class PodWorker:
                 await self.s.runtime.remove_sandbox(sid)
         self.sandbox_ids = []
         self.history = {}
+        if self.s.pod_cgroups is not None:  # the pod's cgroup is gone: its QoS class weighs less
+            with contextlib.suppress(OSError):
+                await self.s.offload(self.s.pod_cgroups.update_qos)
         await self.s.volumes.teardown(self.uid)
         md = pod.metadata
         await self.s.offload(shutil.rmtree, self._pod_dir(), True)
@@ -1432,10 +1446,9 @@ def _resources(c: Container) -> rt.interface.Resources:
     requests = c.resources.requests or {}
     limits = c.resources.limits or {}
     cpu_req = requests.get("cpu") or limits.get("cpu")
-    # no request: the fewest shares (2), as the kubelet's milliCPUToShares, so that under
-    # contention a container that asked for no CPU yields to those that did
-    milli = parse_quantity(cpu_req).milli_value() if cpu_req else 0
-    res.cpu_shares = max(2, milli * 1024 // 1000)
+    # no request: the fewest shares (2), so that under contention a container that asked for
+    # no CPU yields to those that did
+    res.cpu_shares = milli_cpu_to_shares(parse_quantity(cpu_req).milli_value() if cpu_req else 0)
     if limits.get("cpu"):
         res.cpu_quota_us = max(1000, parse_quantity(limits["cpu"]).milli_value() * res.cpu_period_us // 1000)
     if limits.get("memory"):
