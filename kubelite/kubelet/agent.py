@@ -49,6 +49,7 @@ from kubelite.api.core_v1 import (
     NodeSpec,
     NodeStatus,
     NodeSystemInfo,
+    ObjectReference,
 )
 from kubelite.api.errors import StatusError
 from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, lookup
@@ -262,6 +263,7 @@ class NodeAgent:
 
             self.runtime = make_runtime(cfg.runtime, str(cfg.runtime_dir))
         await self.runtime.start()
+        self._node_event("Starting", "Starting kubelet.")
         if self.images is None:
             self.images = self._default_images()
         self._node_ip = cfg.node_ip or await asyncio.to_thread(self.host.node_ip)
@@ -490,33 +492,38 @@ class NodeAgent:
                 p.memory,
                 ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
                 ("KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                ("NodeHasInsufficientMemory", "NodeHasSufficientMemory"),
             ),
             (
                 "DiskPressure",
                 p.disk,
                 ("KubeletHasDiskPressure", "kubelet has disk pressure"),
                 ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                ("NodeHasDiskPressure", "NodeHasNoDiskPressure"),
             ),
             (
                 "PIDPressure",
                 p.pid,
                 ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
                 ("KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                ("NodeHasInsufficientPID", "NodeHasSufficientPID"),
             ),
             (
                 "Ready",
                 runtime_ok,
                 ("KubeletReady", "kubelet is posting ready status"),
                 ("KubeletNotReady", "container runtime is down"),
+                ("NodeReady", "NodeNotReady"),
             ),
         ]
         out = []
-        for type_, flag, (reason_t, msg_t), (reason_f, msg_f) in specs:
+        for type_, flag, (reason_t, msg_t), (reason_f, msg_f), (event_t, event_f) in specs:
             status = "True" if flag else "False"
             reason, message = (reason_t, msg_t) if flag else (reason_f, msg_f)
             prev = self._transitions.get(type_)
             if prev is None or prev[0] != status:
                 self._transitions[type_] = (status, now)
+                self._node_event(event_t if flag else event_f)
             out.append(
                 NodeCondition(
                     type=type_,
@@ -528,6 +535,12 @@ class NodeAgent:
                 )
             )
         return out
+
+    def _node_event(self, reason: str, message: str = "") -> None:
+        """An event about this node, as the kubelet words them ("Node vm status is now: NodeReady")."""
+        name = self.config.node_name
+        ref = ObjectReference(kind="Node", name=name, uid=name)  # the kubelet's nodeRef: uid is the name
+        self.recorder.event(ref, "Normal", reason, message or f"Node {name} status is now: {reason}")
 
     def node_status(self) -> NodeStatus:
         assert self.runtime is not None
@@ -565,6 +578,10 @@ class NodeAgent:
     async def register(self) -> Node:
         """Create the Node, or refresh labels and status of the one already there."""
         name = self.config.node_name
+        with contextlib.suppress(*API_ERRORS):  # conditions an earlier agent wrote did not change now
+            for c in (await self.nodes.get(name)).status.conditions:
+                if c.status in ("True", "False") and c.lastTransitionTime:
+                    self._transitions[c.type] = (c.status, c.lastTransitionTime)
         status = self.node_status()
         node = Node(
             metadata=meta.ObjectMeta(

@@ -97,3 +97,25 @@ def test_lease_object(tmp_path: Path) -> None:
 def test_events_come_from_the_kubelet_on_this_node(tmp_path: Path) -> None:
     a, _ = agent(tmp_path)
     assert (a.recorder.component, a.recorder.host, a.recorder.instance) == ("kubelet", "n1", "n1")
+
+
+def test_condition_changes_are_node_events(tmp_path: Path) -> None:
+    a, host = agent(tmp_path)
+    recorded: list[tuple[str, str, str, str]] = []
+    a.recorder.event = lambda obj, type_, reason, message: recorded.append(  # type: ignore[method-assign]
+        (f"{obj.kind}/{obj.name}/{obj.uid}", type_, reason, message)
+    )
+    a.node_status()
+    assert [r[2] for r in recorded] == [
+        "NodeHasSufficientMemory",
+        "NodeHasNoDiskPressure",
+        "NodeHasSufficientPID",
+        "NodeReady",
+    ]
+    assert recorded[-1] == ("Node/n1/n1", "Normal", "NodeReady", "Node n1 status is now: NodeReady")
+    recorded.clear()
+    a.node_status()
+    assert recorded == []  # no change, no event
+    host.available = 50 << 20
+    a.node_status()
+    assert [r[2] for r in recorded] == ["NodeHasInsufficientMemory"]
