@@ -953,8 +953,7 @@ class PodWorker:
             await self.s.runtime.start_container(cid)
         except rt.interface.RuntimeFailure as e:
             self._record_container(c, "Warning", "Failed", f"Error: {e}")
-            if is_sidecar(c) or pod.spec.restartPolicy != "Never":  # it failed: restarted
-                self.waiting[c.name] = ("RunContainerError", str(e))  # until then
+            self._failed_start(pod, c, "RunContainerError", str(e))
             await self._gc_containers(c.name)
             return
         self._trace(f"container {c.name} started")
@@ -969,6 +968,13 @@ class PodWorker:
                 if status is not None:
                     self._record_container(c, "Normal", "Killing", "FailedPostStartHook")
                     await self._kill(pod, c, status, self._grace(pod), run_pre_stop=False)
+                self._failed_start(pod, c, "PostStartHookError", error)
+
+    def _failed_start(self, pod: Pod, c: Container, reason: str, message: str) -> None:
+        """A start that failed shows as waiting with ``reason`` until the restart (the
+        kubelet's reason cache), if there is to be one: always after a failure but under Never."""
+        if is_sidecar(c) or pod.spec.restartPolicy != "Never":
+            self.waiting[c.name] = (reason, message)
 
     def _pod_files_to_write(self, pod: Pod) -> podfiles.PodFiles | None:
         """The pod's /etc/hosts, resolv.conf and hostname to write with its next container's

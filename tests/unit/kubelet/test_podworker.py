@@ -700,3 +700,14 @@ async def test_failed_mounts_are_retried_with_back_off(h: Harness) -> None:
         h.objects.configmaps["missing"] = ConfigMap(data={"k": "v"})
         await advance(h.clock, 70)  # the next attempt is at most 64 s away
     assert h.statuses.last.containerStatuses[0].state.running is not None
+
+
+async def test_post_start_failure_waits_as_post_start_hook_error_until_the_restart(h: Harness) -> None:
+    h.runtime.on_exec = lambda status, command: ExecResult(1 if status.attempt == 0 else 0, b"", b"boom")
+    w = worker(h, make_pod({"containers": [c(lifecycle={"postStart": {"exec": {"command": ["hook"]}}})]}))
+    async with running(w):
+        await advance(h.clock, 5)
+    waits = [s.containerStatuses[0].state.waiting for s in h.statuses.history]
+    hook = [wt for wt in waits if wt is not None and wt.reason == "PostStartHookError"]
+    assert hook and hook[0].message.startswith("Exec lifecycle hook ([hook])")
+    assert h.statuses.last.containerStatuses[0].state.running is not None  # restarted, hook passed
