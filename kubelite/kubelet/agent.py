@@ -41,6 +41,7 @@ import msgspec
 from kubelite.api import meta
 from kubelite.api.coordination_v1 import Lease, LeaseSpec
 from kubelite.api.core_v1 import (
+    ContainerImage,
     DaemonEndpoint,
     Node,
     NodeAddress,
@@ -81,6 +82,7 @@ ServingCertificateSource = Callable[[str], Awaitable[tuple[str, str]]]
 
 ALLOCATABLE_TTL = 10.0  # seconds the host's allocatable resources are reused (as node status)
 WRITE_CONNECTIONS = 8  # connections of the writes to the API server (status, events, lease)
+MAX_NODE_IMAGES = 50  # images in the node status, largest first (the kubelet's nodeStatusMaxImages)
 _ARCH = {
     "x86_64": "amd64",
     "amd64": "amd64",
@@ -536,6 +538,22 @@ class NodeAgent:
             )
         return out
 
+    async def _node_images(self) -> list[ContainerImage]:
+        """The node's images for its status (the scheduler's ImageLocality reads them): repo
+        digests then tags as names, largest first, at most ``MAX_NODE_IMAGES`` (the kubelet's
+        nodeStatusMaxImages)."""
+        list_images = getattr(self.images, "list", None)
+        if list_images is None:
+            return []
+        try:
+            infos = await list_images()
+        except Exception as e:  # the status goes out without them rather than not at all
+            log.warning("listing images for the node status: %s", e)
+            return []
+        images = [ContainerImage(names=[*i.repo_digests, *i.names], sizeBytes=i.size) for i in infos]
+        images.sort(key=lambda im: im.sizeBytes, reverse=True)
+        return images[:MAX_NODE_IMAGES]
+
     def _node_event(self, reason: str, message: str = "") -> None:
         """An event about this node, as the kubelet words them ("Node vm status is now: NodeReady")."""
         name = self.config.node_name
@@ -583,6 +601,7 @@ class NodeAgent:
                 if c.status in ("True", "False") and c.lastTransitionTime:
                     self._transitions[c.type] = (c.status, c.lastTransitionTime)
         status = self.node_status()
+        status.images = await self._node_images()
         node = Node(
             metadata=meta.ObjectMeta(
                 name=name, labels=self.labels(), annotations={"node.alpha.kubernetes.io/ttl": "0"}
@@ -664,6 +683,7 @@ class NodeAgent:
     async def update_node_status(self, force: bool = False) -> bool:
         """Write the node status if it changed or the report period passed; True if written."""
         status = self.node_status()
+        status.images = await self._node_images()
         fp = self._fingerprint(status)
         due = self.clock.monotonic() - self._last_status_write >= self.config.status_report_frequency
         if not force and not due and fp == self._last_status:
@@ -678,7 +698,6 @@ class NodeAgent:
                 raise
             current.status = msgspec.structs.replace(
                 status,
-                images=current.status.images,
                 volumesInUse=current.status.volumesInUse,
                 volumesAttached=current.status.volumesAttached,
             )

@@ -119,3 +119,23 @@ def test_condition_changes_are_node_events(tmp_path: Path) -> None:
     host.available = 50 << 20
     a.node_status()
     assert [r[2] for r in recorded] == ["NodeHasInsufficientMemory"]
+
+
+async def test_node_status_lists_the_images_largest_first(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    a, _ = agent(tmp_path)
+
+    class Images:
+        async def list(self) -> list[SimpleNamespace]:
+            small = SimpleNamespace(repo_digests=["docker.io/library/busybox@sha256:1"], size=2 << 20)
+            small.names = ["docker.io/library/busybox:latest"]
+            big = SimpleNamespace(repo_digests=[], names=["registry.local/app:v1"], size=80 << 20)
+            return [small, big]
+
+    a.images = Images()  # type: ignore[assignment]
+    images = await a._node_images()
+    assert [(im.names, im.sizeBytes) for im in images] == [
+        (["registry.local/app:v1"], 80 << 20),
+        (["docker.io/library/busybox@sha256:1", "docker.io/library/busybox:latest"], 2 << 20),
+    ]
