@@ -60,6 +60,7 @@ from kubelite.api.core_v1 import (
     PodIP,
     PodStatus,
     ResourceRequirements,
+    VolumeMountStatus,
 )
 from kubelite.api.errors import StatusError
 from kubelite.api.quantity import parse_quantity
@@ -1280,6 +1281,17 @@ class PodWorker:
             return out
         out.restartCount = latest.attempt
         out.image = latest.image or c.image  # what runs (a changed spec shows once restarted)
+        # as the kubelet reports them (RecursiveReadOnlyMounts, on since 1.31); read-only mounts
+        # here are not recursively read-only (runc 1.1 has no rro), so they say Disabled
+        out.volumeMounts = [
+            VolumeMountStatus(
+                name=vm.name,
+                mountPath=vm.mountPath,
+                readOnly=vm.readOnly,
+                recursiveReadOnly="Disabled" if vm.readOnly else None,
+            )
+            for vm in c.volumeMounts
+        ]
         out.imageID = latest.image_id
         out.containerID = f"{self.s.runtime.name}://{latest.id}"
         last = await self._terminated(c, prev) if prev is not None else None

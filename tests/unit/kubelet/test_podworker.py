@@ -711,3 +711,16 @@ async def test_post_start_failure_waits_as_post_start_hook_error_until_the_resta
     hook = [wt for wt in waits if wt is not None and wt.reason == "PostStartHookError"]
     assert hook and hook[0].message.startswith("Exec lifecycle hook ([hook])")
     assert h.statuses.last.containerStatuses[0].state.running is not None  # restarted, hook passed
+
+
+async def test_container_status_lists_its_volume_mounts(h: Harness) -> None:
+    volumes = [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}]
+    mounts = [{"name": "a", "mountPath": "/a"}, {"name": "b", "mountPath": "/b", "readOnly": True}]
+    w = worker(h, make_pod({"volumes": volumes, "containers": [c(volumeMounts=mounts)]}))
+    async with running(w):
+        await advance(h.clock, 2)
+    got = [
+        (m.name, m.mountPath, m.readOnly, m.recursiveReadOnly)
+        for m in h.statuses.last.containerStatuses[0].volumeMounts
+    ]
+    assert got == [("a", "/a", False, None), ("b", "/b", True, "Disabled")]
