@@ -59,7 +59,6 @@ from kubelite.api.core_v1 import (
     Pod,
     PodIP,
     PodStatus,
-    ResourceRequirements,
     VolumeMountStatus,
 )
 from kubelite.api.errors import StatusError
@@ -180,11 +179,11 @@ def go_duration(seconds: float) -> str:
 
 
 def container_hash(c: Container) -> str:
-    """A digest of a container's spec but its resources (the kubelet's container hash): a
-    running container whose spec changed (``kubectl set image``) is restarted. Fields at their
-    defaults are left out of the encoding, so new API fields do not change it."""
-    spec = msgspec.structs.replace(c, resources=ResourceRequirements())
-    return hashlib.sha256(msgspec.json.encode(spec)).hexdigest()[:16]
+    """The kubelet's container hash (since 1.31): of the name and image only, the fields of a
+    pod's container that may change (resources aside), so that a running container whose image
+    changed (``kubectl set image``) is restarted, and nothing else a newer version might add or
+    default in the stored spec restarts containers."""
+    return hashlib.sha256(msgspec.json.encode([c.name, c.image])).hexdigest()[:16]
 
 
 def should_restart(policy: str, exit_code: int | None) -> bool:
@@ -472,6 +471,12 @@ class PodWorker:
             await self._teardown_network(self.sandbox)
             self.sandbox = None
             self.sandbox_ready = False
+        if pod.spec.restartPolicy == "Never":
+            await self._refresh_containers()
+            if self.history:
+                # Nothing of a Never pod runs again once its sandbox is gone (the kubelet's
+                # computePodActions creates none for it): its phase follows from what did run.
+                return False
         if not self.start_time:
             self.start_time = pod.status.startTime or rfc3339(self.clock.now())
         return await self._create_sandbox(pod)

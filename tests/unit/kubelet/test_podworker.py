@@ -724,3 +724,18 @@ async def test_container_status_lists_its_volume_mounts(h: Harness) -> None:
         for m in h.statuses.last.containerStatuses[0].volumeMounts
     ]
     assert got == [("a", "/a", False, None), ("b", "/b", True, "Disabled")]
+
+
+async def test_a_never_pod_whose_sandbox_died_is_not_started_again(h: Harness) -> None:
+    h.runtime.behaviors["init"] = FakeBehavior(exit_after=1)
+    w = worker(
+        h, make_pod({"restartPolicy": "Never", "initContainers": [c("init")], "containers": [c("main")]})
+    )
+    async with running(w):
+        await advance(h.clock, 5)
+        await h.runtime.stop_sandbox(next(iter(h.runtime.sandboxes)))  # its containers die with it
+        w.wake()
+        await advance(h.clock, 15)
+    assert len(h.runtime.sandboxes) == 1  # no new sandbox
+    assert len(created_at(h, "init")) == 1 and len(created_at(h, "main")) == 1  # nothing ran again
+    assert h.statuses.last.phase == "Failed"
