@@ -53,7 +53,7 @@ from kubelite.api.core_v1 import (
     ObjectReference,
 )
 from kubelite.api.errors import StatusError
-from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, lookup
+from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, Informer, lookup
 from kubelite.hostaddr import primary_ipv4
 from kubelite.kubelet.config import KUBELET_VERSION, LEASE_NAMESPACE, AgentConfig
 from kubelite.kubelet.podcgroups import PodCgroups
@@ -92,6 +92,13 @@ _ARCH = {
     "ppc64le": "ppc64le",
     "s390x": "s390x",
 }
+
+
+def _resource_version(obj: Node) -> int:
+    try:
+        return int(obj.metadata.resourceVersion or 0)
+    except ValueError:
+        return 0
 
 
 def micro_time(t: float) -> str:
@@ -225,6 +232,13 @@ class NodeAgent:
             else client
         )
         self.nodes = self.writer.resource(lookup("", "v1", "Node", client.registry))
+        # the agent's own Node as the API has it now: admission checks its labels and taints
+        self.node_informer = Informer(
+            client.resource(lookup("", "v1", "Node", client.registry)),
+            field_selector=f"metadata.name={config.node_name}",
+            clock=clock,
+        )
+        self.node_informer.add_handler(self._node_changed, lambda _old, new: self._node_changed(new))
         self.leases = self.writer.resource(lookup("coordination.k8s.io", "v1", "Lease", client.registry))
         self.pods_api = self.writer.resource(lookup("", "v1", "Pod", client.registry))
         # events wait for a connection before status writes do (those tell a pod runs)
@@ -323,6 +337,7 @@ class NodeAgent:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.recorder.run(), name="kubelet-events")
+                tg.create_task(self.node_informer.run(), name="node-informer")
                 tg.create_task(self._lease_loop(), name="node-lease")
                 tg.create_task(self._status_loop(), name="node-status")
                 tg.create_task(self.pod_manager.run(), name="pod-manager")
@@ -537,6 +552,11 @@ class NodeAgent:
                 )
             )
         return out
+
+    def _node_changed(self, node: Node) -> None:
+        """The watch's copy of this node, unless the agent's own last write is newer."""
+        if self.node is None or _resource_version(node) >= _resource_version(self.node):
+            self.node = node
 
     async def _node_images(self) -> list[ContainerImage]:
         """The node's images for its status (the scheduler's ImageLocality reads them): repo

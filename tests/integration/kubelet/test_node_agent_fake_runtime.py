@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,34 @@ async def test_restart_adopts_running_pods_and_removes_orphans(node: Node, tmp_p
     assert cs.containerID == keeper_id and cs.restartCount == 0 and cs.state.running is not None
     assert [n for call, n in node.runtime.calls[calls:] if call in ("create_container", "run_sandbox")] == []
     assert {sb.config.pod_name for sb in node.runtime.sandboxes.values()} == {"keeper"}
+
+
+async def test_admission_sees_the_nodes_current_labels(node: Node) -> None:
+    nodes = node.client.resource(NODES)
+    n = await nodes.get(node.config.node_name)
+    n.metadata.labels = {**n.metadata.labels, "disk": "ssd"}
+    await nodes.update(n)
+
+    # the agent's watch of its Node sees it at once (fake time stands still: no status write)
+    for _ in range(250):
+        if node.agent.node is not None and node.agent.node.metadata.labels.get("disk") == "ssd":
+            break
+        await asyncio.sleep(0.02)
+    assert node.agent.node is not None and node.agent.node.metadata.labels.get("disk") == "ssd"
+    spec = {
+        "nodeSelector": {"disk": "ssd"},
+        "containers": [{"name": "c", "image": "busybox", "command": ["sleep"]}],
+    }
+    await node.create_pod(spec, "on-ssd")
+    await node.eventually(lambda: _running(node, "on-ssd"))
+    await node.create_pod({**spec, "nodeSelector": {"disk": "hdd"}}, "on-hdd")
+
+    async def rejected() -> Any:
+        pod = await node.pod("on-hdd")
+        return pod if pod.status.phase == "Failed" else None
+
+    pod = await node.eventually(rejected)
+    assert pod.status.reason == "NodeAffinity"
+    assert pod.status.message == (
+        "Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector"
+    )
