@@ -121,11 +121,15 @@ def _check_path(path: str) -> None:
         raise ValueError(f"invalid path {path!r}")
 
 
-def write_atomic(target: Path, files: Mapping[str, tuple[bytes, int]]) -> bool:
+def write_atomic(target: Path, files: Mapping[str, tuple[bytes, int]], fs_group: int | None = None) -> bool:
     """Publish ``files`` (relative path -> (content, mode)) in ``target`` atomically; False
-    when the content was already there. Blocking."""
+    when the content was already there. With ``fs_group``, what is published belongs to that
+    group (``set_ownership``) before it is swapped in, as the kubelet's atomic writer sets
+    permissions first. Blocking."""
     for path in files:
         _check_path(path)
+    if fs_group is not None:  # group-readable: what set_ownership makes of them, compared as such
+        files = {p: (content, mode | 0o440) for p, (content, mode) in files.items()}
     target.mkdir(parents=True, exist_ok=True)
     data_link = target / DATA_DIR_NAME
     old_name = os.readlink(data_link) if data_link.is_symlink() else ""
@@ -141,10 +145,15 @@ def write_atomic(target: Path, files: Mapping[str, tuple[bytes, int]]) -> bool:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(content)
         os.chmod(p, mode)
+    if fs_group is not None:
+        set_ownership(new_dir, fs_group, read_only=True)
+        set_ownership(target, fs_group, read_only=True, walk=False)
     tmp_link = target / (DATA_DIR_NAME + "_tmp")
     if tmp_link.is_symlink() or tmp_link.exists():
         tmp_link.unlink()
     os.symlink(new_name, tmp_link)
+    if fs_group is not None:
+        os.lchown(tmp_link, -1, fs_group)
     os.rename(tmp_link, data_link)
     top = {Path(p).parts[0] for p in files}
     for name in top:
@@ -153,6 +162,8 @@ def write_atomic(target: Path, files: Mapping[str, tuple[bytes, int]]) -> bool:
             if link.exists():
                 shutil.rmtree(link) if link.is_dir() else link.unlink()
             os.symlink(os.path.join(DATA_DIR_NAME, name), link)
+            if fs_group is not None:
+                os.lchown(link, -1, fs_group)
     for entry in os.listdir(target):
         p = target / entry
         if entry in top or entry == DATA_DIR_NAME or entry == new_name:
@@ -308,8 +319,13 @@ class VolumeManager:
                     raise VolumeError(name, str(e)) from None
             else:
                 await self.offload(os.chmod, d, 0o777)
-            if fs_group is not None:
-                await self._own(name, d, fs_group, read_only=False)
+            if fs_group is not None:  # new and empty here; later, containers write into it
+                try:
+                    await self.offload(set_ownership, d, fs_group, False, walk=False)
+                except OSError as e:
+                    raise VolumeError(
+                        name, f"setting the volume's group to fsGroup {fs_group}: {e}"
+                    ) from None
             return PodVolume(name, str(d))
         if vol.hostPath is not None:
             await self.offload(_check_host_path, name, vol.hostPath.path, vol.hostPath.type or "")
@@ -357,16 +373,11 @@ class VolumeManager:
                 await self.offload(_mount_tmpfs, target, 0, "1777")
             except RuntimeFailure as e:
                 raise VolumeError(name, str(e)) from None
-        changed = await self.offload(write_atomic, target, files)
-        if fs_group is not None and (changed or not refresh):
-            await self._own(name, target, fs_group, read_only=True)
-        return PodVolume(name, str(target), read_only=True, refreshable=True, changed=changed and refresh)
-
-    async def _own(self, name: str, root: Path, fs_group: int, *, read_only: bool) -> None:
         try:
-            await self.offload(set_ownership, root, fs_group, read_only)
+            changed = await self.offload(write_atomic, target, files, fs_group)
         except OSError as e:
-            raise VolumeError(name, f"setting the volume's group to fsGroup {fs_group}: {e}") from None
+            raise VolumeError(name, f"writing the volume: {e}") from None
+        return PodVolume(name, str(target), read_only=True, refreshable=True, changed=changed and refresh)
 
     async def _configmap_files(
         self, ns: str, cm_name: str, items: list[KeyToPath], default_mode: int | None, optional: bool
@@ -463,10 +474,12 @@ def _mount_tmpfs(path: Path, size: int, mode: str = "0777") -> None:
     host_mounts.mount("tmpfs", str(path), "tmpfs", host_mounts.MS_NOSUID | host_mounts.MS_NODEV, data)
 
 
-def set_ownership(root: Path, fs_group: int, read_only: bool) -> None:
+def set_ownership(root: Path, fs_group: int, read_only: bool, *, walk: bool = True) -> None:
     """The kubelet's SetVolumeOwnership for ``fsGroup``: everything under ``root`` (symlinks
     themselves, not followed) in group ``fs_group``, readable by the group (and writable
-    unless ``read_only``), directories setgid so that files made later join the group. Blocking."""
+    unless ``read_only``), directories setgid so that files made later join the group.
+    ``walk=False``: ``root`` alone (a directory containers may already be changing is not
+    walked: they could swap a file for a symlink to a host path). Blocking."""
     mask = 0o440 if read_only else 0o660
 
     def own(path: str, is_dir: bool) -> None:
@@ -479,6 +492,9 @@ def set_ownership(root: Path, fs_group: int, read_only: bool) -> None:
             mode |= stat.S_ISGID | 0o110
         os.chmod(path, mode)
 
+    if not walk:
+        own(str(root), True)
+        return
     for dirpath, dirnames, filenames in os.walk(root):
         own(dirpath, True)
         for n in filenames:
