@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from dataclasses import dataclass
 
 from kubelite.api.core_v1 import Container, Pod
@@ -97,6 +98,7 @@ class PodCgroups:
     def __init__(self, root: str = "kubepods", mounts: dict[str, str] | None = None) -> None:
         self.root = root.strip("/")
         self.mounts = cgroups.cgroup_mounts() if mounts is None else mounts
+        self._lock = threading.Lock()  # pods start on several threads; the QoS sums are read-modify-write
 
     def _dir(self, controller: str, path: str) -> str | None:
         point = self.mounts.get(controller)
@@ -104,21 +106,33 @@ class PodCgroups:
 
     def ensure_pod(self, path: str, res: PodResources) -> None:
         """Make the pod's cgroup ``path`` (``kubepods/burstable/pod<uid>``) with ``res``, then
-        update the QoS level above it."""
+        update the QoS level above it. A new cgroup has no quota and no limit: only what
+        ``res`` sets is written (a kernel without CFS bandwidth control has no quota files)."""
         cpu = self._dir("cpu", path)
         if cpu is not None:
             os.makedirs(cpu, exist_ok=True)
             _write(os.path.join(cpu, "cpu.shares"), res.cpu_shares)
-            _write(os.path.join(cpu, "cpu.cfs_period_us"), CFS_PERIOD_US)
-            _write(os.path.join(cpu, "cpu.cfs_quota_us"), res.cpu_quota_us or -1)
+            if res.cpu_quota_us:
+                _write(os.path.join(cpu, "cpu.cfs_period_us"), CFS_PERIOD_US)
+                _write(os.path.join(cpu, "cpu.cfs_quota_us"), res.cpu_quota_us)
         memory = self._dir("memory", path)
-        if memory is not None:
+        if memory is not None and res.memory_limit_bytes:
             os.makedirs(memory, exist_ok=True)
-            _write(os.path.join(memory, "memory.limit_in_bytes"), res.memory_limit_bytes or -1)
+            _write(os.path.join(memory, "memory.limit_in_bytes"), res.memory_limit_bytes)
+        self.update_qos()
+
+    def remove_pod(self, path: str) -> None:
+        """Remove the pod's cgroup (in every hierarchy; what still has processes stays) once
+        nothing of it runs: a finished pod no longer weighs in its QoS class."""
+        cgroups.remove_cgroup(self.mounts, path)
         self.update_qos()
 
     def update_qos(self) -> None:
         """besteffort: 2 shares; burstable: the sum of its pods' shares (2 when it has none)."""
+        with self._lock:
+            self._update_qos()
+
+    def _update_qos(self) -> None:
         for qos in ("besteffort", "burstable"):
             d = self._dir("cpu", f"{self.root}/{qos}")
             if d is None:

@@ -483,8 +483,7 @@ class PodWorker:
 
     async def _create_sandbox(self, pod: Pod) -> bool:
         md, spec = pod.metadata, pod.spec
-        qos = (pod.status.qosClass or "BestEffort").lower()
-        cgroup = f"kubepods/pod{md.uid}" if qos == "guaranteed" else f"kubepods/{qos}/pod{md.uid}"
+        cgroup = _pod_cgroup(pod)
         config = rt.interface.SandboxConfig(
             pod_uid=md.uid,
             pod_name=md.name,
@@ -1185,6 +1184,9 @@ class PodWorker:
                         await self._teardown_network(sandboxes[0])
                         await self.s.runtime.stop_sandbox(sid)
             self.sandbox_ready = False
+        if self.s.pod_cgroups is not None:
+            with contextlib.suppress(OSError):
+                await self.s.offload(self.s.pod_cgroups.remove_pod, _pod_cgroup(pod))
 
     async def terminate(self) -> None:
         """Graceful termination on deletion, cleanup, and the final DELETE with grace 0."""
@@ -1449,6 +1451,13 @@ def _parse_time(text: str | None) -> float | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def _pod_cgroup(pod: Pod) -> str:
+    """The pod's cgroup: ``kubepods/pod<uid>`` when Guaranteed, else under its QoS class."""
+    qos = (pod.status.qosClass or "BestEffort").lower()
+    uid = pod.metadata.uid
+    return f"kubepods/pod{uid}" if qos == "guaranteed" else f"kubepods/{qos}/pod{uid}"
 
 
 def _image_id(info: Any, ref: str) -> str:
