@@ -39,6 +39,7 @@ from kubelite.api.nodematch import RequiredNodeAffinity, find_untolerated_taint
 from kubelite.api.quantity import parse_quantity
 from kubelite.client import Client, Informer, lookup
 from kubelite.client.informer import NAMESPACE_INDEX
+from kubelite.kubelet.eviction import LocalStorageEviction
 from kubelite.kubelet.podworker import API_ERRORS, PodServices, PodWorker, containers_fingerprint, maybe_await
 from kubelite.kubelet.runtime.interface import ContainerState, ContainerStatus, RuntimeFailure
 from kubelite.kubelet.status import TERMINAL_PHASES
@@ -162,6 +163,12 @@ class PodManager:
         self._pending: list[Pod] = []
         self._fingerprints: dict[str, tuple[tuple[str, str], ...]] = {}
         services.admit = self.admit
+        self.eviction = LocalStorageEviction(
+            self.workers.values,
+            services.runtime,
+            lambda uid, name: services.volumes.volume_dir(uid, "emptyDir", name),
+            clock=services.clock,
+        )
 
     # ------------------------------------------------------------------ run
 
@@ -178,6 +185,7 @@ class PodManager:
                 self._pending.clear()
                 self.ready.set()
                 tg.create_task(self._relist_loop(), name="pleg")
+                tg.create_task(self.eviction.run(), name="local-storage-eviction")
         finally:
             self._tg = None
 

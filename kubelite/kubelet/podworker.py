@@ -57,6 +57,7 @@ from kubelite.api.core_v1 import (
     Node,
     ObjectReference,
     Pod,
+    PodCondition,
     PodIP,
     PodStatus,
     VolumeMountStatus,
@@ -237,6 +238,7 @@ class PodWorker:
         self._final_from_api = False
         self.final: tuple[str, str, str] | None = None  # (phase, reason, message) set by the agent
         self.terminating = False  # deleted: stopped containers stay stopped, whatever the policy
+        self.evicted: str | None = None  # the eviction manager's message, once it failed the pod
         self.start_time = ""
         self.sandbox_ready = False
         self.syncs = 0
@@ -276,6 +278,16 @@ class PodWorker:
             and theirs.annotations == mine.annotations
             and encode_status(pod.status) == last
         )
+
+    def evict(self, message: str) -> None:
+        """Failed by the eviction manager: phase Failed, reason Evicted, a DisruptionTarget
+        condition, a Warning event, and its containers killed without their grace period."""
+        if self.final is not None:
+            return
+        self.final = ("Failed", "Evicted", message)
+        self.evicted = message
+        self.s.recorder.event(self.pod, "Warning", "Evicted", message)
+        self.wake()
 
     def remove(self) -> None:
         """The pod was deleted from the API (or never should have been here): stop it."""
@@ -1173,7 +1185,8 @@ class PodWorker:
             for cs in (self._latest(n) for n in self.history)
             if cs
         ):
-            await self._kill_all(pod, self._grace(pod), reason=reason)
+            grace = self._grace(pod) if self.evicted is None else MIN_GRACE  # evicted: at once
+            await self._kill_all(pod, grace, reason=reason)
             await self._refresh_containers()
         await self.probes.stop()
         if self.sandbox is not None or self.sandbox_ids:
@@ -1381,6 +1394,15 @@ class PodWorker:
             status.podIP, status.podIPs = "", []
             status.initContainerStatuses, status.containerStatuses = [], []
         status.conditions = pod_conditions(pod, phase, init_statuses, statuses, self.sandbox_ready)
+        if self.evicted is not None:  # as the kubelet marks a pod it evicts (PodDisruptionConditions)
+            status.conditions.append(
+                PodCondition(
+                    type="DisruptionTarget",
+                    status="True",
+                    reason="TerminationByKubelet",
+                    message=self.evicted,
+                )
+            )
         return status
 
     def _anything_running(self) -> bool:

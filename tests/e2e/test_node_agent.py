@@ -4,8 +4,9 @@ the ``kubernetes`` client: what the acceptance scenarios do not cover.
 OOMKilled under a memory limit; a startup probe holding liveness back; preStop before
 SIGTERM; pulling from a local token-auth registry with the credentials of the node's
 ``registries.yaml`` (and failing with wrong ones); a Memory emptyDir shared by the pod's
-containers; a configMap volume following its ConfigMap; and, last, the agent restarted
-(SIGTERM, ``kubelite up`` again on the same data dir) adopting the running containers.
+containers; a configMap volume following its ConfigMap; pods over their local storage limits
+evicted; and, last, the agent restarted (SIGTERM, ``kubelite up`` again on the same data dir)
+adopting the running containers.
 
 One ``kubelite up`` for the module, on a fresh data dir under a temp dir that is removed at
 the end, after ``kubelite reset --node-network``. Skipped, naming what is missing, without
@@ -394,6 +395,54 @@ def test_config_map_volume_follows_updates(cluster: NodeCluster, ns: str, core: 
         "the updated greeting inside the container",
         interval=1,
     )
+
+
+def test_pods_over_their_local_storage_limits_are_evicted(cluster: NodeCluster, ns: str, core: Any) -> None:
+    apply(
+        cluster,
+        ns,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: fills-scratch}
+        spec:
+          terminationGracePeriodSeconds: 30
+          volumes: [{name: scratch, emptyDir: {sizeLimit: 4Mi}}]
+          containers:
+          - name: c
+            image: busybox
+            command: ["sh", "-c", "head -c 8388608 /dev/zero > /scratch/blob; sleep 3600"]
+            volumeMounts: [{name: scratch, mountPath: /scratch}]
+        ---
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: fills-rootfs}
+        spec:
+          terminationGracePeriodSeconds: 30
+          containers:
+          - name: c
+            image: busybox
+            command: ["sh", "-c", "head -c 8388608 /dev/zero > /blob; sleep 3600"]
+            resources: {limits: {ephemeral-storage: 4Mi}}
+        """,
+    )
+
+    def evicted(name: str) -> dict[str, Any]:
+        status = pod_json(cluster, ns, name).get("status", {})
+        return dict(status) if status.get("reason") == "Evicted" else {}
+
+    scratch = wait_until(lambda: evicted("fills-scratch"), 60, "fills-scratch evicted")
+    assert scratch["phase"] == "Failed"
+    assert scratch["message"] == 'Usage of EmptyDir volume "scratch" exceeds the limit "4Mi". '
+    disruption = next(c for c in scratch["conditions"] if c["type"] == "DisruptionTarget")
+    assert (disruption["status"], disruption["reason"]) == ("True", "TerminationByKubelet")
+    assert ("Evicted", scratch["message"]) in events(core, ns, "fills-scratch")
+    rootfs = wait_until(lambda: evicted("fills-rootfs"), 60, "fills-rootfs evicted")
+    assert (
+        rootfs["message"] == "Pod ephemeral local storage usage exceeds the total limit of containers 4Mi. "
+    )
+    # killed at once (not after the 30 s grace period), and nothing of them runs any more
+    assert container_status(pod_json(cluster, ns, "fills-rootfs"), "c")["state"].get("terminated")
 
 
 def test_agent_restart_adopts_running_containers(cluster: NodeCluster, ns: str, core: Any) -> None:

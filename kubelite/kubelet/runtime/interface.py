@@ -222,5 +222,6 @@ class Runtime(Protocol):
         ...
 
     async def stats(self, container_id: str) -> dict[str, float]:
-        """cpu usageNanoCores/usageCoreNanoSeconds, memory workingSetBytes/usageBytes..."""
+        """cpu usageNanoCores/usageCoreNanoSeconds, memory workingSetBytes/usageBytes..., and
+        rootfsUsedBytes (what its writable layer holds) where the runtime has one."""
         ...

@@ -51,6 +51,7 @@ from typing import Any
 
 from kubelite.kubelet.runtime import cgroups, mounts, oci, pinns, shimclient
 from kubelite.kubelet.runtime.base import ShimRuntime, new_id
+from kubelite.kubelet.runtime.diskusage import disk_usage
 from kubelite.kubelet.runtime.interface import (
     ContainerState,
     NotFound,
@@ -401,8 +402,13 @@ class RuncRuntime(ShimRuntime):
         cdir, record = await asyncio.to_thread(self._load_container, container_id)
         if shimclient.status_from_disk(cdir, record).state != ContainerState.RUNNING:
             return {"timestamp": time.time()}
-        stats = await asyncio.to_thread(cgroups.cgroup_stats, self._cgroup_mounts, record["cgroup"])
+        stats = await asyncio.to_thread(self._stats_blocking, record)
         self._cpu.add(container_id, stats)
+        return stats
+
+    def _stats_blocking(self, record: dict[str, Any]) -> dict[str, float]:
+        stats = cgroups.cgroup_stats(self._cgroup_mounts, record["cgroup"])
+        stats["rootfsUsedBytes"] = float(disk_usage(os.path.join(self.layers_dir, record["id"], "upper")))
         return stats
 
 
