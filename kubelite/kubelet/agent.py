@@ -56,6 +56,7 @@ from kubelite.api.errors import StatusError
 from kubelite.client import REAL_CLOCK, Client, Clock, EventRecorder, Informer, lookup
 from kubelite.hostaddr import primary_ipv4
 from kubelite.kubelet.config import KUBELET_VERSION, LEASE_NAMESPACE, AgentConfig
+from kubelite.kubelet.imagegc import ImageGC
 from kubelite.kubelet.podcgroups import PodCgroups
 from kubelite.kubelet.podmanager import ApiObjects, PodManager
 from kubelite.kubelet.podworker import (
@@ -338,6 +339,15 @@ class NodeAgent:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.recorder.run(), name="kubelet-events")
                 tg.create_task(self.node_informer.run(), name="node-informer")
+                if hasattr(self.images, "gc") and hasattr(self.images, "fs_stats"):
+                    image_gc = ImageGC(
+                        self.images,  # type: ignore[arg-type]
+                        self.runtime,
+                        lambda type_, reason, message: self._node_event(reason, message, type_),
+                        clock=self.clock,
+                        disk_pressure=lambda: self.pressure().disk,
+                    )
+                    tg.create_task(image_gc.run(), name="image-gc")
                 tg.create_task(self._lease_loop(), name="node-lease")
                 tg.create_task(self._status_loop(), name="node-status")
                 tg.create_task(self.pod_manager.run(), name="pod-manager")
@@ -574,11 +584,11 @@ class NodeAgent:
         images.sort(key=lambda im: im.sizeBytes, reverse=True)
         return images[:MAX_NODE_IMAGES]
 
-    def _node_event(self, reason: str, message: str = "") -> None:
+    def _node_event(self, reason: str, message: str = "", type_: str = "Normal") -> None:
         """An event about this node, as the kubelet words them ("Node vm status is now: NodeReady")."""
         name = self.config.node_name
         ref = ObjectReference(kind="Node", name=name, uid=name)  # the kubelet's nodeRef: uid is the name
-        self.recorder.event(ref, "Normal", reason, message or f"Node {name} status is now: {reason}")
+        self.recorder.event(ref, type_, reason, message or f"Node {name} status is now: {reason}")
 
     def node_status(self) -> NodeStatus:
         assert self.runtime is not None

@@ -308,10 +308,12 @@ class ImageService:
         if gone:
             await asyncio.to_thread(self.store.sweep)
 
-    async def gc(self, target_free_bytes: int, in_use: set[str]) -> GCResult:
+    async def gc(self, target_free_bytes: int, in_use: set[str], min_age: float = 0.0) -> GCResult:
         """Free ``target_free_bytes`` by removing images none of ``in_use`` (ids, names, repo
-        digests of running containers' images) names, least recently used first."""
-        return await asyncio.to_thread(gc.collect, self.store, target_free_bytes, in_use)
+        digests of containers' images) names, least recently used first; imported images and
+        those added less than ``min_age`` seconds ago stay."""
+        added_before = time.time() - min_age
+        return await asyncio.to_thread(gc.collect, self.store, target_free_bytes, in_use, added_before)
 
     async def fs_stats(self) -> FsStats:
         def stats() -> FsStats:

@@ -1,5 +1,8 @@
 """Image garbage collection under disk pressure, as the kubelet's image GC does it:
 images that no container uses, least recently used first, until enough bytes are free.
+Imported images (``kubelite image import``, the built-in busybox: the node's offline copies)
+are pinned, as k3s pins the images it imports, and images newer than the GC's minimum age
+stay too.
 
 ``candidates`` is the pure ordering; ``collect`` removes images one at a time
 and measures what each removal really freed (layers shared with images that
@@ -35,17 +38,22 @@ def is_in_use(record: ImageRecord, in_use: set[str]) -> bool:
     return any(_forms(ref) & mine for ref in in_use)
 
 
-def candidates(records: list[ImageRecord], in_use: set[str]) -> list[ImageRecord]:
-    """Images that may go, in the order they go: least recently used first."""
-    free = [r for r in records if not is_in_use(r, in_use)]
+def candidates(
+    records: list[ImageRecord], in_use: set[str], added_before: float = float("inf")
+) -> list[ImageRecord]:
+    """Images that may go, in the order they go: least recently used first. Not those in
+    use, imported (pinned) or added at or after ``added_before``."""
+    free = [r for r in records if not r.imported and r.added_at < added_before and not is_in_use(r, in_use)]
     return sorted(free, key=lambda r: (r.last_used, r.added_at, r.id))
 
 
-def collect(store: ImageStore, target_free_bytes: int, in_use: set[str]) -> GCResult:
+def collect(
+    store: ImageStore, target_free_bytes: int, in_use: set[str], added_before: float = float("inf")
+) -> GCResult:
     """Remove images until ``target_free_bytes`` were freed or nothing more may go (blocking)."""
     result = GCResult()
     result.freed_bytes += store.sweep()  # leftovers first: they cost no image
-    for record in candidates(store.records(), in_use):
+    for record in candidates(store.records(), in_use, added_before):
         if result.freed_bytes >= target_free_bytes:
             break
         store.remove_image(record.id)

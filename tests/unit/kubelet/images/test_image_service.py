@@ -143,6 +143,8 @@ async def test_gc_least_recently_used_first_never_in_use(service: ImageService, 
         write_docker_archive(archive, _image(tag), [f"gc-{tag}:1"])
         [info] = await service.import_archive(archive)
         ids[tag] = info.id
+        with service.store.locked_index() as index:  # as if pulled: imported images are pinned
+            index["images"][info.id]["imported"] = False
     # use order: b, a, c (c most recent)
     for tag in ("b", "a", "c"):
         await asyncio.sleep(0.01)
@@ -159,6 +161,11 @@ async def test_gc_least_recently_used_first_never_in_use(service: ImageService, 
     # the shared lower layer of b is still there and usable
     got = await service.ensure("gc-b:1", "Never")
     assert all(_exists(d) for d in got.layers)
+    # too young, or imported (the node's offline copy): never collected
+    assert (await service.gc(10**12, in_use=set(), min_age=3600)).removed == []
+    service.store.mark_imported(ids["b"])
+    assert (await service.gc(10**12, in_use=set())).removed == []
+    assert [i.id for i in await service.list()] == [ids["b"]]
 
 
 async def test_concurrent_pulls_share_one(service: ImageService, tmp_path: Path) -> None:
