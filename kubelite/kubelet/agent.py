@@ -564,7 +564,8 @@ class NodeAgent:
         return out
 
     def _node_changed(self, node: Node) -> None:
-        """The watch's copy of this node, unless the agent's own last write is newer."""
+        """The newest copy of this node seen, from the watch or from the agent's own writes
+        (whichever answer comes last may be the older one)."""
         if self.node is None or _resource_version(node) >= _resource_version(self.node):
             self.node = node
 
@@ -646,7 +647,7 @@ class NodeAgent:
                     created: Node = await self.nodes.create(node)
                     # Some servers drop the status on create: write it through the subresource.
                     created.status = status
-                    self.node = await self.nodes.update_status(created)
+                    self._node_changed(await self.nodes.update_status(created))
                 except StatusError as e:
                     if e.code != 409:
                         raise
@@ -657,7 +658,7 @@ class NodeAgent:
                         current.metadata.labels = labels
                         current = await self.nodes.update(current)
                     current.status = status
-                    self.node = await self.nodes.update_status(current)
+                    self._node_changed(await self.nodes.update_status(current))
                 break
             except API_ERRORS as e:
                 log.warning("registering node %s: %s; retrying in %.1fs", name, e, delay)
@@ -678,7 +679,7 @@ class NodeAgent:
             await self.clock.sleep(0.5)
             waited += 0.5
             with contextlib.suppress(*API_ERRORS):
-                self.node = await self.nodes.get(self.config.node_name)
+                self._node_changed(await self.nodes.get(self.config.node_name))
         if self.node.spec.podCIDR:
             return self.node.spec.podCIDR
         cidr = self.config.pod_cidr
@@ -689,7 +690,7 @@ class NodeAgent:
                     return current.spec.podCIDR
                 current.spec.podCIDR = cidr
                 current.spec.podCIDRs = [cidr]
-                self.node = await self.nodes.update(current)
+                self._node_changed(await self.nodes.update(current))
                 return cidr
             except StatusError as e:
                 if e.code != 409:
@@ -732,7 +733,7 @@ class NodeAgent:
                 volumesAttached=current.status.volumesAttached,
             )
             try:
-                self.node = await self.nodes.update_status(current)
+                self._node_changed(await self.nodes.update_status(current))
             except StatusError as e:
                 if e.code == 409:
                     continue

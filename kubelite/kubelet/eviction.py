@@ -10,9 +10,11 @@ eviction manager's localStorageEviction, in its order) and failed on the first o
    sum of its containers' ``ephemeral-storage`` limits;
 3. a container's writable layer and log beyond its own ``ephemeral-storage`` limit.
 
-An evicted pod is Failed with reason Evicted, the message below, a DisruptionTarget
-condition and a Warning event, and its containers are killed without a grace period
-(``PodWorker.evict``). Usage is what the files occupy on disk (allocated blocks, as ``du``).
+An evicted pod is Failed with reason Evicted, the message below and a Warning event, and its
+containers are killed without a grace period (``PodWorker.evict``; as the kubelet, no
+DisruptionTarget condition: that marks evictions for node pressure, which a Job's
+podFailurePolicy may forgive, not a pod breaking its own limits). Pods being deleted are
+left alone. Usage is what the files occupy on disk (allocated blocks, as ``du``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from kubelite.api.core_v1 import Pod
-from kubelite.api.quantity import parse_quantity
+from kubelite.api.core_v1 import Container, Pod
+from kubelite.api.quantity import Quantity, parse_quantity
 from kubelite.client import REAL_CLOCK, Clock
 from kubelite.kubelet import runtime as rt
 from kubelite.kubelet.podworker import PodWorker
 from kubelite.kubelet.runtime.diskusage import disk_usage
+from kubelite.kubelet.status import is_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -39,42 +42,66 @@ CONTAINER_MESSAGE = 'Container {name} exceeded its local ephemeral storage limit
 EPHEMERAL = "ephemeral-storage"
 
 
+def _limit(c: Container) -> Quantity | None:
+    text = (c.resources.limits or {}).get(EPHEMERAL)
+    return parse_quantity(text) if text else None
+
+
+def _add(a: Quantity | None, b: Quantity | None) -> Quantity | None:
+    return b if a is None else a if b is None else a + b
+
+
+def _max(a: Quantity | None, b: Quantity | None) -> Quantity | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def pod_ephemeral_limit(pod: Pod) -> Quantity | None:
+    """The pod's ephemeral-storage limit as the kubelet's PodLimits counts it: its containers'
+    and sidecars' limits added up, or an init container's (with the sidecars started before
+    it) if larger; None when no container sets one."""
+    total: Quantity | None = None
+    for c in pod.spec.containers:
+        total = _add(total, _limit(c))
+    sidecars: Quantity | None = None
+    init_max: Quantity | None = None
+    for ic in pod.spec.initContainers:
+        if is_sidecar(ic):
+            total = _add(total, _limit(ic))
+            sidecars = _add(sidecars, _limit(ic))
+            init_max = _max(init_max, sidecars)
+        else:
+            init_max = _max(init_max, _add(_limit(ic), sidecars))
+    return _max(total, init_max)
+
+
 def has_storage_limits(pod: Pod) -> bool:
     """Whether the pod sets anything ``storage_violation`` checks."""
     if any(v.emptyDir is not None and v.emptyDir.sizeLimit for v in pod.spec.volumes):
         return True
-    return any(EPHEMERAL in (c.resources.limits or {}) for c in pod.spec.containers)
+    return pod_ephemeral_limit(pod) is not None
 
 
 def storage_violation(pod: Pod, volume_bytes: Mapping[str, int], container_bytes: Mapping[str, int]) -> str:
     """The eviction message for the first limit the pod's usage breaks ("" for none).
 
     ``volume_bytes``: usage of its disk emptyDirs by volume name; ``container_bytes``: of each
-    running container's writable layer and log, by container name."""
+    running container's (and sidecar's) writable layer and log, by container name."""
     for vol in pod.spec.volumes:
         if vol.emptyDir is None or not vol.emptyDir.sizeLimit or vol.name not in volume_bytes:
             continue
-        limit = parse_quantity(vol.emptyDir.sizeLimit).value()
-        if limit > 0 and volume_bytes[vol.name] > limit:
-            return EMPTY_DIR_MESSAGE.format(volume=vol.name, limit=vol.emptyDir.sizeLimit)
-    limits = {c.name: (c.resources.limits or {}).get(EPHEMERAL) for c in pod.spec.containers}
-    pod_limit = sum(parse_quantity(v).value() for v in limits.values() if v)
-    if any(limits.values()):
+        size = parse_quantity(vol.emptyDir.sizeLimit)
+        if size.value() > 0 and volume_bytes[vol.name] > size.value():
+            return EMPTY_DIR_MESSAGE.format(volume=vol.name, limit=size.canonical())
+    pod_limit = pod_ephemeral_limit(pod)
+    if pod_limit is not None:
         used = sum(container_bytes.values()) + sum(volume_bytes.values())
-        if used > pod_limit:
-            return POD_MESSAGE.format(limit=_quantity_text(pod_limit))
-    for name, text in limits.items():
-        if text and container_bytes.get(name, 0) > parse_quantity(text).value():
-            return CONTAINER_MESSAGE.format(name=name, limit=text)
+        if used > pod_limit.value():
+            return POD_MESSAGE.format(limit=pod_limit.canonical())
+    for c in pod.spec.containers:
+        limit = _limit(c)
+        if limit is not None and limit.value() > 0 and container_bytes.get(c.name, 0) > limit.value():
+            return CONTAINER_MESSAGE.format(name=c.name, limit=limit.canonical())
     return ""
-
-
-def _quantity_text(value: int) -> str:
-    """A byte count as Kubernetes prints a binary quantity (``20Mi``; bytes if not whole)."""
-    for suffix, size in (("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
-        if value and value % size == 0:
-            return f"{value // size}{suffix}"
-    return str(value)
 
 
 class LocalStorageEviction:
@@ -108,11 +135,11 @@ class LocalStorageEviction:
         """One round: measure each running pod that sets a limit, evict it if it breaks one."""
         for worker in list(self.workers()):
             pod = worker.pod
-            if worker.final is not None or worker.terminating or not has_storage_limits(pod):
+            if not worker.evictable() or not has_storage_limits(pod):
                 continue
             volumes, containers = await self._usage(worker)
             message = storage_violation(pod, volumes, containers)
-            if message:
+            if message and worker.evictable():
                 log.info("evicting pod %s: %s", worker.key, message)
                 self.evicted += 1
                 worker.evict(message)
@@ -126,16 +153,16 @@ class LocalStorageEviction:
         }
         volumes = {name: await asyncio.to_thread(disk_usage, d) for name, d in disk_dirs.items()}
         containers: dict[str, int] = {}
-        for c in pod.spec.containers:
+        for c in [*pod.spec.containers, *(ic for ic in pod.spec.initContainers if is_sidecar(ic))]:
             history = worker.history.get(c.name) or []
             latest = history[0] if history else None
             if latest is None or latest.state != rt.interface.ContainerState.RUNNING:
                 continue
-            stats: dict[str, float] = {}
+            layer = 0
             with contextlib.suppress(rt.interface.RuntimeFailure, rt.interface.NotFound):
-                stats = await self.runtime.stats(latest.id)
+                layer = await self.runtime.writable_layer_bytes(latest.id)
             logs = await asyncio.to_thread(disk_usage, latest.log_path) if latest.log_path else 0
-            containers[c.name] = int(stats.get("rootfsUsedBytes", 0)) + logs
+            containers[c.name] = layer + logs
         return volumes, containers
 
 

@@ -50,6 +50,7 @@ class ImageGC:
         self.period = period
         self.disk_pressure = disk_pressure
         self.runs = 0
+        self._reported_at: float | None = None  # when FreeDiskSpaceFailed was last reported
 
     async def run(self) -> None:
         """Collect every ``period``, and every 10 s while the node has DiskPressure."""
@@ -91,7 +92,9 @@ class ImageGC:
             len(result.removed),
             to_free,
         )
-        if freed < to_free:
+        now = self.clock.monotonic()
+        if freed < to_free and (self._reported_at is None or now - self._reported_at >= self.period):
+            self._reported_at = now  # once a period, not at every round under DiskPressure
             self.node_event(
                 "Warning",
                 "FreeDiskSpaceFailed",

@@ -57,7 +57,6 @@ from kubelite.api.core_v1 import (
     Node,
     ObjectReference,
     Pod,
-    PodCondition,
     PodIP,
     PodStatus,
     VolumeMountStatus,
@@ -279,12 +278,23 @@ class PodWorker:
             and encode_status(pod.status) == last
         )
 
+    def evictable(self) -> bool:
+        """Whether the eviction manager may evict the pod: it runs, and nothing ends it yet."""
+        return (
+            self.final is None
+            and self.evicted is None
+            and not self.terminating
+            and not self.removed
+            and not self.pod.metadata.deletionTimestamp
+        )
+
     def evict(self, message: str) -> None:
-        """Failed by the eviction manager: phase Failed, reason Evicted, a DisruptionTarget
-        condition, a Warning event, and its containers killed without their grace period."""
-        if self.final is not None:
+        """Failed by the eviction manager: phase Failed, reason Evicted, a Warning event, and
+        its containers killed without their grace period. Taken up by the next sync (one in
+        progress may not go on as if nothing happened, nor report Failed while it starts
+        containers)."""
+        if not self.evictable():
             return
-        self.final = ("Failed", "Evicted", message)
         self.evicted = message
         self.s.recorder.event(self.pod, "Warning", "Evicted", message)
         self.wake()
@@ -372,6 +382,8 @@ class PodWorker:
         if self.removed or pod.metadata.deletionTimestamp:
             await self.terminate()
             return True
+        if self.final is None and self.evicted is not None:
+            self.final = ("Failed", "Evicted", self.evicted)
         if self.final is None and pod.status.phase in TERMINAL_PHASES:
             # terminal in the API (written before a restart of the agent, or by another client):
             # the kubelet obeys it and stops the pod's containers
@@ -1394,15 +1406,6 @@ class PodWorker:
             status.podIP, status.podIPs = "", []
             status.initContainerStatuses, status.containerStatuses = [], []
         status.conditions = pod_conditions(pod, phase, init_statuses, statuses, self.sandbox_ready)
-        if self.evicted is not None:  # as the kubelet marks a pod it evicts (PodDisruptionConditions)
-            status.conditions.append(
-                PodCondition(
-                    type="DisruptionTarget",
-                    status="True",
-                    reason="TerminationByKubelet",
-                    message=self.evicted,
-                )
-            )
         return status
 
     def _anything_running(self) -> bool:

@@ -42,8 +42,13 @@ def candidates(
     records: list[ImageRecord], in_use: set[str], added_before: float = float("inf")
 ) -> list[ImageRecord]:
     """Images that may go, in the order they go: least recently used first. Not those in
-    use, imported (pinned) or added at or after ``added_before``."""
-    free = [r for r in records if not r.imported and r.added_at < added_before and not is_in_use(r, in_use)]
+    use, imported (pinned), or added or used at or after ``added_before`` (one just pulled or
+    looked up for a container about to be created is not in use yet)."""
+    free = [
+        r
+        for r in records
+        if not r.imported and max(r.added_at, r.last_used) < added_before and not is_in_use(r, in_use)
+    ]
     return sorted(free, key=lambda r: (r.last_used, r.added_at, r.id))
 
 

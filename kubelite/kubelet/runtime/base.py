@@ -340,6 +340,10 @@ class ShimRuntime:
 
         await asyncio.to_thread(remove)
 
+    async def writable_layer_bytes(self, container_id: str) -> int:
+        """No writable layer of its own (the process runtime); runc overrides this."""
+        return 0
+
     async def container_status(self, container_id: str) -> ContainerStatus:
         def read() -> ContainerStatus:
             cdir, record = self._load_container(container_id)

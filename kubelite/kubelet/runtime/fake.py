@@ -53,7 +53,7 @@ class FakeBehavior:
     logs: list[str] = field(default_factory=list)  # stdout lines written to log_path at start
     cpu_nano_cores: float = 1_000_000.0
     memory_bytes: float = 8 << 20
-    rootfs_bytes: float = 0.0  # what its writable layer holds (stats' rootfsUsedBytes)
+    rootfs_bytes: float = 0.0  # what its writable layer holds (writable_layer_bytes)
 
 
 @dataclass
@@ -307,8 +307,10 @@ class FakeRuntime:
             "workingSetBytes": c.behavior.memory_bytes,
             "usageBytes": c.behavior.memory_bytes,
             "rssBytes": c.behavior.memory_bytes,
-            "rootfsUsedBytes": c.behavior.rootfs_bytes,
         }
+
+    async def writable_layer_bytes(self, container_id: str) -> int:
+        return int(self._get(container_id).behavior.rootfs_bytes)
 
 
 def _write_log(path: str, lines: list[str]) -> None:

@@ -222,6 +222,10 @@ class Runtime(Protocol):
         ...
 
     async def stats(self, container_id: str) -> dict[str, float]:
-        """cpu usageNanoCores/usageCoreNanoSeconds, memory workingSetBytes/usageBytes..., and
-        rootfsUsedBytes (what its writable layer holds) where the runtime has one."""
+        """cpu usageNanoCores/usageCoreNanoSeconds, memory workingSetBytes/usageBytes..."""
+        ...
+
+    async def writable_layer_bytes(self, container_id: str) -> int:
+        """What the container's writable layer holds on disk (0 for a runtime without one):
+        the eviction manager's measure of its ephemeral storage."""
         ...

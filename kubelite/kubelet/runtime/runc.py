@@ -402,14 +402,13 @@ class RuncRuntime(ShimRuntime):
         cdir, record = await asyncio.to_thread(self._load_container, container_id)
         if shimclient.status_from_disk(cdir, record).state != ContainerState.RUNNING:
             return {"timestamp": time.time()}
-        stats = await asyncio.to_thread(self._stats_blocking, record)
+        stats = await asyncio.to_thread(cgroups.cgroup_stats, self._cgroup_mounts, record["cgroup"])
         self._cpu.add(container_id, stats)
         return stats
 
-    def _stats_blocking(self, record: dict[str, Any]) -> dict[str, float]:
-        stats = cgroups.cgroup_stats(self._cgroup_mounts, record["cgroup"])
-        stats["rootfsUsedBytes"] = float(disk_usage(os.path.join(self.layers_dir, record["id"], "upper")))
-        return stats
+    async def writable_layer_bytes(self, container_id: str) -> int:
+        """``du`` of the container's overlay upper directory."""
+        return await asyncio.to_thread(disk_usage, os.path.join(self.layers_dir, container_id, "upper"))
 
 
 def _asdict_sandbox(config: SandboxConfig) -> dict[str, Any]:

@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from podworker_fakes import Harness, advance, harness, make_pod, worker
 
-from kubelite.kubelet.eviction import LocalStorageEviction, storage_violation
+from kubelite.kubelet.eviction import (
+    LocalStorageEviction,
+    has_storage_limits,
+    pod_ephemeral_limit,
+    storage_violation,
+)
 from kubelite.kubelet.runtime.diskusage import disk_usage
 from kubelite.kubelet.runtime.fake import FakeBehavior
 
@@ -50,10 +55,52 @@ def test_the_first_limit_broken_in_the_kubelets_order() -> None:
     assert storage_violation(unlimited, {}, {"a": 1 << 40}) == ""
 
 
+def test_the_pod_limit_counts_init_containers_and_sidecars() -> None:
+    # an init container's larger limit is the pod's (it ran alone, before the others)
+    pod = make_pod({"initContainers": [c("fill", "2Gi")], "containers": [c("app", "100Mi")]})
+    assert pod_ephemeral_limit(pod) is not None and pod_ephemeral_limit(pod).canonical() == "2Gi"  # type: ignore[union-attr]
+    assert storage_violation(pod, {}, {"app": 99 * MI}) == ""
+    # sidecars add to the containers' limits
+    with_sidecar = make_pod(
+        {
+            "initContainers": [{**c("side", "1Gi"), "restartPolicy": "Always"}],
+            "containers": [c("app", "100Mi")],
+        }
+    )
+    assert storage_violation(with_sidecar, {}, {"app": 50 * MI, "side": 600 * MI}) == ""
+    assert storage_violation(with_sidecar, {}, {"app": 50 * MI, "side": 1100 * MI}).startswith(
+        "Pod ephemeral local storage usage exceeds the total limit of containers 1124Mi."
+    )
+    only_init = make_pod({"initContainers": [c("fill", "10Mi")], "containers": [c("app")]})
+    assert has_storage_limits(only_init)
+
+
+async def test_a_pod_being_deleted_is_not_evicted(h: Harness) -> None:
+    h.runtime.behaviors["greedy"] = FakeBehavior(rootfs_bytes=30 * MI)
+    pod = make_pod({"containers": [c("greedy", "10Mi")]})
+    w = worker(h, pod)
+    eviction = LocalStorageEviction(
+        lambda: [w], h.runtime, lambda uid, name: Path("/nonexistent"), clock=h.clock
+    )
+    task = asyncio.create_task(w.run())
+    try:
+        await advance(h.clock, 2)
+        w.update(make_pod({"containers": [c("greedy", "10Mi")]}, deletionTimestamp="2024-01-01T00:00:10Z"))
+        await eviction.check()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert eviction.evicted == 0 and "Evicted" not in h.recorder.reasons()
+
+
 def test_disk_usage_counts_allocated_blocks(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "big").write_bytes(b"x" * (3 * MI))
     (tmp_path / "d" / "link").symlink_to("/usr")  # not followed
+    assert 3 * MI <= disk_usage(tmp_path) < 4 * MI
+    for n in range(3):  # hard links: one file, counted once (as du)
+        (tmp_path / "d" / f"link{n}").hardlink_to(tmp_path / "d" / "big")
     assert 3 * MI <= disk_usage(tmp_path) < 4 * MI
     assert disk_usage(tmp_path / "missing") == 0
 
@@ -78,8 +125,8 @@ async def test_a_container_over_its_limit_is_evicted(h: Harness) -> None:
     # one container: the pod's total limit is its limit, and the pod check comes first
     message = "Pod ephemeral local storage usage exceeds the total limit of containers 10Mi. "
     assert (last.phase, last.reason, last.message) == ("Failed", "Evicted", message)
-    disruption = next(x for x in last.conditions if x.type == "DisruptionTarget")
-    assert (disruption.status, disruption.reason) == ("True", "TerminationByKubelet")
+    # as the kubelet's local storage eviction: no DisruptionTarget (that is for node pressure)
+    assert not any(x.type == "DisruptionTarget" for x in last.conditions)
     assert ("p", "Warning", "Evicted", message) in h.recorder.events
     assert not any(ct.status.state == "running" for ct in h.runtime.containers.values())
     assert eviction.evicted == 1

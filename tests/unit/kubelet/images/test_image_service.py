@@ -238,3 +238,18 @@ async def test_only_imported_images_are_a_fallback_for_failed_pulls(
     with service.store.locked_index() as index:
         index["images"][record.id]["imported"] = False
     assert await service.imported_image("imp") is None
+
+
+def test_gc_spares_images_added_or_used_lately() -> None:
+    from kubelite.kubelet.images.store import ImageRecord
+
+    def record(id_: str, added: float, used: float, imported: bool = False) -> ImageRecord:
+        return ImageRecord(id_, "", [], {}, 1, added_at=added, last_used=used, imported=imported)
+
+    records = [
+        record("old", 0, 10),
+        record("used-lately", 0, 100),
+        record("new", 90, 0),
+        record("pinned", 0, 0, True),
+    ]
+    assert [r.id for r in candidates(records, set(), added_before=50)] == ["old"]
