@@ -121,11 +121,12 @@ class PodCgroups:
             _write(os.path.join(memory, "memory.limit_in_bytes"), res.memory_limit_bytes)
         self.update_qos()
 
-    def remove_pod(self, path: str) -> None:
+    def remove_pod(self, path: str) -> bool:
         """Remove the pod's cgroup (in every hierarchy; what still has processes stays) once
-        nothing of it runs: a finished pod no longer weighs in its QoS class."""
-        cgroups.remove_cgroup(self.mounts, path)
+        nothing of it runs: a finished pod no longer weighs in its QoS class. True if gone."""
+        left = cgroups.remove_cgroup(self.mounts, path)
         self.update_qos()
+        return not left
 
     def update_qos(self) -> None:
         """besteffort: 2 shares; burstable: the sum of its pods' shares (2 when it has none)."""

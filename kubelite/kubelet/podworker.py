@@ -238,6 +238,7 @@ class PodWorker:
         self.final: tuple[str, str, str] | None = None  # (phase, reason, message) set by the agent
         self.terminating = False  # deleted: stopped containers stay stopped, whatever the policy
         self.evicted: str | None = None  # the eviction manager's message, once it failed the pod
+        self._cgroup_removed = False  # a terminal pod's cgroup, once (not at each resync)
         self.start_time = ""
         self.sandbox_ready = False
         self.syncs = 0
@@ -1209,9 +1210,9 @@ class PodWorker:
                         await self._teardown_network(sandboxes[0])
                         await self.s.runtime.stop_sandbox(sid)
             self.sandbox_ready = False
-        if self.s.pod_cgroups is not None:
+        if self.s.pod_cgroups is not None and not self._cgroup_removed:
             with contextlib.suppress(OSError):
-                await self.s.offload(self.s.pod_cgroups.remove_pod, _pod_cgroup(pod))
+                self._cgroup_removed = await self.s.offload(self.s.pod_cgroups.remove_pod, _pod_cgroup(pod))
 
     async def terminate(self) -> None:
         """Graceful termination on deletion, cleanup, and the final DELETE with grace 0."""

@@ -64,7 +64,7 @@ def test_pod_and_qos_levels_are_written(tmp_path: Path) -> None:
     assert (cpu / "besteffort" / "cpu.shares").read_text() == "2"
     for f in (cpu / "burstable" / "podA").iterdir():
         f.unlink()  # (cgroupfs files vanish with their directory; plain files do not)
-    cg.remove_pod("kubepods/burstable/podA")  # the pod is done
+    assert cg.remove_pod("kubepods/burstable/podA")  # the pod is done
     assert not (cpu / "burstable" / "podA").exists()
     assert (cpu / "burstable" / "cpu.shares").read_text() == "256"
 
