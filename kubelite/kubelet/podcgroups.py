@@ -41,6 +41,11 @@ def milli_cpu_to_shares(milli: int) -> int:
     return max(MIN_SHARES, milli * 1024 // 1000)
 
 
+def milli_cpu_to_quota(milli: int) -> int:
+    """The kubelet's milliCPUToQuota: the CFS quota (µs per 100 ms period) of a CPU limit."""
+    return max(MIN_QUOTA_US, milli * CFS_PERIOD_US // 1000)
+
+
 @dataclass(frozen=True)
 class PodResources:
     cpu_shares: int = MIN_SHARES
@@ -82,7 +87,7 @@ def pod_resources(pod: Pod) -> PodResources:
             memory_limit = max(memory_limit, mem) if mem is not None else None
     return PodResources(
         cpu_shares=milli_cpu_to_shares(request),
-        cpu_quota_us=max(MIN_QUOTA_US, cpu_limit * CFS_PERIOD_US // 1000) if cpu_limit else 0,
+        cpu_quota_us=milli_cpu_to_quota(cpu_limit) if cpu_limit else 0,
         memory_limit_bytes=memory_limit or 0,
     )
 
@@ -156,4 +161,4 @@ class PodCgroups:
             return 0
 
 
-__all__ = ["PodCgroups", "PodResources", "milli_cpu_to_shares", "pod_resources"]
+__all__ = ["PodCgroups", "PodResources", "milli_cpu_to_quota", "milli_cpu_to_shares", "pod_resources"]

@@ -69,7 +69,7 @@ from kubelite.kubelet import podfiles
 from kubelite.kubelet import runtime as rt
 from kubelite.kubelet.config import AgentConfig
 from kubelite.kubelet.envvars import EnvError, ObjectSource, as_mapping, image_env, resolve_argv, resolve_env
-from kubelite.kubelet.podcgroups import PodCgroups, milli_cpu_to_shares, pod_resources
+from kubelite.kubelet.podcgroups import PodCgroups, milli_cpu_to_quota, milli_cpu_to_shares, pod_resources
 from kubelite.kubelet.probes import Kind as ProbeKind
 from kubelite.kubelet.probes import PodProbes, Prober, format_pod
 from kubelite.kubelet.status import (
@@ -496,7 +496,7 @@ class PodWorker:
             await self._teardown_network(self.sandbox)
             self.sandbox = None
             self.sandbox_ready = False
-        if pod.spec.restartPolicy == "Never":
+        if pod.spec.restartPolicy == "Never" and self.sandbox_ids:  # had a sandbox before
             await self._refresh_containers()
             if self.history:
                 # Nothing of a Never pod runs again once its sandbox is gone (the kubelet's
@@ -664,7 +664,8 @@ class PodWorker:
                 continue
             kind = self.probes.failed(c, latest.id)
             grace = self._grace(pod)
-            if latest.labels.get(LABEL_CONTAINER_HASH, container_hash(c)) != container_hash(c):
+            spec_hash = container_hash(c)  # a container from before hashes counts as unchanged
+            if latest.labels.get(LABEL_CONTAINER_HASH, spec_hash) != spec_hash:
                 changed.add(c.name)
                 message = f"Container {c.name} definition changed, will be restarted"
             elif kind is not None:
@@ -1508,7 +1509,7 @@ def _resources(c: Container) -> rt.interface.Resources:
     # no CPU yields to those that did
     res.cpu_shares = milli_cpu_to_shares(parse_quantity(cpu_req).milli_value() if cpu_req else 0)
     if limits.get("cpu"):
-        res.cpu_quota_us = max(1000, parse_quantity(limits["cpu"]).milli_value() * res.cpu_period_us // 1000)
+        res.cpu_quota_us = milli_cpu_to_quota(parse_quantity(limits["cpu"]).milli_value())
     if limits.get("memory"):
         res.memory_limit_bytes = parse_quantity(limits["memory"]).value()
     return res
